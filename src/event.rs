@@ -1,0 +1,257 @@
+//! What the engine tells the host: events, dispatched calls and errors.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::request::Language;
+use crate::retry::Outcome;
+
+/// A call's ID: unique within an engine and deterministic (the `n`th
+/// accepted call is `call-n`).
+///
+/// # Example
+/// ```
+/// let id: redial::CallId = "call-42".parse().unwrap();
+/// assert_eq!(id.to_string(), "call-42");
+/// assert!("call-x".parse::<redial::CallId>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct CallId(pub(crate) u64);
+
+impl CallId {
+    /// The acceptance sequence number behind the ID (1-based).
+    pub fn sequence(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call-{}", self.0)
+    }
+}
+
+/// Text that is not a [`CallId`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadCallId(pub String);
+
+impl fmt::Display for BadCallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid call ID {:?}: expected call-N", self.0)
+    }
+}
+
+impl std::error::Error for BadCallId {}
+
+impl FromStr for CallId {
+    type Err = BadCallId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.strip_prefix("call-")
+            .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse().ok())
+            .map(CallId)
+            .ok_or_else(|| BadCallId(s.to_owned()))
+    }
+}
+
+impl From<CallId> for String {
+    fn from(id: CallId) -> String {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for CallId {
+    type Error = BadCallId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+/// One state change (semantics §5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened: the input's `now`, or for time-driven changes the
+    /// logical instant (a window's end, a trigger plus the attempt timeout).
+    pub at: DateTime<Utc>,
+    /// The call concerned; `None` for a rejected request.
+    pub call: Option<CallId>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Why a call expired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpireReason {
+    /// Its window closed and it could not carry over.
+    WindowClosed,
+}
+
+/// The kinds of [`Event`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A request was queued, or (`duplicate`) matched a live call's
+    /// idempotency key; `due` is the call's first attempt.
+    Accepted {
+        /// When the first attempt is due.
+        due: DateTime<Utc>,
+        /// An idempotent repeat of a live call.
+        duplicate: bool,
+    },
+    /// A request was refused; nothing was queued.
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// The offending field.
+        field: Option<String>,
+        /// What was expected.
+        message: String,
+    },
+    /// Attempt `attempt` was handed to the host to dial.
+    Triggered {
+        /// 1-based attempt number.
+        attempt: u32,
+    },
+    /// Another attempt was scheduled.
+    RetryScheduled {
+        /// The next attempt's number.
+        attempt: u32,
+        /// When it is due.
+        due: DateTime<Utc>,
+        /// Whether it was moved to a later window occurrence.
+        carried_over: bool,
+    },
+    /// A waiting call's window closed; it moved to the next occurrence.
+    CarriedOver {
+        /// The next occurrence's start.
+        due: DateTime<Utc>,
+    },
+    /// Terminal: the window closed.
+    Expired {
+        /// Why.
+        reason: ExpireReason,
+    },
+    /// Terminal: answered and finished.
+    Completed,
+    /// Terminal: every allowed attempt was used.
+    Exhausted,
+    /// Terminal: an outcome that is not retried.
+    Failed {
+        /// The outcome.
+        outcome: Outcome,
+    },
+    /// An attempt got no report within `attempt_timeout_minutes`.
+    TimedOut {
+        /// The attempt that timed out.
+        attempt: u32,
+    },
+    /// Terminal: cancelled by the host.
+    Cancelled,
+}
+
+impl EventKind {
+    /// The event's name, as in the trace format (`retry_scheduled`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Accepted { .. } => "accepted",
+            EventKind::Rejected { .. } => "rejected",
+            EventKind::Triggered { .. } => "triggered",
+            EventKind::RetryScheduled { .. } => "retry_scheduled",
+            EventKind::CarriedOver { .. } => "carried_over",
+            EventKind::Expired { .. } => "expired",
+            EventKind::Completed => "completed",
+            EventKind::Exhausted => "exhausted",
+            EventKind::Failed { .. } => "failed",
+            EventKind::TimedOut { .. } => "timed_out",
+            EventKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the call is over (and forgotten) after this event.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Expired { .. }
+                | EventKind::Completed
+                | EventKind::Exhausted
+                | EventKind::Failed { .. }
+                | EventKind::Cancelled
+        )
+    }
+}
+
+/// A call handed out to dial now, with everything needed to dial it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatch {
+    /// The call.
+    pub call: CallId,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// E.164 number.
+    pub to_number: String,
+    /// The agent that talks.
+    pub agent_id: String,
+    /// The campaign, if any.
+    pub batch_id: Option<String>,
+    /// Language, if given.
+    pub language: Option<Language>,
+    /// Compact JSON text of the metadata object (`{}` when none).
+    pub metadata: String,
+}
+
+impl Dispatch {
+    /// The metadata as a JSON value.
+    ///
+    /// # Errors
+    /// Never for dispatches made by the engine, which validated the JSON.
+    pub fn metadata_value(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::from_str(&self.metadata)
+    }
+}
+
+/// An operation the engine refused; it changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpError {
+    /// No live call has this ID (it never existed or already ended).
+    UnknownCall(CallId),
+    /// The call is live but has no attempt in flight to report on.
+    NotInFlight(CallId),
+    /// No call ever named this batch.
+    UnknownBatch(String),
+    /// An ID argument breaks the ID rule (1 to 128 bytes, no control characters).
+    InvalidId(String),
+    /// `now` is outside the years 1 to 9999.
+    TimeOutOfRange(DateTime<Utc>),
+}
+
+impl OpError {
+    /// The trace format's error code, such as `unknown_call`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OpError::UnknownCall(_) => "unknown_call",
+            OpError::NotInFlight(_) => "not_in_flight",
+            OpError::UnknownBatch(_) => "unknown_batch",
+            OpError::InvalidId(_) => "invalid_id",
+            OpError::TimeOutOfRange(_) => "time_out_of_range",
+        }
+    }
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpError::UnknownCall(id) => write!(f, "unknown call {id}: expected a live call's ID"),
+            OpError::NotInFlight(id) => write!(f, "call {id} has no attempt in flight: expected a call handed out by dial"),
+            OpError::UnknownBatch(b) => write!(f, "unknown batch {b:?}: expected the batch_id of an accepted call"),
+            OpError::InvalidId(s) => write!(f, "invalid ID {s:?}: expected 1 to 128 bytes without control characters"),
+            OpError::TimeOutOfRange(t) => write!(f, "now {t} is out of range: expected a year from 1 to 9999"),
+        }
+    }
+}
+
+impl std::error::Error for OpError {}

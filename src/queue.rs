@@ -1,0 +1,342 @@
+//! The binary heaps at the engine's core (private).
+//!
+//! * [`Timers`]: a min-heap of time-driven work (a call becoming due, a
+//!   window closing, an attempt timing out), ordered by instant and then by
+//!   acceptance order, which is exactly the order events must come out in.
+//! * [`Lanes`]: the ready queue. Ready calls are split into lanes, one per
+//!   (agent, batch) pair, each a max-heap by (priority, earlier due, earlier
+//!   accepted). A second heap orders the lanes that may dial by their best
+//!   call. Pausing a batch or saturating an agent only marks its lanes
+//!   ineligible, so a dial never scans blocked calls.
+//!
+//! Both use lazy deletion: removing a call leaves its entry behind, and the
+//! owner's validity check drops it when it surfaces. Stale entries are
+//! compacted away once they outnumber live ones, so memory stays bounded by
+//! live calls.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// Index of a call record in the engine's slab.
+pub(crate) type Slot = u32;
+/// Index of a lane.
+pub(crate) type LaneId = u32;
+
+/// Ready-queue order: `a > b` means `a` is dialed first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ReadyKey {
+    pub priority: i8,
+    pub due: i64,
+    pub seq: u64,
+}
+
+impl Ord for ReadyKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then_with(|| other.due.cmp(&self.due))
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+impl PartialOrd for ReadyKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ReadyEntry {
+    key: ReadyKey,
+    slot: Slot,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct LaneEntry {
+    key: ReadyKey,
+    lane: LaneId,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    heap: BinaryHeap<ReadyEntry>,
+    live: usize,
+    eligible: bool,
+    /// The (agent, batch) the lane belongs to.
+    owner: (u32, u32),
+}
+
+/// The ready queue. `valid(slot, key)` answers whether an entry still stands
+/// for a ready call.
+///
+/// Invariant: every eligible lane with a non-empty heap has an entry in
+/// `top` whose key is at least as good as its heap's top (stale or not).
+#[derive(Debug, Default)]
+pub(crate) struct Lanes {
+    lanes: Vec<Lane>,
+    top: BinaryHeap<LaneEntry>,
+    live: usize,
+}
+
+impl Lanes {
+    pub fn add_lane(&mut self, owner: (u32, u32), eligible: bool) -> LaneId {
+        let id = LaneId::try_from(self.lanes.len()).unwrap_or(LaneId::MAX);
+        self.lanes.push(Lane {
+            eligible,
+            owner,
+            ..Lane::default()
+        });
+        id
+    }
+
+    pub fn owner(&self, lane: LaneId) -> Option<(u32, u32)> {
+        self.lanes.get(lane as usize).map(|l| l.owner)
+    }
+
+    /// Ready calls, blocked or not.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn push(&mut self, lane: LaneId, key: ReadyKey, slot: Slot) {
+        let Some(l) = self.lanes.get_mut(lane as usize) else {
+            return;
+        };
+        let improves = l.heap.peek().is_none_or(|t| key > t.key);
+        l.heap.push(ReadyEntry { key, slot });
+        l.live += 1;
+        self.live += 1;
+        if l.eligible && improves {
+            self.top.push(LaneEntry { key, lane });
+        }
+    }
+
+    /// A ready call of `lane` left the queue other than by [`Lanes::pop_best`];
+    /// its entry is now stale.
+    pub fn forget(&mut self, lane: LaneId, valid: impl Fn(Slot, ReadyKey) -> bool) {
+        let Some(l) = self.lanes.get_mut(lane as usize) else {
+            return;
+        };
+        l.live = l.live.saturating_sub(1);
+        self.live = self.live.saturating_sub(1);
+        if l.heap.len() > 2 * l.live + 32 {
+            l.heap.retain(|e| valid(e.slot, e.key));
+            // Compaction can only make the top worse: the invariant holds.
+        }
+    }
+
+    pub fn set_eligible(&mut self, lane: LaneId, eligible: bool) {
+        let Some(l) = self.lanes.get_mut(lane as usize) else {
+            return;
+        };
+        if eligible && !l.eligible {
+            if let Some(t) = l.heap.peek() {
+                self.top.push(LaneEntry { key: t.key, lane });
+            }
+        }
+        l.eligible = eligible;
+        self.compact_top();
+    }
+
+    /// Removes and returns the best ready call of an eligible lane.
+    pub fn pop_best(&mut self, valid: impl Fn(Slot, ReadyKey) -> bool) -> Option<(LaneId, Slot)> {
+        while let Some(entry) = self.top.pop() {
+            let Some(l) = self.lanes.get_mut(entry.lane as usize) else {
+                continue;
+            };
+            if !l.eligible {
+                continue;
+            }
+            while l.heap.peek().is_some_and(|t| !valid(t.slot, t.key)) {
+                l.heap.pop();
+            }
+            let Some(best) = l.heap.peek().copied() else {
+                continue;
+            };
+            if best.key != entry.key {
+                // A stale or superseded entry: requeue the lane at its true best.
+                self.top.push(LaneEntry {
+                    key: best.key,
+                    lane: entry.lane,
+                });
+                continue;
+            }
+            l.heap.pop();
+            l.live = l.live.saturating_sub(1);
+            self.live = self.live.saturating_sub(1);
+            if let Some(next) = l.heap.peek() {
+                self.top.push(LaneEntry {
+                    key: next.key,
+                    lane: entry.lane,
+                });
+            }
+            return Some((entry.lane, best.slot));
+        }
+        None
+    }
+
+    /// Rebuilds the lane heap when stale lane entries pile up (many
+    /// pause/resume or saturate/release cycles).
+    fn compact_top(&mut self) {
+        if self.top.len() <= 2 * self.lanes.len() + 64 {
+            return;
+        }
+        self.top.clear();
+        for (i, l) in self.lanes.iter().enumerate() {
+            if let (true, Some(t)) = (l.eligible, l.heap.peek()) {
+                self.top.push(LaneEntry {
+                    key: t.key,
+                    lane: LaneId::try_from(i).unwrap_or(LaneId::MAX),
+                });
+            }
+        }
+    }
+}
+
+/// One piece of time-driven work: at `at`, the call in `slot` (acceptance
+/// number `seq`) needs attention, if its timer generation is still `generation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TimerEntry {
+    pub at: i64,
+    pub seq: u64,
+    pub slot: Slot,
+    pub generation: u32,
+}
+
+/// Min-heap of [`TimerEntry`] by (instant, acceptance order).
+///
+/// Invariant kept by the owner calling [`Timers::clean_top`] after every
+/// operation: the top entry is valid, so [`Timers::peek`] is O(1) and exact.
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    heap: BinaryHeap<Reverse<TimerEntry>>,
+    live: usize,
+}
+
+impl Timers {
+    pub fn push(&mut self, entry: TimerEntry) {
+        self.heap.push(Reverse(entry));
+        self.live += 1;
+    }
+
+    /// A pending timer was replaced or dropped; its entry is now stale.
+    pub fn forget(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
+        self.live = self.live.saturating_sub(1);
+        if self.heap.len() > 2 * self.live + 64 {
+            self.heap.retain(|Reverse(e)| valid(e));
+        }
+    }
+
+    pub fn clean_top(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
+        while self.heap.peek().is_some_and(|Reverse(e)| !valid(e)) {
+            self.heap.pop();
+        }
+    }
+
+    /// The earliest pending instant (exact once [`Timers::clean_top`] ran).
+    pub fn peek(&self) -> Option<i64> {
+        self.heap.peek().map(|Reverse(e)| e.at)
+    }
+
+    /// Pops the earliest valid entry due at or before `now`.
+    pub fn pop_due(&mut self, now: i64, valid: impl Fn(&TimerEntry) -> bool) -> Option<TimerEntry> {
+        self.clean_top(&valid);
+        if self.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
+            self.live = self.live.saturating_sub(1);
+            self.heap.pop().map(|Reverse(e)| e)
+        } else {
+            None
+        }
+    }
+
+    /// Stored entries, stale ones included (for tests of boundedness).
+    #[cfg(test)]
+    pub fn stored(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn key(priority: i8, due: i64, seq: u64) -> ReadyKey {
+        ReadyKey { priority, due, seq }
+    }
+
+    #[test]
+    fn ready_key_order() {
+        assert!(key(1, 100, 9) > key(0, 0, 0));
+        assert!(key(0, 5, 9) > key(0, 6, 1));
+        assert!(key(0, 5, 1) > key(0, 5, 2));
+    }
+
+    #[test]
+    fn lanes_serve_best_eligible_and_skip_stale() {
+        let mut q = Lanes::default();
+        let a = q.add_lane((0, 0), true);
+        let b = q.add_lane((0, 0), true);
+        q.push(a, key(0, 10, 1), 1);
+        q.push(b, key(5, 20, 2), 2);
+        q.push(a, key(5, 20, 3), 3);
+        q.push(b, key(0, 5, 4), 4);
+        let mut dead = HashSet::new();
+        dead.insert(2_u32);
+        q.forget(b, |s, _| s != 2);
+        q.set_eligible(a, false);
+        let valid = |s: Slot, _k: ReadyKey| !dead.contains(&s);
+        assert_eq!(q.pop_best(valid), Some((b, 4)));
+        assert_eq!(q.pop_best(valid), None);
+        q.set_eligible(a, true);
+        assert_eq!(q.pop_best(valid), Some((a, 3)));
+        assert_eq!(q.pop_best(valid), Some((a, 1)));
+        assert_eq!(q.pop_best(valid), None);
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn lane_top_heap_stays_bounded_under_toggling() {
+        let mut q = Lanes::default();
+        let a = q.add_lane((0, 0), true);
+        q.push(a, key(0, 1, 1), 1);
+        for _ in 0..10_000 {
+            q.set_eligible(a, false);
+            q.set_eligible(a, true);
+        }
+        assert!(q.top.len() <= 2 + 65);
+        assert_eq!(q.pop_best(|_, _| true), Some((a, 1)));
+    }
+
+    #[test]
+    fn timers_pop_in_instant_then_acceptance_order() {
+        let mut t = Timers::default();
+        for (at, seq) in [(5, 2), (5, 1), (3, 9), (7, 0)] {
+            t.push(TimerEntry {
+                at,
+                seq,
+                slot: 0,
+                generation: 0,
+            });
+        }
+        let all = |_: &TimerEntry| true;
+        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all)).map(|e| (e.at, e.seq)).collect();
+        assert_eq!(order, vec![(3, 9), (5, 1), (5, 2)]);
+        assert_eq!(t.peek(), Some(7));
+    }
+
+    #[test]
+    fn stale_timers_are_compacted() {
+        let mut t = Timers::default();
+        for i in 0..10_000 {
+            t.push(TimerEntry {
+                at: i,
+                seq: 0,
+                slot: 0,
+                generation: u32::try_from(i).unwrap(),
+            });
+            t.forget(|e| e.generation == u32::try_from(i).unwrap());
+        }
+        assert!(t.stored() < 200, "{}", t.stored());
+    }
+}

@@ -1,0 +1,1157 @@
+//! The sans-IO scheduler: inputs carry `now`, outputs are polled.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{Config, ConfigError};
+use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
+use crate::queue::{LaneId, Lanes, ReadyKey, Slot, TimerEntry, Timers};
+use crate::request::{CallRequest, Language, Rejection, ScheduleAt, SuccessResponse, parse_body};
+use crate::retry::{Gaps, Outcome, has_next_attempt};
+use crate::window::{Window, local_date, wall_to_instant};
+
+/// Earliest `now` the engine accepts: 0001-01-01T00:00:00Z.
+pub const MIN_TIME: i64 = -62_135_596_800;
+/// Latest `now` the engine accepts: 9999-12-31T23:59:59Z.
+pub const MAX_TIME: i64 = 253_402_300_799;
+
+const NO_BATCH: u32 = u32::MAX;
+
+/// The result of a successful submit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The call's ID (the original call's for an idempotent repeat).
+    pub call: CallId,
+    /// When its first attempt is due.
+    pub due: DateTime<Utc>,
+    /// Whether this was an idempotent repeat of a live call.
+    pub duplicate: bool,
+}
+
+impl Accepted {
+    /// The API's success body.
+    pub fn to_response(&self) -> SuccessResponse {
+        SuccessResponse::new(&self.call.to_string())
+    }
+}
+
+/// Where a live call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Not due yet.
+    Waiting,
+    /// Due, waiting for a line (or for its batch, or its agent).
+    Ready,
+    /// Handed out; its attempt's outcome is awaited.
+    InFlight,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Call {
+    pub seq: u64,
+    pub to_number: Box<str>,
+    pub agent: u32,
+    pub batch: u32,
+    pub lane: LaneId,
+    pub language: Option<Language>,
+    pub metadata: Option<Box<str>>,
+    pub tz: Tz,
+    pub window: Option<Window>,
+    pub carry_over: bool,
+    pub retries: u8,
+    pub gaps: Gaps,
+    pub priority: i8,
+    pub idempotency_key: Option<Box<str>>,
+    pub state: CallState,
+    /// The pending or in-flight attempt (1-based).
+    pub attempt: u32,
+    pub due: i64,
+    /// End of the window occurrence the call is bound to; `None` without a window.
+    pub occurrence_end: Option<i64>,
+    /// The pending timer's instant, if any.
+    pub timer: Option<i64>,
+    #[serde(skip)]
+    pub timer_generation: u32,
+    pub cancel_requested: bool,
+}
+
+impl Call {
+    fn ready_key(&self) -> ReadyKey {
+        ReadyKey {
+            priority: self.priority,
+            due: self.due,
+            seq: self.seq,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Agent {
+    pub name: Box<str>,
+    pub registered: bool,
+    pub cap: Option<u32>,
+    #[serde(skip)]
+    pub in_flight: u32,
+    #[serde(skip)]
+    pub lanes: Vec<LaneId>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Batch {
+    pub name: Box<str>,
+    pub paused: bool,
+    #[serde(skip)]
+    pub lanes: Vec<LaneId>,
+    /// Acceptance numbers of calls, ascending; ended ones are pruned lazily.
+    #[serde(skip)]
+    pub members: Vec<u64>,
+    #[serde(skip)]
+    pub live: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Idempotent {
+    pub call: u64,
+    pub request: Value,
+    pub due: i64,
+}
+
+/// The scheduling engine. See the [crate docs](crate) for the run loop.
+#[derive(Debug)]
+pub struct Scheduler {
+    pub(crate) config: Config,
+    pub(crate) now: Option<i64>,
+    pub(crate) next_seq: u64,
+    calls: Vec<Option<Call>>,
+    free: Vec<Slot>,
+    index: HashMap<u64, Slot>,
+    pub(crate) agents: Vec<Agent>,
+    agent_ids: HashMap<Box<str>, u32>,
+    pub(crate) batches: Vec<Batch>,
+    batch_ids: HashMap<Box<str>, u32>,
+    lane_ids: HashMap<(u32, u32), LaneId>,
+    ready: Lanes,
+    timers: Timers,
+    pub(crate) idempotency: HashMap<Box<str>, Idempotent>,
+    pub(crate) events: VecDeque<Event>,
+}
+
+/// Unix seconds to an instant; the engine's range keeps this in chrono's.
+pub(crate) fn instant(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// An instant to whole Unix seconds, rounding a fraction up so that a due
+/// time never moves earlier.
+fn ceil_secs(t: DateTime<Utc>) -> i64 {
+    let s = t.timestamp();
+    if t.timestamp_subsec_nanos() > 0 { s.saturating_add(1) } else { s }
+}
+
+fn valid_ready(calls: &[Option<Call>], slot: Slot, key: ReadyKey) -> bool {
+    calls
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .is_some_and(|c| c.seq == key.seq && c.state == CallState::Ready && c.due == key.due)
+}
+
+fn valid_timer(calls: &[Option<Call>], e: &TimerEntry) -> bool {
+    calls
+        .get(e.slot as usize)
+        .and_then(Option::as_ref)
+        .is_some_and(|c| c.seq == e.seq && c.timer_generation == e.generation && c.timer == Some(e.at))
+}
+
+impl Scheduler {
+    /// A new, empty engine.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] when a configuration value is out of range.
+    ///
+    /// # Example
+    /// ```
+    /// let engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// assert_eq!(engine.live_calls(), 0);
+    /// assert_eq!(engine.poll_timeout(), None);
+    /// ```
+    pub fn new(config: Config) -> Result<Scheduler, ConfigError> {
+        config.validate()?;
+        Ok(Scheduler {
+            config,
+            now: None,
+            next_seq: 1,
+            calls: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            agents: Vec::new(),
+            agent_ids: HashMap::new(),
+            batches: Vec::new(),
+            batch_ids: HashMap::new(),
+            lane_ids: HashMap::new(),
+            ready: Lanes::default(),
+            timers: Timers::default(),
+            idempotency: HashMap::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The latest `now` seen, if any.
+    pub fn now(&self) -> Option<DateTime<Utc>> {
+        self.now.map(instant)
+    }
+
+    /// Calls that are not terminal: waiting, ready or in flight.
+    pub fn live_calls(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Calls that are due and wait for a line, blocked ones included.
+    pub fn ready_calls(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// The state of a live call, or `None` once it ended.
+    pub fn state(&self, call: CallId) -> Option<CallState> {
+        self.slot_of(call).and_then(|s| self.call(s)).map(|c| c.state)
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// Submits a JSON request body (semantics §1, §3.2).
+    ///
+    /// Time-driven changes up to `now` are applied first. An `accepted` or
+    /// `rejected` event is queued either way.
+    ///
+    /// # Errors
+    /// A [`Rejection`] with status 400 (bad body or field, infeasible
+    /// window, `now` out of range), 404 (unregistered agent when
+    /// `require_registered_agents`) or 409 (idempotency key of a live call
+    /// with a different request). A rejection changes nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// let ok = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap();
+    /// assert_eq!((ok.call.to_string(), ok.due), ("call-1".to_string(), now));
+    /// let err = engine.submit(now, br#"{"to_number": "+919876543210"}"#).unwrap_err();
+    /// assert_eq!(err.field.as_deref(), Some("agent_id"));
+    /// ```
+    pub fn submit(&mut self, now: DateTime<Utc>, body: &[u8]) -> Result<Accepted, Rejection> {
+        let t = self.tick_for_submit(now)?;
+        let parsed = parse_body(body, &self.config);
+        let result = parsed.and_then(|(req, canonical)| self.accept(t, req, canonical));
+        self.after_submit(t, result)
+    }
+
+    /// Submits a request built in code; it is validated as a JSON body
+    /// would be. Idempotent repeats compare [`CallRequest::to_value`].
+    ///
+    /// # Errors
+    /// As [`Scheduler::submit`].
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// let mut req = redial::CallRequest::new("+919876543210", "a");
+    /// req.priority = 3;
+    /// assert!(engine.submit_request(now, req).is_ok());
+    /// ```
+    pub fn submit_request(&mut self, now: DateTime<Utc>, request: CallRequest) -> Result<Accepted, Rejection> {
+        let t = self.tick_for_submit(now)?;
+        let result = request.validate().and_then(|()| {
+            let canonical = if request.idempotency_key.is_some() {
+                request.to_value()
+            } else {
+                Value::Null
+            };
+            self.accept(t, request, canonical)
+        });
+        self.after_submit(t, result)
+    }
+
+    /// Hands out up to `max` calls to dial now, best first (semantics §4):
+    /// highest priority, then earliest due, then earliest accepted, among
+    /// calls whose batch is not paused and whose agent is below its cap.
+    /// Each is in flight until [`Scheduler::report`] or its timeout.
+    ///
+    /// # Errors
+    /// [`OpError::TimeOutOfRange`] when `now` is outside years 1 to 9999.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap();
+    /// let calls = engine.dial(now, 10).unwrap();
+    /// assert_eq!(calls.len(), 1);
+    /// assert_eq!((calls[0].attempt, calls[0].metadata.as_str()), (1, "{}"));
+    /// assert!(engine.dial(now, 10).unwrap().is_empty());
+    /// ```
+    pub fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Result<Vec<Dispatch>, OpError> {
+        let t = self.tick(now)?;
+        let mut out = Vec::new();
+        while out.len() < max {
+            let calls = &self.calls;
+            let Some((_, slot)) = self.ready.pop_best(|s, k| valid_ready(calls, s, k)) else {
+                break;
+            };
+            if let Some(d) = self.trigger(slot, t) {
+                out.push(d);
+            }
+        }
+        self.settle();
+        Ok(out)
+    }
+
+    /// Reports the outcome of a call's in-flight attempt (semantics §3.4).
+    ///
+    /// # Errors
+    /// [`OpError::UnknownCall`] for a call that never existed or ended,
+    /// [`OpError::NotInFlight`] for a live call with no attempt in flight,
+    /// [`OpError::TimeOutOfRange`]. Errors change nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use redial::{Outcome, OpError};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap().call;
+    /// assert_eq!(engine.report(now, id, Outcome::Busy), Err(OpError::NotInFlight(id)));
+    /// engine.dial(now, 1).unwrap();
+    /// engine.report(now, id, Outcome::Completed).unwrap();
+    /// assert_eq!(engine.report(now, id, Outcome::Completed), Err(OpError::UnknownCall(id)));
+    /// ```
+    pub fn report(&mut self, now: DateTime<Utc>, call: CallId, outcome: Outcome) -> Result<(), OpError> {
+        let t = self.tick(now)?;
+        let result = match self.slot_of(call) {
+            None => Err(OpError::UnknownCall(call)),
+            Some(slot) if self.call(slot).is_some_and(|c| c.state == CallState::InFlight) => {
+                self.set_timer(slot, None);
+                self.finish_attempt(slot, outcome, t);
+                Ok(())
+            }
+            Some(_) => Err(OpError::NotInFlight(call)),
+        };
+        self.settle();
+        result
+    }
+
+    /// Cancels a call (semantics §3.5): a waiting or ready call ends
+    /// `cancelled` now; an in-flight call finishes its attempt and its report
+    /// ends it (`completed` if it was, else `cancelled`). Cancelling an
+    /// in-flight call twice is harmless.
+    ///
+    /// # Errors
+    /// [`OpError::UnknownCall`], [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap().call;
+    /// engine.cancel(now, id).unwrap();
+    /// assert_eq!(engine.live_calls(), 0);
+    /// assert!(engine.dial(now, 1).unwrap().is_empty());
+    /// ```
+    pub fn cancel(&mut self, now: DateTime<Utc>, call: CallId) -> Result<(), OpError> {
+        let t = self.tick(now)?;
+        let result = match self.slot_of(call) {
+            None => Err(OpError::UnknownCall(call)),
+            Some(slot) => {
+                self.cancel_slot(slot, t);
+                Ok(())
+            }
+        };
+        self.settle();
+        result
+    }
+
+    /// Pauses a batch: none of its calls triggers until it is resumed, but
+    /// windows keep running (a paused call can carry over or expire).
+    /// Pausing a paused batch is harmless.
+    ///
+    /// # Errors
+    /// [`OpError::UnknownBatch`] when no accepted call ever named it,
+    /// [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "batch_id": "b"}"#).unwrap();
+    /// engine.pause_batch(now, "b").unwrap();
+    /// assert!(engine.dial(now, 1).unwrap().is_empty());
+    /// engine.resume_batch(now, "b").unwrap();
+    /// assert_eq!(engine.dial(now, 1).unwrap().len(), 1);
+    /// assert!(engine.pause_batch(now, "nope").is_err());
+    /// ```
+    pub fn pause_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
+        self.set_paused(now, batch, true)
+    }
+
+    /// Resumes a paused batch; resuming a running batch is harmless.
+    ///
+    /// # Errors
+    /// As [`Scheduler::pause_batch`].
+    pub fn resume_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
+        self.set_paused(now, batch, false)
+    }
+
+    /// Cancels every live call of a batch, in acceptance order, as
+    /// [`Scheduler::cancel`] would. The batch stays known.
+    ///
+    /// # Errors
+    /// As [`Scheduler::pause_batch`].
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// for n in ["+919876543210", "+919876543211"] {
+    ///     let body = format!(r#"{{"to_number": "{n}", "agent_id": "a", "batch_id": "b"}}"#);
+    ///     engine.submit(now, body.as_bytes()).unwrap();
+    /// }
+    /// engine.cancel_batch(now, "b").unwrap();
+    /// assert_eq!(engine.live_calls(), 0);
+    /// ```
+    pub fn cancel_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
+        let t = self.tick(now)?;
+        let result = match self.batch_ids.get(batch).copied() {
+            None => Err(OpError::UnknownBatch(batch.to_owned())),
+            Some(b) => {
+                let members = self.batches.get(b as usize).map(|x| x.members.clone()).unwrap_or_default();
+                for seq in members {
+                    if let Some(slot) = self.index.get(&seq).copied() {
+                        self.cancel_slot(slot, t);
+                    }
+                }
+                Ok(())
+            }
+        };
+        self.settle();
+        result
+    }
+
+    /// Registers an agent with an optional cap on concurrent calls
+    /// (semantics §3.5); registering again replaces the cap. A cap of 0
+    /// holds all of the agent's calls.
+    ///
+    /// # Errors
+    /// [`OpError::InvalidId`] for an empty, over-long or control-character
+    /// ID, [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// engine.register_agent(now, "a", Some(1)).unwrap();
+    /// for n in ["+919876543210", "+919876543211"] {
+    ///     let body = format!(r#"{{"to_number": "{n}", "agent_id": "a"}}"#);
+    ///     engine.submit(now, body.as_bytes()).unwrap();
+    /// }
+    /// assert_eq!(engine.dial(now, 10).unwrap().len(), 1);
+    /// ```
+    pub fn register_agent(&mut self, now: DateTime<Utc>, agent: &str, max_concurrent_calls: Option<u32>) -> Result<(), OpError> {
+        if agent.is_empty() || agent.len() > crate::request::MAX_ID_BYTES || agent.chars().any(char::is_control) {
+            return Err(OpError::InvalidId(agent.chars().take(140).collect()));
+        }
+        self.tick(now)?;
+        let a = self.intern_agent(agent);
+        if let Some(x) = self.agents.get_mut(a as usize) {
+            x.registered = true;
+            x.cap = max_concurrent_calls;
+        }
+        self.refresh_agent(a);
+        self.settle();
+        Ok(())
+    }
+
+    /// Applies every time-driven change up to `now`: calls becoming due,
+    /// windows closing, attempts timing out.
+    ///
+    /// # Errors
+    /// [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc, TimeDelta};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap();
+    /// engine.dial(now, 1).unwrap();
+    /// let timeout = engine.poll_timeout().unwrap();
+    /// assert_eq!(timeout, now.checked_add_signed(TimeDelta::try_minutes(120).unwrap()).unwrap());
+    /// engine.handle_timeout(timeout).unwrap();
+    /// let names: Vec<_> = std::iter::from_fn(|| engine.poll_event()).map(|e| e.kind.name()).collect();
+    /// assert_eq!(names, ["accepted", "triggered", "timed_out", "failed"]);
+    /// ```
+    pub fn handle_timeout(&mut self, now: DateTime<Utc>) -> Result<(), OpError> {
+        self.tick(now)?;
+        self.settle();
+        Ok(())
+    }
+
+    // ---- outputs ------------------------------------------------------
+
+    /// The next instant at which something time-driven happens: a call
+    /// becomes due, a window closes on a waiting call, or an attempt times
+    /// out. `None` when nothing is pending. A call that is already due is
+    /// not a timeout: dial whenever lines are free. O(1).
+    pub fn poll_timeout(&self) -> Option<DateTime<Utc>> {
+        self.timers.peek().map(instant)
+    }
+
+    /// The next event, oldest first. Drain until `None` after each input.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ---- internals ----------------------------------------------------
+
+    /// Validates `now`, makes it monotone and applies time-driven changes.
+    fn tick(&mut self, now: DateTime<Utc>) -> Result<i64, OpError> {
+        let secs = now.timestamp();
+        if !(MIN_TIME..=MAX_TIME).contains(&secs) {
+            return Err(OpError::TimeOutOfRange(now));
+        }
+        let t = self.now.map_or(secs, |seen| seen.max(secs));
+        self.now = Some(t);
+        self.advance(t);
+        Ok(t)
+    }
+
+    fn tick_for_submit(&mut self, now: DateTime<Utc>) -> Result<i64, Rejection> {
+        self.tick(now).map_err(|e| Rejection::bad_body(e.to_string()))
+    }
+
+    fn after_submit(&mut self, t: i64, result: Result<Accepted, Rejection>) -> Result<Accepted, Rejection> {
+        let event = match &result {
+            Ok(a) => Event {
+                at: instant(t),
+                call: Some(a.call),
+                kind: EventKind::Accepted {
+                    due: a.due,
+                    duplicate: a.duplicate,
+                },
+            },
+            Err(r) => Event {
+                at: instant(t),
+                call: None,
+                kind: EventKind::Rejected {
+                    status: r.status,
+                    field: r.field.clone(),
+                    message: r.message.clone(),
+                },
+            },
+        };
+        self.events.push_back(event);
+        self.settle();
+        result
+    }
+
+    /// Restores the invariant that the timer heap's top is valid.
+    fn settle(&mut self) {
+        let calls = &self.calls;
+        self.timers.clean_top(|e| valid_timer(calls, e));
+    }
+
+    fn advance(&mut self, now: i64) {
+        loop {
+            let calls = &self.calls;
+            let Some(entry) = self.timers.pop_due(now, |e| valid_timer(calls, e)) else {
+                break;
+            };
+            self.on_timer(entry);
+        }
+    }
+
+    fn on_timer(&mut self, entry: TimerEntry) {
+        let slot = entry.slot;
+        let at = entry.at;
+        let Some(call) = self.call_mut(slot) else {
+            return;
+        };
+        call.timer = None;
+        match call.state {
+            CallState::Waiting => self.make_ready(slot),
+            CallState::Ready => self.window_closed(slot, at),
+            CallState::InFlight => {
+                let attempt = call.attempt;
+                self.emit(at, slot, EventKind::TimedOut { attempt });
+                self.finish_attempt(slot, Outcome::Timeout, at);
+            }
+        }
+    }
+
+    fn make_ready(&mut self, slot: Slot) {
+        let Some(call) = self.call_mut(slot) else {
+            return;
+        };
+        call.state = CallState::Ready;
+        let (lane, key, end) = (call.lane, call.ready_key(), call.occurrence_end);
+        self.ready.push(lane, key, slot);
+        self.set_timer(slot, end);
+    }
+
+    /// A ready call's window occurrence ended before it was dialed.
+    fn window_closed(&mut self, slot: Slot, at: i64) {
+        let Some(call) = self.call_mut(slot) else {
+            return;
+        };
+        call.state = CallState::Waiting;
+        let lane = call.lane;
+        let next = if call.carry_over {
+            call.window
+                .and_then(|w| w.first_instant_at_or_after(call.tz, instant(at)))
+                .map(|(due, o)| (ceil_secs(due), ceil_secs(o.end)))
+        } else {
+            None
+        };
+        let calls = &self.calls;
+        self.ready.forget(lane, |s, k| valid_ready(calls, s, k));
+        match next {
+            Some((due, end)) => {
+                if let Some(call) = self.call_mut(slot) {
+                    call.due = due;
+                    call.occurrence_end = Some(end);
+                }
+                self.set_timer(slot, Some(due));
+                self.emit(at, slot, EventKind::CarriedOver { due: instant(due) });
+            }
+            None => self.end_call(slot, at, EventKind::Expired {
+                reason: ExpireReason::WindowClosed,
+            }),
+        }
+    }
+
+    /// Hands out a ready call just popped from the ready queue.
+    fn trigger(&mut self, slot: Slot, t: i64) -> Option<Dispatch> {
+        let timeout = i64::from(self.config.attempt_timeout_minutes) * 60;
+        let call = self.call_mut(slot)?;
+        call.state = CallState::InFlight;
+        let agent = call.agent;
+        let attempt = call.attempt;
+        let dispatch = Dispatch {
+            call: CallId(call.seq),
+            attempt,
+            to_number: call.to_number.to_string(),
+            agent_id: String::new(),
+            batch_id: None,
+            language: call.language,
+            metadata: call.metadata.as_deref().unwrap_or("{}").to_owned(),
+        };
+        let batch = call.batch;
+        self.set_timer(slot, Some(t.saturating_add(timeout)));
+        let saturated = match self.agents.get_mut(agent as usize) {
+            Some(a) => {
+                a.in_flight = a.in_flight.saturating_add(1);
+                a.cap.is_some_and(|c| a.in_flight >= c)
+            }
+            None => false,
+        };
+        if saturated {
+            self.refresh_agent(agent);
+        }
+        self.emit(t, slot, EventKind::Triggered { attempt });
+        Some(Dispatch {
+            agent_id: self.agents.get(agent as usize).map(|a| a.name.to_string()).unwrap_or_default(),
+            batch_id: self.batches.get(batch as usize).map(|b| b.name.to_string()),
+            ..dispatch
+        })
+    }
+
+    /// The in-flight attempt of `slot` ended with `outcome` at `r`.
+    fn finish_attempt(&mut self, slot: Slot, outcome: Outcome, r: i64) {
+        let Some(call) = self.call_mut(slot) else {
+            return;
+        };
+        let agent = call.agent;
+        let cancelled = call.cancel_requested;
+        let released = match self.agents.get_mut(agent as usize) {
+            Some(a) => {
+                let was_saturated = a.cap.is_some_and(|c| a.in_flight >= c);
+                a.in_flight = a.in_flight.saturating_sub(1);
+                was_saturated && a.cap.is_some_and(|c| a.in_flight < c)
+            }
+            None => false,
+        };
+        if released {
+            self.refresh_agent(agent);
+        }
+        if cancelled {
+            let kind = if outcome == Outcome::Completed {
+                EventKind::Completed
+            } else {
+                EventKind::Cancelled
+            };
+            return self.end_call(slot, r, kind);
+        }
+        if outcome == Outcome::Completed {
+            return self.end_call(slot, r, EventKind::Completed);
+        }
+        if !self.config.is_retryable(outcome) {
+            return self.end_call(slot, r, EventKind::Failed { outcome });
+        }
+        let Some(call) = self.call(slot) else {
+            return;
+        };
+        if !has_next_attempt(call.retries, call.attempt) {
+            return self.end_call(slot, r, EventKind::Exhausted);
+        }
+        let gap = i64::from(call.gaps.after_attempt(call.attempt)) * 60;
+        let desired = r.saturating_add(gap);
+        let next = match (call.occurrence_end, call.window) {
+            (None, _) | (_, None) => Some((desired, call.occurrence_end, false)),
+            (Some(end), Some(_)) if desired < end => Some((desired, Some(end), false)),
+            (Some(_), Some(w)) if call.carry_over => w
+                .first_instant_at_or_after(call.tz, instant(desired))
+                .map(|(due, o)| (ceil_secs(due), Some(ceil_secs(o.end)), true)),
+            _ => None,
+        };
+        match next {
+            Some((due, end, carried_over)) => {
+                let Some(call) = self.call_mut(slot) else {
+                    return;
+                };
+                call.attempt = call.attempt.saturating_add(1);
+                call.due = due;
+                call.occurrence_end = end;
+                call.state = CallState::Waiting;
+                let attempt = call.attempt;
+                self.set_timer(slot, Some(due));
+                self.emit(r, slot, EventKind::RetryScheduled {
+                    attempt,
+                    due: instant(due),
+                    carried_over,
+                });
+            }
+            None => self.end_call(slot, r, EventKind::Expired {
+                reason: ExpireReason::WindowClosed,
+            }),
+        }
+    }
+
+    fn cancel_slot(&mut self, slot: Slot, t: i64) {
+        let Some(call) = self.call_mut(slot) else {
+            return;
+        };
+        match call.state {
+            CallState::InFlight => call.cancel_requested = true,
+            CallState::Waiting | CallState::Ready => self.end_call(slot, t, EventKind::Cancelled),
+        }
+    }
+
+    fn set_paused(&mut self, now: DateTime<Utc>, batch: &str, paused: bool) -> Result<(), OpError> {
+        self.tick(now)?;
+        let Some(b) = self.batch_ids.get(batch).copied() else {
+            return Err(OpError::UnknownBatch(batch.to_owned()));
+        };
+        if let Some(x) = self.batches.get_mut(b as usize) {
+            x.paused = paused;
+        }
+        let lanes = self.batches.get(b as usize).map(|x| x.lanes.clone()).unwrap_or_default();
+        for lane in lanes {
+            self.refresh_lane(lane);
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// Validates what needs `now` and queues the call (semantics §3.2, then
+    /// the agent registry, then idempotency).
+    fn accept(&mut self, t: i64, req: CallRequest, canonical: Value) -> Result<Accepted, Rejection> {
+        let tz = req.timezone.unwrap_or(self.config.default_timezone);
+        let window = req.window()?;
+        let scheduled = match req.schedule_at {
+            None => None,
+            Some(ScheduleAt::Instant(i)) => Some(ceil_secs(i)),
+            Some(ScheduleAt::Local(w)) => Some(wall_to_instant(tz, w).map(ceil_secs).ok_or_else(|| {
+                Rejection::bad("schedule_at", "Invalid schedule_at: outside the supported range of dates")
+            })?),
+        };
+        if let Some(s) = scheduled {
+            let ahead = i64::from(self.config.max_schedule_ahead_days) * 86_400;
+            if s > t.saturating_add(ahead) {
+                return Err(Rejection::bad(
+                    "schedule_at",
+                    format!(
+                        "Invalid schedule_at {}: more than {} days after now; expected at most max_schedule_ahead_days ahead",
+                        instant(s).to_rfc3339(),
+                        self.config.max_schedule_ahead_days
+                    ),
+                ));
+            }
+        }
+        let d = scheduled.map_or(t, |s| s.max(t));
+        let (due, occurrence_end) = match window {
+            None => (d, None),
+            Some(w) => {
+                let o = w.first_ending_after(tz, instant(d)).ok_or_else(|| {
+                    Rejection::bad("max_trigger_time", format!("Window {w} has no occurrence near {}", instant(d).to_rfc3339()))
+                })?;
+                let (start, end) = (ceil_secs(o.start), ceil_secs(o.end));
+                if d >= start || o.date == local_date(tz, instant(d)) || req.carry_over {
+                    (d.max(start), Some(end))
+                } else {
+                    return Err(Rejection::bad(
+                        "max_trigger_time",
+                        format!(
+                            "Window {w} in {} has already closed for {}, and carry_over is false: the call could never trigger; expected carry_over true or a later schedule_at",
+                            tz.name(),
+                            local_date(tz, instant(d))
+                        ),
+                    ));
+                }
+            }
+        };
+        if self.config.require_registered_agents
+            && !self.agent_ids.get(req.agent_id.as_str()).and_then(|a| self.agents.get(*a as usize)).is_some_and(|a| a.registered)
+        {
+            return Err(Rejection {
+                status: 404,
+                field: Some("agent_id".to_owned()),
+                message: format!("Unknown agent_id {:?}: expected a registered agent", req.agent_id),
+            });
+        }
+        if let Some(key) = &req.idempotency_key {
+            if let Some(previous) = self.idempotency.get(key.as_str()) {
+                if previous.request == canonical {
+                    return Ok(Accepted {
+                        call: CallId(previous.call),
+                        due: instant(previous.due),
+                        duplicate: true,
+                    });
+                }
+                return Err(Rejection {
+                    status: 409,
+                    field: Some("idempotency_key".to_owned()),
+                    message: format!(
+                        "idempotency_key {key:?} belongs to live call call-{} with a different request; expected the same request or a new key",
+                        previous.call
+                    ),
+                });
+            }
+        }
+
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.saturating_add(1);
+        if let Some(key) = &req.idempotency_key {
+            self.idempotency.insert(key.as_str().into(), Idempotent {
+                call: seq,
+                request: canonical,
+                due,
+            });
+        }
+        let agent = self.intern_agent(&req.agent_id);
+        let batch = req.batch_id.as_deref().map_or(NO_BATCH, |b| self.intern_batch(b));
+        let lane = self.lane(agent, batch);
+        if let Some(b) = self.batches.get_mut(batch as usize) {
+            b.members.push(seq);
+            b.live += 1;
+        }
+        let call = Call {
+            seq,
+            to_number: req.to_number.into(),
+            agent,
+            batch,
+            lane,
+            language: req.language,
+            metadata: req.metadata.filter(|m| m != "{}").map(Into::into),
+            tz,
+            window,
+            carry_over: req.carry_over,
+            retries: req.number_of_retries,
+            gaps: req
+                .gap_between_retries
+                .or_else(|| Gaps::every(self.config.default_retry_gap_minutes))
+                .unwrap_or(Gaps::Every(0)),
+            priority: req.priority,
+            idempotency_key: req.idempotency_key.map(Into::into),
+            state: CallState::Waiting,
+            attempt: 1,
+            due,
+            occurrence_end,
+            timer: None,
+            timer_generation: 0,
+            cancel_requested: false,
+        };
+        let slot = self.insert(call);
+        if due <= t {
+            // Due already: ready at once, no timer round trip.
+            self.make_ready(slot);
+        } else {
+            self.set_timer(slot, Some(due));
+        }
+        Ok(Accepted {
+            call: CallId(seq),
+            due: instant(due),
+            duplicate: false,
+        })
+    }
+
+    /// Sets (or clears) the single pending timer of a call.
+    fn set_timer(&mut self, slot: Slot, at: Option<i64>) {
+        let Some(call) = self.call_mut(slot) else {
+            return;
+        };
+        let had = call.timer.is_some();
+        call.timer = at;
+        call.timer_generation = call.timer_generation.wrapping_add(1);
+        let (seq, generation) = (call.seq, call.timer_generation);
+        if had {
+            let calls = &self.calls;
+            self.timers.forget(|e| valid_timer(calls, e));
+        }
+        if let Some(at) = at {
+            self.timers.push(TimerEntry {
+                at,
+                seq,
+                slot,
+                generation,
+            });
+        }
+    }
+
+    /// Emits a terminal event and forgets the call.
+    fn end_call(&mut self, slot: Slot, at: i64, kind: EventKind) {
+        self.emit(at, slot, kind);
+        let was_ready = self.call(slot).is_some_and(|c| c.state == CallState::Ready);
+        self.set_timer(slot, None);
+        let Some(call) = self.calls.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(slot);
+        self.index.remove(&call.seq);
+        if was_ready {
+            let calls = &self.calls;
+            self.ready.forget(call.lane, |s, k| valid_ready(calls, s, k));
+        }
+        if let Some(key) = &call.idempotency_key {
+            if self.idempotency.get(key).is_some_and(|i| i.call == call.seq) {
+                self.idempotency.remove(key);
+            }
+        }
+        if let Some(b) = self.batches.get_mut(call.batch as usize) {
+            b.live = b.live.saturating_sub(1);
+            if b.members.len() > 2 * b.live + 16 {
+                let index = &self.index;
+                b.members.retain(|s| index.contains_key(s));
+            }
+        }
+    }
+
+    fn emit(&mut self, at: i64, slot: Slot, kind: EventKind) {
+        let call = self.call(slot).map(|c| CallId(c.seq));
+        self.events.push_back(Event {
+            at: instant(at),
+            call,
+            kind,
+        });
+    }
+
+    fn insert(&mut self, call: Call) -> Slot {
+        let seq = call.seq;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                if let Some(place) = self.calls.get_mut(s as usize) {
+                    *place = Some(call);
+                }
+                s
+            }
+            None => {
+                self.calls.push(Some(call));
+                Slot::try_from(self.calls.len() - 1).unwrap_or(Slot::MAX)
+            }
+        };
+        self.index.insert(seq, slot);
+        slot
+    }
+
+    pub(crate) fn call(&self, slot: Slot) -> Option<&Call> {
+        self.calls.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn call_mut(&mut self, slot: Slot) -> Option<&mut Call> {
+        self.calls.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    fn slot_of(&self, id: CallId) -> Option<Slot> {
+        self.index.get(&id.0).copied()
+    }
+
+    fn intern_agent(&mut self, name: &str) -> u32 {
+        if let Some(a) = self.agent_ids.get(name) {
+            return *a;
+        }
+        let id = u32::try_from(self.agents.len()).unwrap_or(u32::MAX);
+        self.agents.push(Agent {
+            name: name.into(),
+            registered: false,
+            cap: None,
+            in_flight: 0,
+            lanes: Vec::new(),
+        });
+        self.agent_ids.insert(name.into(), id);
+        id
+    }
+
+    fn intern_batch(&mut self, name: &str) -> u32 {
+        if let Some(b) = self.batch_ids.get(name) {
+            return *b;
+        }
+        let id = u32::try_from(self.batches.len()).unwrap_or(u32::MAX);
+        self.batches.push(Batch {
+            name: name.into(),
+            paused: false,
+            lanes: Vec::new(),
+            members: Vec::new(),
+            live: 0,
+        });
+        self.batch_ids.insert(name.into(), id);
+        id
+    }
+
+    fn lane(&mut self, agent: u32, batch: u32) -> LaneId {
+        if let Some(l) = self.lane_ids.get(&(agent, batch)) {
+            return *l;
+        }
+        let lane = self.ready.add_lane((agent, batch), self.lane_eligible(agent, batch));
+        self.lane_ids.insert((agent, batch), lane);
+        if let Some(a) = self.agents.get_mut(agent as usize) {
+            a.lanes.push(lane);
+        }
+        if let Some(b) = self.batches.get_mut(batch as usize) {
+            b.lanes.push(lane);
+        }
+        lane
+    }
+
+    fn lane_eligible(&self, agent: u32, batch: u32) -> bool {
+        let agent_free = self.agents.get(agent as usize).is_none_or(|a| a.cap.is_none_or(|c| a.in_flight < c));
+        let batch_running = self.batches.get(batch as usize).is_none_or(|b| !b.paused);
+        agent_free && batch_running
+    }
+
+    fn refresh_agent(&mut self, agent: u32) {
+        let lanes = self.agents.get(agent as usize).map(|a| a.lanes.clone()).unwrap_or_default();
+        for lane in lanes {
+            self.refresh_lane(lane);
+        }
+    }
+
+    fn refresh_lane(&mut self, lane: LaneId) {
+        let Some((agent, batch)) = self.ready.owner(lane) else {
+            return;
+        };
+        let eligible = self.lane_eligible(agent, batch);
+        self.ready.set_eligible(lane, eligible);
+    }
+
+    // ---- snapshot support --------------------------------------------
+
+    pub(crate) fn live_call_records(&self) -> Vec<Call> {
+        let mut calls: Vec<Call> = self.calls.iter().flatten().cloned().collect();
+        calls.sort_by_key(|c| c.seq);
+        calls
+    }
+
+    /// Rebuilds an engine from snapshot parts; every derived structure
+    /// (slots, heaps, lanes, counters) is recomputed.
+    pub(crate) fn from_parts(
+        config: Config,
+        now: Option<i64>,
+        next_seq: u64,
+        agents: Vec<Agent>,
+        batches: Vec<Batch>,
+        calls: Vec<Call>,
+        idempotency: Vec<(String, Idempotent)>,
+        events: Vec<Event>,
+    ) -> Result<Scheduler, String> {
+        let mut s = Scheduler::new(config).map_err(|e| e.to_string())?;
+        s.now = now;
+        s.next_seq = next_seq;
+        for a in agents {
+            let id = s.intern_agent(&a.name);
+            if let Some(x) = s.agents.get_mut(id as usize) {
+                x.registered = a.registered;
+                x.cap = a.cap;
+            }
+        }
+        for b in batches {
+            let id = s.intern_batch(&b.name);
+            if let Some(x) = s.batches.get_mut(id as usize) {
+                x.paused = b.paused;
+            }
+        }
+        let mut last_seq = 0;
+        for mut c in calls {
+            if c.seq <= last_seq || c.seq >= next_seq {
+                return Err(format!("call sequence {} out of order", c.seq));
+            }
+            last_seq = c.seq;
+            if s.agents.get(c.agent as usize).is_none() || (c.batch != NO_BATCH && s.batches.get(c.batch as usize).is_none()) {
+                return Err(format!("call {} names an unknown agent or batch", c.seq));
+            }
+            if c.attempt == 0 || c.attempt > u32::from(c.retries) + 1 {
+                return Err(format!("call {} has attempt {} out of range", c.seq, c.attempt));
+            }
+            c.lane = s.lane(c.agent, c.batch);
+            if let Some(b) = s.batches.get_mut(c.batch as usize) {
+                b.members.push(c.seq);
+                b.live += 1;
+            }
+            let (state, timer) = (c.state, c.timer);
+            c.timer = None;
+            c.state = CallState::Waiting;
+            let agent = c.agent;
+            let slot = s.insert(c);
+            match state {
+                CallState::Waiting => {}
+                CallState::Ready => {
+                    s.make_ready(slot);
+                }
+                CallState::InFlight => {
+                    if let Some(call) = s.call_mut(slot) {
+                        call.state = CallState::InFlight;
+                    }
+                    if let Some(a) = s.agents.get_mut(agent as usize) {
+                        a.in_flight = a.in_flight.saturating_add(1);
+                    }
+                }
+            }
+            s.set_timer(slot, timer);
+        }
+        for a in 0..s.agents.len() {
+            s.refresh_agent(u32::try_from(a).unwrap_or(u32::MAX));
+        }
+        for (k, v) in idempotency {
+            if !s.index.contains_key(&v.call) {
+                return Err(format!("idempotency key {k:?} names an ended call"));
+            }
+            s.idempotency.insert(k.into(), v);
+        }
+        s.events = events.into();
+        s.settle();
+        Ok(s)
+    }
+}
