@@ -246,10 +246,21 @@ impl fmt::Display for OpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OpError::UnknownCall(id) => write!(f, "unknown call {id}: expected a live call's ID"),
-            OpError::NotInFlight(id) => write!(f, "call {id} has no attempt in flight: expected a call handed out by dial"),
-            OpError::UnknownBatch(b) => write!(f, "unknown batch {b:?}: expected the batch_id of an accepted call"),
-            OpError::InvalidId(s) => write!(f, "invalid ID {s:?}: expected 1 to 128 bytes without control characters"),
-            OpError::TimeOutOfRange(t) => write!(f, "now {t} is out of range: expected a year from 1 to 9999"),
+            OpError::NotInFlight(id) => write!(
+                f,
+                "call {id} has no attempt in flight: expected a call handed out by dial"
+            ),
+            OpError::UnknownBatch(b) => write!(
+                f,
+                "unknown batch {b:?}: expected the batch_id of an accepted call"
+            ),
+            OpError::InvalidId(s) => write!(
+                f,
+                "invalid ID {s:?}: expected 1 to 128 bytes without control characters"
+            ),
+            OpError::TimeOutOfRange(t) => {
+                write!(f, "now {t} is out of range: expected a year from 1 to 9999")
+            }
         }
     }
 }

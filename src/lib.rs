@@ -1,6 +1,16 @@
 //! redial
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::disallowed_methods))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod config;
 pub mod event;

@@ -129,10 +129,11 @@ impl Lanes {
         let Some(l) = self.lanes.get_mut(lane as usize) else {
             return;
         };
-        if eligible && !l.eligible {
-            if let Some(t) = l.heap.peek() {
-                self.top.push(LaneEntry { key: t.key, lane });
-            }
+        if eligible
+            && !l.eligible
+            && let Some(t) = l.heap.peek()
+        {
+            self.top.push(LaneEntry { key: t.key, lane });
         }
         l.eligible = eligible;
         self.compact_top();
@@ -320,7 +321,9 @@ mod tests {
             });
         }
         let all = |_: &TimerEntry| true;
-        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all)).map(|e| (e.at, e.seq)).collect();
+        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all))
+            .map(|e| (e.at, e.seq))
+            .collect();
         assert_eq!(order, vec![(3, 9), (5, 1), (5, 2)]);
         assert_eq!(t.peek(), Some(7));
     }

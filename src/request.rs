@@ -218,7 +218,8 @@ impl ScheduleAt {
         if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
             return None;
         }
-        let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+        let date =
+            NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
         let (h, m, s) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
         if s > 59 {
             return None;
@@ -248,7 +249,10 @@ impl ScheduleAt {
             };
             let body = rest.get(1..)?;
             let (oh, om) = body.split_once(':')?;
-            if oh.len() != 2 || om.len() != 2 || !oh.bytes().chain(om.bytes()).all(|c| c.is_ascii_digit()) {
+            if oh.len() != 2
+                || om.len() != 2
+                || !oh.bytes().chain(om.bytes()).all(|c| c.is_ascii_digit())
+            {
                 return None;
             }
             let (oh, om): (i32, i32) = (oh.parse().ok()?, om.parse().ok()?);
@@ -362,8 +366,10 @@ impl CallRequest {
                 "max_trigger_time",
                 format!(
                     "Empty window: min_trigger_time {} and max_trigger_time {} admit no instant; expected max_trigger_time different from min_trigger_time (and not 00:00 alone)",
-                    self.min_trigger_time.map_or_else(|| "(none)".to_owned(), |t| t.to_string()),
-                    self.max_trigger_time.map_or_else(|| "(none)".to_owned(), |t| t.to_string()),
+                    self.min_trigger_time
+                        .map_or_else(|| "(none)".to_owned(), |t| t.to_string()),
+                    self.max_trigger_time
+                        .map_or_else(|| "(none)".to_owned(), |t| t.to_string()),
                 ),
             )),
         }
@@ -381,23 +387,37 @@ impl CallRequest {
             check_id("batch_id", b)?;
         }
         if let Some(m) = &self.metadata {
-            let value: Value = serde_json::from_str(m)
-                .map_err(|e| Rejection::bad("metadata", format!("Invalid metadata: {e}; expected a JSON object")))?;
+            let value: Value = serde_json::from_str(m).map_err(|e| {
+                Rejection::bad(
+                    "metadata",
+                    format!("Invalid metadata: {e}; expected a JSON object"),
+                )
+            })?;
             let Value::Object(map) = value else {
-                return Err(Rejection::bad("metadata", "Invalid metadata: expected a JSON object"));
+                return Err(Rejection::bad(
+                    "metadata",
+                    "Invalid metadata: expected a JSON object",
+                ));
             };
             check_metadata(&map, usize::MAX)?;
         }
         if self.number_of_retries > MAX_RETRIES {
             return Err(Rejection::bad(
                 "number_of_retries",
-                format!("Invalid number_of_retries {}: expected an integer from 0 to 10", self.number_of_retries),
+                format!(
+                    "Invalid number_of_retries {}: expected an integer from 0 to 10",
+                    self.number_of_retries
+                ),
             ));
         }
         if let Some(g) = &self.gap_between_retries {
             let ok = match g {
                 Gaps::Every(m) => u32::from(*m) <= MAX_GAP_MINUTES,
-                Gaps::List(l) => !l.is_empty() && l.len() <= MAX_GAPS && l.iter().all(|m| u32::from(*m) <= MAX_GAP_MINUTES),
+                Gaps::List(l) => {
+                    !l.is_empty()
+                        && l.len() <= MAX_GAPS
+                        && l.iter().all(|m| u32::from(*m) <= MAX_GAP_MINUTES)
+                }
             };
             if !ok {
                 return Err(Rejection::bad("gap_between_retries", GAP_EXPECTED));
@@ -406,7 +426,10 @@ impl CallRequest {
         if !(-100..=100).contains(&self.priority) {
             return Err(Rejection::bad(
                 "priority",
-                format!("Invalid priority {}: expected an integer from -100 to 100", self.priority),
+                format!(
+                    "Invalid priority {}: expected an integer from -100 to 100",
+                    self.priority
+                ),
             ));
         }
         if let Some(k) = &self.idempotency_key {
@@ -427,11 +450,18 @@ impl CallRequest {
         if let Some(b) = &self.batch_id {
             put("batch_id", Value::from(b.clone()));
         }
-        if let Some(m) = self.metadata.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok()) {
+        if let Some(m) = self
+            .metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        {
             put("metadata", m);
         }
         match self.schedule_at {
-            Some(ScheduleAt::Local(w)) => put("schedule_at", Value::from(w.format("%Y-%m-%dT%H:%M:%S%.f").to_string())),
+            Some(ScheduleAt::Local(w)) => put(
+                "schedule_at",
+                Value::from(w.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
+            ),
             Some(ScheduleAt::Instant(t)) => put("schedule_at", Value::from(t.to_rfc3339())),
             None => {}
         }
@@ -468,8 +498,7 @@ impl CallRequest {
     }
 }
 
-const GAP_EXPECTED: &str =
-    "Invalid gap_between_retries: expected minutes as an integer from 0 to 10080, or an array of 1 to 10 such integers";
+const GAP_EXPECTED: &str = "Invalid gap_between_retries: expected minutes as an integer from 0 to 10080, or an array of 1 to 10 such integers";
 
 /// Parses a body into a request and the canonical JSON object (fields whose
 /// value is `null` dropped) that idempotent repeats are compared by.
@@ -491,7 +520,9 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
     let fields = match top {
         TopLevel::Object(fields) => fields,
         TopLevel::Other(kind) => {
-            return Err(Rejection::bad_body(format!("Request body is {kind}: expected a JSON object")));
+            return Err(Rejection::bad_body(format!(
+                "Request body is {kind}: expected a JSON object"
+            )));
         }
     };
     let map: Map<String, Value> = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
@@ -552,14 +583,17 @@ impl<'de> Deserialize<'de> for TopLevel {
 }
 
 fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest, Rejection> {
-    if config.reject_unknown_fields {
-        if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            let message = match closest_field(unknown) {
-                Some(near) => format!("Unknown field {unknown:?} (did you mean {near:?}?)"),
-                None => format!("Unknown field {unknown:?}: expected one of {}", FIELDS.join(", ")),
-            };
-            return Err(Rejection::bad(unknown, message));
-        }
+    if config.reject_unknown_fields
+        && let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str()))
+    {
+        let message = match closest_field(unknown) {
+            Some(near) => format!("Unknown field {unknown:?} (did you mean {near:?}?)"),
+            None => format!(
+                "Unknown field {unknown:?}: expected one of {}",
+                FIELDS.join(", ")
+            ),
+        };
+        return Err(Rejection::bad(unknown, message));
     }
     let get = |k: &str| map.get(k);
 
@@ -574,7 +608,10 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
         Some(v) => {
             return Err(Rejection::bad(
                 "to_number",
-                format!("Invalid to_number {}: expected E.164 such as +919876543210", show(v)),
+                format!(
+                    "Invalid to_number {}: expected E.164 such as +919876543210",
+                    show(v)
+                ),
             ));
         }
     };
@@ -589,7 +626,9 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
         }
         Some(v) => id_field("agent_id", v)?,
     };
-    let batch_id = get("batch_id").map(|v| id_field("batch_id", v)).transpose()?;
+    let batch_id = get("batch_id")
+        .map(|v| id_field("batch_id", v))
+        .transpose()?;
 
     let metadata = match get("metadata") {
         None => None,
@@ -620,8 +659,12 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
         }
     };
 
-    let min_trigger_time = get("min_trigger_time").map(|v| time_field("min_trigger_time", v)).transpose()?;
-    let max_trigger_time = get("max_trigger_time").map(|v| time_field("max_trigger_time", v)).transpose()?;
+    let min_trigger_time = get("min_trigger_time")
+        .map(|v| time_field("min_trigger_time", v))
+        .transpose()?;
+    let max_trigger_time = get("max_trigger_time")
+        .map(|v| time_field("max_trigger_time", v))
+        .transpose()?;
 
     let carry_over = match get("carry_over") {
         None => false,
@@ -641,7 +684,10 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
             .ok_or_else(|| {
                 Rejection::bad(
                     "number_of_retries",
-                    format!("Invalid number_of_retries {}: expected an integer from 0 to 10", show(v)),
+                    format!(
+                        "Invalid number_of_retries {}: expected an integer from 0 to 10",
+                        show(v)
+                    ),
                 )
             })?,
     };
@@ -651,19 +697,27 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
         Some(Value::Array(items)) => {
             let minutes: Option<Vec<u32>> = items
                 .iter()
-                .map(|i| int_in(i, 0, i64::from(MAX_GAP_MINUTES)).and_then(|n| u32::try_from(n).ok()))
+                .map(|i| {
+                    int_in(i, 0, i64::from(MAX_GAP_MINUTES)).and_then(|n| u32::try_from(n).ok())
+                })
                 .collect();
-            Some(
-                minutes
-                    .and_then(Gaps::list)
-                    .ok_or_else(|| Rejection::bad("gap_between_retries", format!("{GAP_EXPECTED}; got {}", show(&Value::Array(items.clone())))))?,
-            )
+            Some(minutes.and_then(Gaps::list).ok_or_else(|| {
+                Rejection::bad(
+                    "gap_between_retries",
+                    format!("{GAP_EXPECTED}; got {}", show(&Value::Array(items.clone()))),
+                )
+            })?)
         }
         Some(v) => Some(
             int_in(v, 0, i64::from(MAX_GAP_MINUTES))
                 .and_then(|n| u32::try_from(n).ok())
                 .and_then(Gaps::every)
-                .ok_or_else(|| Rejection::bad("gap_between_retries", format!("{GAP_EXPECTED}; got {}", show(v))))?,
+                .ok_or_else(|| {
+                    Rejection::bad(
+                        "gap_between_retries",
+                        format!("{GAP_EXPECTED}; got {}", show(v)),
+                    )
+                })?,
         ),
     };
 
@@ -674,7 +728,10 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
             .ok_or_else(|| {
                 Rejection::bad(
                     "priority",
-                    format!("Invalid priority {}: expected an integer from -100 to 100", show(v)),
+                    format!(
+                        "Invalid priority {}: expected an integer from -100 to 100",
+                        show(v)
+                    ),
                 )
             })?,
     };
@@ -684,22 +741,34 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
         Some(v) => Some(v.as_str().and_then(Language::from_code).ok_or_else(|| {
             Rejection::bad(
                 "language",
-                format!("Invalid language {}: expected one of hi, en, kn, mr, ta, te, bn, gu, ml", show(v)),
+                format!(
+                    "Invalid language {}: expected one of hi, en, kn, mr, ta, te, bn, gu, ml",
+                    show(v)
+                ),
             )
         })?),
     };
 
     let timezone = match get("timezone") {
         None => None,
-        Some(v) => Some(v.as_str().and_then(|s| s.parse::<Tz>().ok()).ok_or_else(|| {
-            Rejection::bad(
-                "timezone",
-                format!("Invalid timezone {}: expected an IANA zone name such as Asia/Kolkata", show(v)),
-            )
-        })?),
+        Some(v) => Some(
+            v.as_str()
+                .and_then(|s| s.parse::<Tz>().ok())
+                .ok_or_else(|| {
+                    Rejection::bad(
+                        "timezone",
+                        format!(
+                            "Invalid timezone {}: expected an IANA zone name such as Asia/Kolkata",
+                            show(v)
+                        ),
+                    )
+                })?,
+        ),
     };
 
-    let idempotency_key = get("idempotency_key").map(|v| id_field("idempotency_key", v)).transpose()?;
+    let idempotency_key = get("idempotency_key")
+        .map(|v| id_field("idempotency_key", v))
+        .transpose()?;
 
     let req = CallRequest {
         to_number,
@@ -732,7 +801,10 @@ fn check_e164(number: &str) -> Result<(), Rejection> {
     } else {
         Err(Rejection::bad(
             "to_number",
-            format!("Invalid to_number {}: expected E.164 such as +919876543210", show_str(number)),
+            format!(
+                "Invalid to_number {}: expected E.164 such as +919876543210",
+                show_str(number)
+            ),
         ))
     }
 }
@@ -756,7 +828,10 @@ fn id_field(field: &str, v: &Value) -> Result<String, Rejection> {
         Value::String(s) => check_id(field, s).map(|()| s.clone()),
         _ => Err(Rejection::bad(
             field,
-            format!("Invalid {field} {}: expected a string of 1 to 128 bytes", show(v)),
+            format!(
+                "Invalid {field} {}: expected a string of 1 to 128 bytes",
+                show(v)
+            ),
         )),
     }
 }
@@ -765,7 +840,10 @@ fn time_field(field: &str, v: &Value) -> Result<TimeOfDay, Rejection> {
     v.as_str().and_then(TimeOfDay::parse).ok_or_else(|| {
         Rejection::bad(
             field,
-            format!("Invalid {field} {}: expected HH:MM from 00:00 to 23:59", show(v)),
+            format!(
+                "Invalid {field} {}: expected HH:MM from 00:00 to 23:59",
+                show(v)
+            ),
         )
     })
 }
@@ -776,7 +854,9 @@ fn check_metadata(map: &Map<String, Value>, max_bytes: usize) -> Result<String, 
     if depth > MAX_METADATA_DEPTH {
         return Err(Rejection::bad(
             "metadata",
-            format!("Invalid metadata: nested {depth} levels deep; expected at most {MAX_METADATA_DEPTH}"),
+            format!(
+                "Invalid metadata: nested {depth} levels deep; expected at most {MAX_METADATA_DEPTH}"
+            ),
         ));
     }
     let text = serde_json::to_string(map)
@@ -869,8 +949,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut cur = Vec::with_capacity(b.len() + 1);
         cur.push(i + 1);
         for (j, cb) in b.iter().enumerate() {
-            let sub = prev.get(j).copied().unwrap_or(usize::MAX).saturating_add(usize::from(ca != *cb));
-            let del = prev.get(j + 1).copied().unwrap_or(usize::MAX).saturating_add(1);
+            let sub = prev
+                .get(j)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(usize::from(ca != *cb));
+            let del = prev
+                .get(j + 1)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
             let ins = cur.get(j).copied().unwrap_or(usize::MAX).saturating_add(1);
             cur.push(sub.min(del).min(ins));
         }
@@ -902,7 +990,10 @@ mod tests {
         let r = parse(r#"{"to_number": "+919876543210", "agent_id": "a", "priority": null, "schedule_at": null}"#).unwrap();
         assert_eq!(r.priority, 0);
         assert_eq!(r.schedule_at, None);
-        assert_eq!(field_of(r#"{"to_number": null, "agent_id": "a"}"#).as_deref(), Some("to_number"));
+        assert_eq!(
+            field_of(r#"{"to_number": null, "agent_id": "a"}"#).as_deref(),
+            Some("to_number")
+        );
     }
 
     #[test]
@@ -917,7 +1008,10 @@ mod tests {
             (r#""number_of_retries": 11"#, "number_of_retries"),
             (r#""number_of_retries": -1"#, "number_of_retries"),
             (r#""gap_between_retries": []"#, "gap_between_retries"),
-            (r#""gap_between_retries": [1,2,3,4,5,6,7,8,9,10,11]"#, "gap_between_retries"),
+            (
+                r#""gap_between_retries": [1,2,3,4,5,6,7,8,9,10,11]"#,
+                "gap_between_retries",
+            ),
             (r#""gap_between_retries": 10081"#, "gap_between_retries"),
             (r#""gap_between_retries": [5, "6"]"#, "gap_between_retries"),
             (r#""priority": 18446744073709551615"#, "priority"),
@@ -929,7 +1023,10 @@ mod tests {
             (r#""metadata": "x""#, "metadata"),
             (r#""schedule_at": "2025-12-31T24:00:00""#, "schedule_at"),
             (r#""max_trigger_time": "9:5""#, "max_trigger_time"),
-            (r#""min_trigger_time": "09:00", "max_trigger_time": "09:00""#, "max_trigger_time"),
+            (
+                r#""min_trigger_time": "09:00", "max_trigger_time": "09:00""#,
+                "max_trigger_time",
+            ),
             (r#""max_trigger_time": "00:00""#, "max_trigger_time"),
         ] {
             let json = format!("{{{base}, {extra}}}");
@@ -960,14 +1057,29 @@ mod tests {
         for ok in ["+12", "+919876543210", "+123456789012345"] {
             assert!(check_e164(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "+", "+1", "+0123", "919876543210", "+1234567890123456", "+91 98765", "+９１２３", "++12"] {
+        for bad in [
+            "",
+            "+",
+            "+1",
+            "+0123",
+            "919876543210",
+            "+1234567890123456",
+            "+91 98765",
+            "+９１２３",
+            "++12",
+        ] {
             assert!(check_e164(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn agent_id_limits() {
-        let at = |n: usize| format!(r#"{{"to_number": "+12125550100", "agent_id": "{}"}}"#, "x".repeat(n));
+        let at = |n: usize| {
+            format!(
+                r#"{{"to_number": "+12125550100", "agent_id": "{}"}}"#,
+                "x".repeat(n)
+            )
+        };
         assert!(parse(&at(128)).is_ok());
         assert_eq!(field_of(&at(129)).as_deref(), Some("agent_id"));
         assert_eq!(field_of(&at(0)).as_deref(), Some("agent_id"));
@@ -976,9 +1088,18 @@ mod tests {
     #[test]
     fn validation_order_reports_the_first_failure() {
         // to_number comes before agent_id; unknown fields before both.
-        assert_eq!(field_of(r#"{"to_number": "x"}"#).as_deref(), Some("to_number"));
-        assert_eq!(field_of(r#"{"agent_id": 5, "priority": 500}"#).as_deref(), Some("to_number"));
-        assert_eq!(field_of(r#"{"bogus": 1, "to_number": "x"}"#).as_deref(), Some("bogus"));
+        assert_eq!(
+            field_of(r#"{"to_number": "x"}"#).as_deref(),
+            Some("to_number")
+        );
+        assert_eq!(
+            field_of(r#"{"agent_id": 5, "priority": 500}"#).as_deref(),
+            Some("to_number")
+        );
+        assert_eq!(
+            field_of(r#"{"bogus": 1, "to_number": "x"}"#).as_deref(),
+            Some("bogus")
+        );
         assert_eq!(
             field_of(r#"{"to_number": "+12125550100", "agent_id": "a", "language": "xx", "priority": 500}"#).as_deref(),
             Some("priority")
@@ -987,12 +1108,31 @@ mod tests {
 
     #[test]
     fn malformed_bodies() {
-        for body in ["", "{", "[1,2]", "\"x\"", "null", "42", "{\"a\":1}}", "{\"to_number\": \"+12\", \"to_number\": \"+13\"}"] {
+        for body in [
+            "",
+            "{",
+            "[1,2]",
+            "\"x\"",
+            "null",
+            "42",
+            "{\"a\":1}}",
+            "{\"to_number\": \"+12\", \"to_number\": \"+13\"}",
+        ] {
             let e = parse(body).unwrap_err();
-            assert_eq!((e.status, e.field.as_deref()), (400, None), "{body}: {}", e.message);
+            assert_eq!(
+                (e.status, e.field.as_deref()),
+                (400, None),
+                "{body}: {}",
+                e.message
+            );
         }
         assert!(parse("[1,2]").unwrap_err().message.contains("an array"));
-        assert!(parse("{\"agent_id\": \"a\", \"agent_id\": \"b\"}").unwrap_err().message.contains("duplicate"));
+        assert!(
+            parse("{\"agent_id\": \"a\", \"agent_id\": \"b\"}")
+                .unwrap_err()
+                .message
+                .contains("duplicate")
+        );
     }
 
     #[test]
@@ -1003,7 +1143,12 @@ mod tests {
         };
         let e = CallRequest::from_json(b"{{{{{{{{{{{", &config).unwrap_err();
         assert!(e.message.contains("max_body_bytes"), "{}", e.message);
-        assert!(CallRequest::from_json(b"{{{{{{{{{{", &config).unwrap_err().message.contains("Malformed"));
+        assert!(
+            CallRequest::from_json(b"{{{{{{{{{{", &config)
+                .unwrap_err()
+                .message
+                .contains("Malformed")
+        );
     }
 
     #[test]
@@ -1012,12 +1157,23 @@ mod tests {
             parse(r#"{"langauge": "hi"}"#).unwrap_err().message,
             r#"Unknown field "langauge" (did you mean "language"?)"#
         );
-        assert!(parse(r#"{"zzzzzzzz": 1}"#).unwrap_err().message.contains("expected one of"));
+        assert!(
+            parse(r#"{"zzzzzzzz": 1}"#)
+                .unwrap_err()
+                .message
+                .contains("expected one of")
+        );
         let lenient = Config {
             reject_unknown_fields: false,
             ..Config::default()
         };
-        assert!(CallRequest::from_json(br#"{"to_number": "+12125550100", "agent_id": "a", "x": 1}"#, &lenient).is_ok());
+        assert!(
+            CallRequest::from_json(
+                br#"{"to_number": "+12125550100", "agent_id": "a", "x": 1}"#,
+                &lenient
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -1037,7 +1193,11 @@ mod tests {
             max_metadata_bytes: 12,
             ..Config::default()
         };
-        let body = |s: &str| format!(r#"{{"to_number": "+12125550100", "agent_id": "a", "metadata": {{"k": "{s}"}}}}"#);
+        let body = |s: &str| {
+            format!(
+                r#"{{"to_number": "+12125550100", "agent_id": "a", "metadata": {{"k": "{s}"}}}}"#
+            )
+        };
         // {"k":"xxxxx"} is 13 bytes, {"k":"xxxx"} 12
         assert!(CallRequest::from_json(body("xxxx").as_bytes(), &config).is_ok());
         let e = CallRequest::from_json(body("xxxxx").as_bytes(), &config).unwrap_err();
@@ -1080,7 +1240,8 @@ mod tests {
             "carry_over": true, "number_of_retries": 3, "gap_between_retries": [30, 60], "priority": -7,
             "language": "ta", "timezone": "Asia/Kathmandu", "idempotency_key": "k"}"#;
         let r = parse(json).unwrap();
-        let again = CallRequest::from_json(r.to_value().to_string().as_bytes(), &Config::default()).unwrap();
+        let again = CallRequest::from_json(r.to_value().to_string().as_bytes(), &Config::default())
+            .unwrap();
         assert_eq!(r, again);
         assert!(r.validate().is_ok());
     }
@@ -1095,6 +1256,9 @@ mod tests {
         assert_eq!(r.validate().unwrap_err().field.as_deref(), Some("metadata"));
         let mut r = CallRequest::new("+919876543210", "a");
         r.gap_between_retries = Some(Gaps::List(Box::new([])));
-        assert_eq!(r.validate().unwrap_err().field.as_deref(), Some("gap_between_retries"));
+        assert_eq!(
+            r.validate().unwrap_err().field.as_deref(),
+            Some("gap_between_retries")
+        );
     }
 }

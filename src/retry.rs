@@ -63,7 +63,10 @@ impl Outcome {
 
     /// Whether any configuration may make this outcome retryable.
     pub fn can_retry(self) -> bool {
-        !matches!(self, Outcome::Completed | Outcome::InvalidNumber | Outcome::DoNotCall)
+        !matches!(
+            self,
+            Outcome::Completed | Outcome::InvalidNumber | Outcome::DoNotCall
+        )
     }
 }
 

@@ -12,6 +12,7 @@ use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
 use crate::queue::{LaneId, Lanes, ReadyKey, Slot, TimerEntry, Timers};
 use crate::request::{CallRequest, Language, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
+use crate::snapshot::Snapshot;
 use crate::window::{Window, local_date, wall_to_instant};
 
 /// Earliest `now` the engine accepts: 0001-01-01T00:00:00Z.
@@ -150,7 +151,11 @@ pub(crate) fn instant(secs: i64) -> DateTime<Utc> {
 /// time never moves earlier.
 fn ceil_secs(t: DateTime<Utc>) -> i64 {
     let s = t.timestamp();
-    if t.timestamp_subsec_nanos() > 0 { s.saturating_add(1) } else { s }
+    if t.timestamp_subsec_nanos() > 0 {
+        s.saturating_add(1)
+    } else {
+        s
+    }
 }
 
 fn valid_ready(calls: &[Option<Call>], slot: Slot, key: ReadyKey) -> bool {
@@ -164,7 +169,9 @@ fn valid_timer(calls: &[Option<Call>], e: &TimerEntry) -> bool {
     calls
         .get(e.slot as usize)
         .and_then(Option::as_ref)
-        .is_some_and(|c| c.seq == e.seq && c.timer_generation == e.generation && c.timer == Some(e.at))
+        .is_some_and(|c| {
+            c.seq == e.seq && c.timer_generation == e.generation && c.timer == Some(e.at)
+        })
 }
 
 impl Scheduler {
@@ -222,7 +229,9 @@ impl Scheduler {
 
     /// The state of a live call, or `None` once it ended.
     pub fn state(&self, call: CallId) -> Option<CallState> {
-        self.slot_of(call).and_then(|s| self.call(s)).map(|c| c.state)
+        self.slot_of(call)
+            .and_then(|s| self.call(s))
+            .map(|c| c.state)
     }
 
     // ---- inputs -------------------------------------------------------
@@ -270,7 +279,11 @@ impl Scheduler {
     /// req.priority = 3;
     /// assert!(engine.submit_request(now, req).is_ok());
     /// ```
-    pub fn submit_request(&mut self, now: DateTime<Utc>, request: CallRequest) -> Result<Accepted, Rejection> {
+    pub fn submit_request(
+        &mut self,
+        now: DateTime<Utc>,
+        request: CallRequest,
+    ) -> Result<Accepted, Rejection> {
         let t = self.tick_for_submit(now)?;
         let result = request.validate().and_then(|()| {
             let canonical = if request.idempotency_key.is_some() {
@@ -337,11 +350,20 @@ impl Scheduler {
     /// engine.report(now, id, Outcome::Completed).unwrap();
     /// assert_eq!(engine.report(now, id, Outcome::Completed), Err(OpError::UnknownCall(id)));
     /// ```
-    pub fn report(&mut self, now: DateTime<Utc>, call: CallId, outcome: Outcome) -> Result<(), OpError> {
+    pub fn report(
+        &mut self,
+        now: DateTime<Utc>,
+        call: CallId,
+        outcome: Outcome,
+    ) -> Result<(), OpError> {
         let t = self.tick(now)?;
         let result = match self.slot_of(call) {
             None => Err(OpError::UnknownCall(call)),
-            Some(slot) if self.call(slot).is_some_and(|c| c.state == CallState::InFlight) => {
+            Some(slot)
+                if self
+                    .call(slot)
+                    .is_some_and(|c| c.state == CallState::InFlight) =>
+            {
                 self.set_timer(slot, None);
                 self.finish_attempt(slot, outcome, t);
                 Ok(())
@@ -438,7 +460,11 @@ impl Scheduler {
         let result = match self.batch_ids.get(batch).copied() {
             None => Err(OpError::UnknownBatch(batch.to_owned())),
             Some(b) => {
-                let members = self.batches.get(b as usize).map(|x| x.members.clone()).unwrap_or_default();
+                let members = self
+                    .batches
+                    .get(b as usize)
+                    .map(|x| x.members.clone())
+                    .unwrap_or_default();
                 for seq in members {
                     if let Some(slot) = self.index.get(&seq).copied() {
                         self.cancel_slot(slot, t);
@@ -471,8 +497,16 @@ impl Scheduler {
     /// }
     /// assert_eq!(engine.dial(now, 10).unwrap().len(), 1);
     /// ```
-    pub fn register_agent(&mut self, now: DateTime<Utc>, agent: &str, max_concurrent_calls: Option<u32>) -> Result<(), OpError> {
-        if agent.is_empty() || agent.len() > crate::request::MAX_ID_BYTES || agent.chars().any(char::is_control) {
+    pub fn register_agent(
+        &mut self,
+        now: DateTime<Utc>,
+        agent: &str,
+        max_concurrent_calls: Option<u32>,
+    ) -> Result<(), OpError> {
+        if agent.is_empty()
+            || agent.len() > crate::request::MAX_ID_BYTES
+            || agent.chars().any(char::is_control)
+        {
             return Err(OpError::InvalidId(agent.chars().take(140).collect()));
         }
         self.tick(now)?;
@@ -541,10 +575,15 @@ impl Scheduler {
     }
 
     fn tick_for_submit(&mut self, now: DateTime<Utc>) -> Result<i64, Rejection> {
-        self.tick(now).map_err(|e| Rejection::bad_body(e.to_string()))
+        self.tick(now)
+            .map_err(|e| Rejection::bad_body(e.to_string()))
     }
 
-    fn after_submit(&mut self, t: i64, result: Result<Accepted, Rejection>) -> Result<Accepted, Rejection> {
+    fn after_submit(
+        &mut self,
+        t: i64,
+        result: Result<Accepted, Rejection>,
+    ) -> Result<Accepted, Rejection> {
         let event = match &result {
             Ok(a) => Event {
                 at: instant(t),
@@ -638,9 +677,13 @@ impl Scheduler {
                 self.set_timer(slot, Some(due));
                 self.emit(at, slot, EventKind::CarriedOver { due: instant(due) });
             }
-            None => self.end_call(slot, at, EventKind::Expired {
-                reason: ExpireReason::WindowClosed,
-            }),
+            None => self.end_call(
+                slot,
+                at,
+                EventKind::Expired {
+                    reason: ExpireReason::WindowClosed,
+                },
+            ),
         }
     }
 
@@ -674,7 +717,11 @@ impl Scheduler {
         }
         self.emit(t, slot, EventKind::Triggered { attempt });
         Some(Dispatch {
-            agent_id: self.agents.get(agent as usize).map(|a| a.name.to_string()).unwrap_or_default(),
+            agent_id: self
+                .agents
+                .get(agent as usize)
+                .map(|a| a.name.to_string())
+                .unwrap_or_default(),
             batch_id: self.batches.get(batch as usize).map(|b| b.name.to_string()),
             ..dispatch
         })
@@ -739,15 +786,23 @@ impl Scheduler {
                 call.state = CallState::Waiting;
                 let attempt = call.attempt;
                 self.set_timer(slot, Some(due));
-                self.emit(r, slot, EventKind::RetryScheduled {
-                    attempt,
-                    due: instant(due),
-                    carried_over,
-                });
+                self.emit(
+                    r,
+                    slot,
+                    EventKind::RetryScheduled {
+                        attempt,
+                        due: instant(due),
+                        carried_over,
+                    },
+                );
             }
-            None => self.end_call(slot, r, EventKind::Expired {
-                reason: ExpireReason::WindowClosed,
-            }),
+            None => self.end_call(
+                slot,
+                r,
+                EventKind::Expired {
+                    reason: ExpireReason::WindowClosed,
+                },
+            ),
         }
     }
 
@@ -769,7 +824,11 @@ impl Scheduler {
         if let Some(x) = self.batches.get_mut(b as usize) {
             x.paused = paused;
         }
-        let lanes = self.batches.get(b as usize).map(|x| x.lanes.clone()).unwrap_or_default();
+        let lanes = self
+            .batches
+            .get(b as usize)
+            .map(|x| x.lanes.clone())
+            .unwrap_or_default();
         for lane in lanes {
             self.refresh_lane(lane);
         }
@@ -779,15 +838,25 @@ impl Scheduler {
 
     /// Validates what needs `now` and queues the call (semantics §3.2, then
     /// the agent registry, then idempotency).
-    fn accept(&mut self, t: i64, req: CallRequest, canonical: Value) -> Result<Accepted, Rejection> {
+    fn accept(
+        &mut self,
+        t: i64,
+        req: CallRequest,
+        canonical: Value,
+    ) -> Result<Accepted, Rejection> {
         let tz = req.timezone.unwrap_or(self.config.default_timezone);
         let window = req.window()?;
         let scheduled = match req.schedule_at {
             None => None,
             Some(ScheduleAt::Instant(i)) => Some(ceil_secs(i)),
-            Some(ScheduleAt::Local(w)) => Some(wall_to_instant(tz, w).map(ceil_secs).ok_or_else(|| {
-                Rejection::bad("schedule_at", "Invalid schedule_at: outside the supported range of dates")
-            })?),
+            Some(ScheduleAt::Local(w)) => {
+                Some(wall_to_instant(tz, w).map(ceil_secs).ok_or_else(|| {
+                    Rejection::bad(
+                        "schedule_at",
+                        "Invalid schedule_at: outside the supported range of dates",
+                    )
+                })?)
+            }
         };
         if let Some(s) = scheduled {
             let ahead = i64::from(self.config.max_schedule_ahead_days) * 86_400;
@@ -807,10 +876,16 @@ impl Scheduler {
             None => (d, None),
             Some(w) => {
                 let o = w.first_ending_after(tz, instant(d)).ok_or_else(|| {
-                    Rejection::bad("max_trigger_time", format!("Window {w} has no occurrence near {}", instant(d).to_rfc3339()))
+                    Rejection::bad(
+                        "max_trigger_time",
+                        format!(
+                            "Window {w} has no occurrence near {}",
+                            instant(d).to_rfc3339()
+                        ),
+                    )
                 })?;
                 let (start, end) = (ceil_secs(o.start), ceil_secs(o.end));
-                if d >= start || o.date == local_date(tz, instant(d)) || req.carry_over {
+                if d >= start || Some(o.date) == local_date(tz, instant(d)) || req.carry_over {
                     (d.max(start), Some(end))
                 } else {
                     return Err(Rejection::bad(
@@ -818,52 +893,65 @@ impl Scheduler {
                         format!(
                             "Window {w} in {} has already closed for {}, and carry_over is false: the call could never trigger; expected carry_over true or a later schedule_at",
                             tz.name(),
-                            local_date(tz, instant(d))
+                            local_date(tz, instant(d)).map_or_else(String::new, |x| x.to_string())
                         ),
                     ));
                 }
             }
         };
         if self.config.require_registered_agents
-            && !self.agent_ids.get(req.agent_id.as_str()).and_then(|a| self.agents.get(*a as usize)).is_some_and(|a| a.registered)
+            && !self
+                .agent_ids
+                .get(req.agent_id.as_str())
+                .and_then(|a| self.agents.get(*a as usize))
+                .is_some_and(|a| a.registered)
         {
             return Err(Rejection {
                 status: 404,
                 field: Some("agent_id".to_owned()),
-                message: format!("Unknown agent_id {:?}: expected a registered agent", req.agent_id),
+                message: format!(
+                    "Unknown agent_id {:?}: expected a registered agent",
+                    req.agent_id
+                ),
             });
         }
-        if let Some(key) = &req.idempotency_key {
-            if let Some(previous) = self.idempotency.get(key.as_str()) {
-                if previous.request == canonical {
-                    return Ok(Accepted {
-                        call: CallId(previous.call),
-                        due: instant(previous.due),
-                        duplicate: true,
-                    });
-                }
-                return Err(Rejection {
-                    status: 409,
-                    field: Some("idempotency_key".to_owned()),
-                    message: format!(
-                        "idempotency_key {key:?} belongs to live call call-{} with a different request; expected the same request or a new key",
-                        previous.call
-                    ),
+        if let Some(key) = &req.idempotency_key
+            && let Some(previous) = self.idempotency.get(key.as_str())
+        {
+            if previous.request == canonical {
+                return Ok(Accepted {
+                    call: CallId(previous.call),
+                    due: instant(previous.due),
+                    duplicate: true,
                 });
             }
+            return Err(Rejection {
+                status: 409,
+                field: Some("idempotency_key".to_owned()),
+                message: format!(
+                    "idempotency_key {key:?} belongs to live call call-{} with a different request; expected the same request or a new key",
+                    previous.call
+                ),
+            });
         }
 
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
         if let Some(key) = &req.idempotency_key {
-            self.idempotency.insert(key.as_str().into(), Idempotent {
-                call: seq,
-                request: canonical,
-                due,
-            });
+            self.idempotency.insert(
+                key.as_str().into(),
+                Idempotent {
+                    call: seq,
+                    request: canonical,
+                    due,
+                },
+            );
         }
         let agent = self.intern_agent(&req.agent_id);
-        let batch = req.batch_id.as_deref().map_or(NO_BATCH, |b| self.intern_batch(b));
+        let batch = req
+            .batch_id
+            .as_deref()
+            .map_or(NO_BATCH, |b| self.intern_batch(b));
         let lane = self.lane(agent, batch);
         if let Some(b) = self.batches.get_mut(batch as usize) {
             b.members.push(seq);
@@ -944,12 +1032,16 @@ impl Scheduler {
         self.index.remove(&call.seq);
         if was_ready {
             let calls = &self.calls;
-            self.ready.forget(call.lane, |s, k| valid_ready(calls, s, k));
+            self.ready
+                .forget(call.lane, |s, k| valid_ready(calls, s, k));
         }
-        if let Some(key) = &call.idempotency_key {
-            if self.idempotency.get(key).is_some_and(|i| i.call == call.seq) {
-                self.idempotency.remove(key);
-            }
+        if let Some(key) = &call.idempotency_key
+            && self
+                .idempotency
+                .get(key)
+                .is_some_and(|i| i.call == call.seq)
+        {
+            self.idempotency.remove(key);
         }
         if let Some(b) = self.batches.get_mut(call.batch as usize) {
             b.live = b.live.saturating_sub(1);
@@ -1035,7 +1127,9 @@ impl Scheduler {
         if let Some(l) = self.lane_ids.get(&(agent, batch)) {
             return *l;
         }
-        let lane = self.ready.add_lane((agent, batch), self.lane_eligible(agent, batch));
+        let lane = self
+            .ready
+            .add_lane((agent, batch), self.lane_eligible(agent, batch));
         self.lane_ids.insert((agent, batch), lane);
         if let Some(a) = self.agents.get_mut(agent as usize) {
             a.lanes.push(lane);
@@ -1047,13 +1141,20 @@ impl Scheduler {
     }
 
     fn lane_eligible(&self, agent: u32, batch: u32) -> bool {
-        let agent_free = self.agents.get(agent as usize).is_none_or(|a| a.cap.is_none_or(|c| a.in_flight < c));
+        let agent_free = self
+            .agents
+            .get(agent as usize)
+            .is_none_or(|a| a.cap.is_none_or(|c| a.in_flight < c));
         let batch_running = self.batches.get(batch as usize).is_none_or(|b| !b.paused);
         agent_free && batch_running
     }
 
     fn refresh_agent(&mut self, agent: u32) {
-        let lanes = self.agents.get(agent as usize).map(|a| a.lanes.clone()).unwrap_or_default();
+        let lanes = self
+            .agents
+            .get(agent as usize)
+            .map(|a| a.lanes.clone())
+            .unwrap_or_default();
         for lane in lanes {
             self.refresh_lane(lane);
         }
@@ -1077,16 +1178,18 @@ impl Scheduler {
 
     /// Rebuilds an engine from snapshot parts; every derived structure
     /// (slots, heaps, lanes, counters) is recomputed.
-    pub(crate) fn from_parts(
-        config: Config,
-        now: Option<i64>,
-        next_seq: u64,
-        agents: Vec<Agent>,
-        batches: Vec<Batch>,
-        calls: Vec<Call>,
-        idempotency: Vec<(String, Idempotent)>,
-        events: Vec<Event>,
-    ) -> Result<Scheduler, String> {
+    pub(crate) fn from_parts(parts: Snapshot) -> Result<Scheduler, String> {
+        let Snapshot {
+            config,
+            now,
+            next_seq,
+            agents,
+            batches,
+            calls,
+            idempotency,
+            events,
+            ..
+        } = parts;
         let mut s = Scheduler::new(config).map_err(|e| e.to_string())?;
         s.now = now;
         s.next_seq = next_seq;
@@ -1109,11 +1212,16 @@ impl Scheduler {
                 return Err(format!("call sequence {} out of order", c.seq));
             }
             last_seq = c.seq;
-            if s.agents.get(c.agent as usize).is_none() || (c.batch != NO_BATCH && s.batches.get(c.batch as usize).is_none()) {
+            if s.agents.get(c.agent as usize).is_none()
+                || (c.batch != NO_BATCH && s.batches.get(c.batch as usize).is_none())
+            {
                 return Err(format!("call {} names an unknown agent or batch", c.seq));
             }
             if c.attempt == 0 || c.attempt > u32::from(c.retries) + 1 {
-                return Err(format!("call {} has attempt {} out of range", c.seq, c.attempt));
+                return Err(format!(
+                    "call {} has attempt {} out of range",
+                    c.seq, c.attempt
+                ));
             }
             c.lane = s.lane(c.agent, c.batch);
             if let Some(b) = s.batches.get_mut(c.batch as usize) {

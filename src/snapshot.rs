@@ -32,16 +32,16 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Snapshot {
-    format: u32,
-    tzdb: String,
-    config: Config,
-    now: Option<i64>,
-    next_seq: u64,
-    agents: Vec<Agent>,
-    batches: Vec<Batch>,
-    calls: Vec<Call>,
-    idempotency: Vec<(String, Idempotent)>,
-    events: Vec<Event>,
+    pub(crate) format: u32,
+    pub(crate) tzdb: String,
+    pub(crate) config: Config,
+    pub(crate) now: Option<i64>,
+    pub(crate) next_seq: u64,
+    pub(crate) agents: Vec<Agent>,
+    pub(crate) batches: Vec<Batch>,
+    pub(crate) calls: Vec<Call>,
+    pub(crate) idempotency: Vec<(String, Idempotent)>,
+    pub(crate) events: Vec<Event>,
 }
 
 /// Bytes or a snapshot that cannot be restored.
@@ -65,7 +65,10 @@ impl fmt::Display for SnapshotError {
         match self {
             SnapshotError::Corrupt(e) => write!(f, "corrupt snapshot: {e}"),
             SnapshotError::Format { found, expected } => {
-                write!(f, "snapshot format {found} is not supported: expected format {expected}")
+                write!(
+                    f,
+                    "snapshot format {found} is not supported: expected format {expected}"
+                )
             }
             SnapshotError::Inconsistent(e) => write!(f, "inconsistent snapshot: {e}"),
         }
@@ -106,7 +109,8 @@ impl Snapshot {
         struct Header {
             format: u32,
         }
-        let header: Header = serde_json::from_slice(bytes).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
         if header.format != SNAPSHOT_FORMAT {
             return Err(SnapshotError::Format {
                 found: header.format,
@@ -120,8 +124,11 @@ impl Snapshot {
 impl Scheduler {
     /// The engine's whole state.
     pub fn snapshot(&self) -> Snapshot {
-        let mut idempotency: Vec<(String, Idempotent)> =
-            self.idempotency.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let mut idempotency: Vec<(String, Idempotent)> = self
+            .idempotency
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         idempotency.sort_by(|a, b| a.0.cmp(&b.0));
         Snapshot {
             format: SNAPSHOT_FORMAT,
@@ -149,16 +156,6 @@ impl Scheduler {
                 expected: SNAPSHOT_FORMAT,
             });
         }
-        Scheduler::from_parts(
-            snapshot.config,
-            snapshot.now,
-            snapshot.next_seq,
-            snapshot.agents,
-            snapshot.batches,
-            snapshot.calls,
-            snapshot.idempotency,
-            snapshot.events,
-        )
-        .map_err(SnapshotError::Inconsistent)
+        Scheduler::from_parts(snapshot).map_err(SnapshotError::Inconsistent)
     }
 }

@@ -29,7 +29,11 @@ pub struct MissingKey {
 
 impl fmt::Display for MissingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "metadata has no key {:?}: expected it for {{{{metadata.{}}}}}", self.key, self.key)
+        write!(
+            f,
+            "metadata has no key {:?}: expected it for {{{{metadata.{}}}}}",
+            self.key, self.key
+        )
     }
 }
 
@@ -70,7 +74,11 @@ pub fn render(template: &str, metadata: &Value, mode: Mode) -> Result<String, Mi
                 Some(Value::String(s)) => out.push_str(s),
                 Some(v) => out.push_str(&v.to_string()),
                 None if mode == Mode::Lenient => {}
-                None => return Err(MissingKey { key: key.to_owned() }),
+                None => {
+                    return Err(MissingKey {
+                        key: key.to_owned(),
+                    });
+                }
             },
         }
     }
@@ -79,7 +87,8 @@ pub fn render(template: &str, metadata: &Value, mode: Mode) -> Result<String, Mi
 }
 
 fn lookup<'a>(metadata: &'a Value, key: &str) -> Option<&'a Value> {
-    key.split('.').try_fold(metadata, |v, part| v.as_object()?.get(part))
+    key.split('.')
+        .try_fold(metadata, |v, part| v.as_object()?.get(part))
 }
 
 #[cfg(test)]
@@ -97,18 +106,38 @@ mod tests {
     #[test]
     fn missing_keys_by_mode() {
         let m = json!({"a": {"b": 1}});
-        assert_eq!(render("[{{metadata.a.c}}]", &m, Mode::Lenient).unwrap(), "[]");
-        assert_eq!(render("[{{metadata.a.b.c}}]", &m, Mode::Strict).unwrap_err().key, "a.b.c");
-        assert_eq!(render("{{metadata.}}", &m, Mode::Strict).unwrap_err().key, "");
+        assert_eq!(
+            render("[{{metadata.a.c}}]", &m, Mode::Lenient).unwrap(),
+            "[]"
+        );
+        assert_eq!(
+            render("[{{metadata.a.b.c}}]", &m, Mode::Strict)
+                .unwrap_err()
+                .key,
+            "a.b.c"
+        );
+        assert_eq!(
+            render("{{metadata.}}", &m, Mode::Strict).unwrap_err().key,
+            ""
+        );
     }
 
     #[test]
     fn nothing_else_is_evaluated() {
         let m = json!({"x": "{{metadata.y}}", "y": "no"});
         // A value that looks like a placeholder is not expanded again.
-        assert_eq!(render("{{metadata.x}}", &m, Mode::Strict).unwrap(), "{{metadata.y}}");
-        assert_eq!(render("{{ other.x }} {{metadata.y}}", &m, Mode::Strict).unwrap(), "{{ other.x }} no");
+        assert_eq!(
+            render("{{metadata.x}}", &m, Mode::Strict).unwrap(),
+            "{{metadata.y}}"
+        );
+        assert_eq!(
+            render("{{ other.x }} {{metadata.y}}", &m, Mode::Strict).unwrap(),
+            "{{ other.x }} no"
+        );
         assert_eq!(render("", &m, Mode::Strict).unwrap(), "");
-        assert_eq!(render("ünï {{metadata.y}} ✓", &m, Mode::Strict).unwrap(), "ünï no ✓");
+        assert_eq!(
+            render("ünï {{metadata.y}} ✓", &m, Mode::Strict).unwrap(),
+            "ünï no ✓"
+        );
     }
 }

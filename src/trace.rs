@@ -136,11 +136,17 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
     for step in &case.steps {
         let now = step.at.with_timezone(&Utc);
         let op_name = op_name(&step.op);
-        engine.handle_timeout(now).map_err(|e| CaseError(e.to_string()))?;
+        engine
+            .handle_timeout(now)
+            .map_err(|e| CaseError(e.to_string()))?;
         drain(&mut engine, &names, None, &mut out);
         let lookup = |name: &str| refs.get(name).copied();
         let result: Result<(), (Option<String>, &'static str)> = match &step.op {
-            Op::Submit { name, request, body } => {
+            Op::Submit {
+                name,
+                request,
+                body,
+            } => {
                 let bytes = match (request, body) {
                     (_, Some(b)) => b.clone().into_bytes(),
                     (Some(r), None) => r.to_string().into_bytes(),
@@ -155,33 +161,51 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
             }
             Op::Dial { max } => {
                 let max = usize::try_from(*max).unwrap_or(usize::MAX);
-                engine.dial(now, max).map(|_| ()).map_err(|e| (None, code(&e)))
+                engine
+                    .dial(now, max)
+                    .map(|_| ())
+                    .map_err(|e| (None, code(&e)))
             }
             Op::Report { name, outcome } => {
-                let outcome: Outcome = outcome.parse().map_err(|e: crate::retry::UnknownOutcome| CaseError(e.to_string()))?;
+                let outcome: Outcome = outcome
+                    .parse()
+                    .map_err(|e: crate::retry::UnknownOutcome| CaseError(e.to_string()))?;
                 match lookup(name) {
                     None => Err((Some(name.clone()), "unknown_call")),
-                    Some(id) => engine.report(now, id, outcome).map_err(|e| (Some(name.clone()), code(&e))),
+                    Some(id) => engine
+                        .report(now, id, outcome)
+                        .map_err(|e| (Some(name.clone()), code(&e))),
                 }
             }
             Op::Cancel { name } => match lookup(name) {
                 None => Err((Some(name.clone()), "unknown_call")),
-                Some(id) => engine.cancel(now, id).map_err(|e| (Some(name.clone()), code(&e))),
+                Some(id) => engine
+                    .cancel(now, id)
+                    .map_err(|e| (Some(name.clone()), code(&e))),
             },
-            Op::PauseBatch { batch_id } => engine.pause_batch(now, batch_id).map_err(|e| (None, code(&e))),
-            Op::ResumeBatch { batch_id } => engine.resume_batch(now, batch_id).map_err(|e| (None, code(&e))),
-            Op::CancelBatch { batch_id } => engine.cancel_batch(now, batch_id).map_err(|e| (None, code(&e))),
+            Op::PauseBatch { batch_id } => engine
+                .pause_batch(now, batch_id)
+                .map_err(|e| (None, code(&e))),
+            Op::ResumeBatch { batch_id } => engine
+                .resume_batch(now, batch_id)
+                .map_err(|e| (None, code(&e))),
+            Op::CancelBatch { batch_id } => engine
+                .cancel_batch(now, batch_id)
+                .map_err(|e| (None, code(&e))),
             Op::RegisterAgent {
                 agent_id,
                 max_concurrent_calls,
             } => {
                 let cap = max_concurrent_calls.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
-                engine.register_agent(now, agent_id, cap).map_err(|e| (None, code(&e)))
+                engine
+                    .register_agent(now, agent_id, cap)
+                    .map_err(|e| (None, code(&e)))
             }
             Op::Advance => Ok(()),
             Op::Restart => {
                 let bytes = engine.snapshot().to_bytes();
-                let snapshot = Snapshot::from_bytes(&bytes).map_err(|e| CaseError(e.to_string()))?;
+                let snapshot =
+                    Snapshot::from_bytes(&bytes).map_err(|e| CaseError(e.to_string()))?;
                 engine = Scheduler::restore(snapshot).map_err(|e| CaseError(e.to_string()))?;
                 Ok(())
             }
@@ -225,18 +249,30 @@ fn format_instant(t: DateTime<Utc>) -> String {
 
 /// Moves the engine's pending events into trace lines. `submit_ref` names
 /// the events of a submit step's own effect (`accepted`, `rejected`).
-fn drain(engine: &mut Scheduler, names: &HashMap<CallId, String>, submit_ref: Option<&String>, out: &mut Vec<Value>) {
+fn drain(
+    engine: &mut Scheduler,
+    names: &HashMap<CallId, String>,
+    submit_ref: Option<&String>,
+    out: &mut Vec<Value>,
+) {
     while let Some(event) = engine.poll_event() {
         out.push(trace_line(&event, names, submit_ref));
     }
 }
 
 /// One event as a trace line.
-pub fn trace_line(event: &Event, names: &HashMap<CallId, String>, submit_ref: Option<&String>) -> Value {
+pub fn trace_line(
+    event: &Event,
+    names: &HashMap<CallId, String>,
+    submit_ref: Option<&String>,
+) -> Value {
     let mut line = Map::new();
     line.insert("at".into(), Value::from(format_instant(event.at)));
     line.insert("event".into(), Value::from(event.kind.name()));
-    let own = matches!(event.kind, EventKind::Accepted { .. } | EventKind::Rejected { .. });
+    let own = matches!(
+        event.kind,
+        EventKind::Accepted { .. } | EventKind::Rejected { .. }
+    );
     let name = match (own, submit_ref) {
         (true, Some(r)) => Some(r.clone()),
         _ => event.call.and_then(|c| names.get(&c).cloned()),
@@ -304,12 +340,24 @@ pub fn compare(expect: &[Value], actual: &[Value]) -> Result<(), String> {
                     ));
                 }
             }
-            (Some(e), None) => diffs.push(format!("event #{}: missing\n  expected {}", i + 1, format_line(e))),
-            (None, Some(a)) => diffs.push(format!("event #{}: unexpected\n  actual   {}", i + 1, format_line(a))),
+            (Some(e), None) => diffs.push(format!(
+                "event #{}: missing\n  expected {}",
+                i + 1,
+                format_line(e)
+            )),
+            (None, Some(a)) => diffs.push(format!(
+                "event #{}: unexpected\n  actual   {}",
+                i + 1,
+                format_line(a)
+            )),
             (None, None) => {}
         }
     }
-    if diffs.is_empty() { Ok(()) } else { Err(diffs.join("\n")) }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("\n"))
+    }
 }
 
 fn mismatched_fields(expect: &Value, actual: &Value) -> Vec<String> {
@@ -335,7 +383,10 @@ fn mismatched_fields(expect: &Value, actual: &Value) -> Vec<String> {
 }
 
 fn same_instant(a: &Value, b: &Value) -> bool {
-    let parse = |v: &Value| v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+    let parse = |v: &Value| {
+        v.as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+    };
     match (parse(a), parse(b)) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,

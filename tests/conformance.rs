@@ -21,7 +21,12 @@ fn cases_in(dir: &Path) -> Vec<PathBuf> {
 
 fn run_dir(dir: &Path, at_least: usize) {
     let files = cases_in(dir);
-    assert!(files.len() >= at_least, "{}: expected at least {at_least} cases, found {}", dir.display(), files.len());
+    assert!(
+        files.len() >= at_least,
+        "{}: expected at least {at_least} cases, found {}",
+        dir.display(),
+        files.len()
+    );
     let mut failures = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
@@ -30,7 +35,13 @@ fn run_dir(dir: &Path, at_least: usize) {
             failures.push(format!("{} ({}):\n{diff}", file.display(), case.name));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), files.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
 }
 
 fn root() -> PathBuf {
@@ -58,7 +69,8 @@ fn shared_cases_live_when_present() {
 /// A case whose expectation is wrong must fail: the checker is not vacuous.
 #[test]
 fn checker_detects_a_wrong_expectation() {
-    let text = std::fs::read_to_string(root().join("tests/conformance/seed_basic_call.json")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("tests/conformance/seed_basic_call.json")).unwrap();
     let mut case = Case::from_json(&text).unwrap();
     assert!(check(&case).is_ok());
     case.expect[1]["attempt"] = serde_json::json!(2);
