@@ -1,0 +1,495 @@
+//! Property tests over random operation sequences (proptest; failures are
+//! recorded in `proptest-regressions/` and committed).
+//!
+//! A shadow tracker follows the event stream and checks, at every event:
+//! * no attempt triggers before it is due or outside its window;
+//! * a call never has more than `number_of_retries + 1` attempts;
+//! * among eligible due calls, the one dispatched is never outranked;
+//! * every accepted call ends with at most one terminal event.
+//! Two more properties: the same inputs give identical event streams, and a
+//! snapshot/restore at any step changes nothing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+use redial::{
+    CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot, TimeOfDay, Window,
+};
+use serde_json::{Value, json};
+
+const ZONES: [&str; 6] = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "America/Santiago",
+];
+const STARTS: [&str; 4] = [
+    "2026-03-07T00:00:00Z", // New York spring forward next night
+    "2026-10-24T00:00:00Z", // London fall back
+    "2026-10-03T00:00:00Z", // Lord Howe's 30-minute spring forward
+    "2026-09-05T00:00:00Z", // Santiago's midnight gap
+];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Submit(Value),
+    Dial(usize),
+    Report(usize, Outcome),
+    Cancel(usize),
+    Pause(usize),
+    Resume(usize),
+    CancelBatch(usize),
+    Register(usize, Option<u32>),
+    Advance,
+    Restart,
+}
+
+fn time_of_day() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        2 => Just(None),
+        3 => (0u32..24, prop_oneof![Just(0u32), Just(30), 0u32..60]).prop_map(|(h, m)| Some(format!("{h:02}:{m:02}"))),
+    ]
+}
+
+fn request() -> impl Strategy<Value = Value> {
+    (
+        (
+            0usize..3,
+            0usize..3,
+            0usize..ZONES.len(),
+            time_of_day(),
+            time_of_day(),
+        ),
+        (
+            any::<bool>(),
+            0u8..4,
+            prop_oneof![
+                (0u32..300).prop_map(|g| json!(g)),
+                prop::collection::vec(0u32..900, 1..4).prop_map(|g| json!(g))
+            ],
+        ),
+        (
+            -2i8..3,
+            prop_oneof![Just(None), (0i64..72 * 60).prop_map(Some)],
+            any::<u16>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (agent, batch, zone, min, max),
+                (carry, retries, gaps),
+                (priority, sched, number),
+            )| {
+                let mut r = json!({
+                    "to_number": format!("+1212555{:04}", number % 10_000),
+                    "agent_id": format!("agent{agent}"),
+                    "timezone": ZONES[zone],
+                    "carry_over": carry,
+                    "number_of_retries": retries,
+                    "gap_between_retries": gaps,
+                    "priority": priority,
+                });
+                if batch > 0 {
+                    r["batch_id"] = json!(format!("batch{batch}"));
+                }
+                if let Some(m) = min {
+                    r["min_trigger_time"] = json!(m);
+                }
+                if let Some(m) = max {
+                    r["max_trigger_time"] = json!(m);
+                }
+                if let Some(minutes) = sched {
+                    // Offsets from the start instant; the runner turns it into a wall time.
+                    r["schedule_at"] = json!(minutes);
+                }
+                r
+            },
+        )
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        3 => Just(Outcome::NoAnswer),
+        2 => Just(Outcome::Completed),
+        1 => Just(Outcome::Busy),
+        1 => Just(Outcome::Voicemail),
+        1 => Just(Outcome::Failed),
+        1 => Just(Outcome::InvalidNumber),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => request().prop_map(Op::Submit),
+        4 => (1usize..5).prop_map(Op::Dial),
+        4 => (0usize..64, outcome()).prop_map(|(i, o)| Op::Report(i, o)),
+        1 => (0usize..64).prop_map(Op::Cancel),
+        1 => (1usize..3).prop_map(Op::Pause),
+        1 => (1usize..3).prop_map(Op::Resume),
+        1 => Just(Op::CancelBatch(1)),
+        1 => (0usize..3, prop_oneof![Just(None), (0u32..3).prop_map(Some)]).prop_map(|(a, c)| Op::Register(a, c)),
+        2 => Just(Op::Advance),
+        1 => Just(Op::Restart),
+    ]
+}
+
+/// Steps: seconds to move the clock (sometimes backwards), then an op.
+fn script() -> impl Strategy<Value = (usize, Vec<(i64, Op)>)> {
+    (
+        0..STARTS.len(),
+        prop::collection::vec(
+            (
+                prop_oneof![8 => 0i64..5400, 1 => 0i64..86_400, 1 => -3600i64..0],
+                op(),
+            ),
+            1..60,
+        ),
+    )
+}
+
+struct Run {
+    events: Vec<Event>,
+    requests: BTreeMap<CallId, CallRequest>,
+    ops: Vec<(DateTime<Utc>, usize)>,
+}
+
+/// Runs a script; `restart_at` snapshots and restores before that step.
+fn run(
+    start: usize,
+    steps: &[(i64, Op)],
+    restart_at: Option<usize>,
+    honour_restart_ops: bool,
+) -> Run {
+    let config = Config {
+        attempt_timeout_minutes: 45,
+        ..Config::default()
+    };
+    let mut engine = Scheduler::new(config.clone()).unwrap();
+    let mut now: DateTime<Utc> = STARTS[start].parse().unwrap();
+    let mut ids: Vec<CallId> = Vec::new();
+    let mut requests = BTreeMap::new();
+    let mut events = Vec::new();
+    let mut ops = Vec::new();
+    for (i, (dt, op)) in steps.iter().enumerate() {
+        now = now
+            .checked_add_signed(TimeDelta::try_seconds(*dt).unwrap())
+            .unwrap();
+        let restart = |engine: &mut Scheduler| {
+            let bytes = engine.snapshot().to_bytes();
+            *engine = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap();
+        };
+        if restart_at == Some(i) {
+            restart(&mut engine);
+        }
+        let pick = |ids: &Vec<CallId>, n: usize| {
+            ids.get(n % ids.len().max(1))
+                .copied()
+                .unwrap_or("call-999999".parse().unwrap())
+        };
+        match op {
+            Op::Submit(r) => {
+                let mut r = r.clone();
+                if let Some(minutes) = r.get("schedule_at").and_then(Value::as_i64) {
+                    let tz: Tz = r["timezone"].as_str().unwrap().parse().unwrap();
+                    let at = now
+                        .checked_add_signed(TimeDelta::try_minutes(minutes - 600).unwrap())
+                        .unwrap();
+                    r["schedule_at"] = json!(
+                        at.with_timezone(&tz)
+                            .format("%Y-%m-%dT%H:%M:%S")
+                            .to_string()
+                    );
+                }
+                let body = r.to_string();
+                if let Ok(a) = engine.submit(now, body.as_bytes()) {
+                    if !a.duplicate {
+                        ids.push(a.call);
+                        requests.insert(
+                            a.call,
+                            CallRequest::from_json(body.as_bytes(), &config).unwrap(),
+                        );
+                    }
+                }
+            }
+            Op::Dial(n) => {
+                engine.dial(now, *n).unwrap();
+            }
+            Op::Report(i, o) => {
+                let _ = engine.report(now, pick(&ids, *i), *o);
+            }
+            Op::Cancel(i) => {
+                let _ = engine.cancel(now, pick(&ids, *i));
+            }
+            Op::Pause(b) => {
+                let _ = engine.pause_batch(now, &format!("batch{b}"));
+            }
+            Op::Resume(b) => {
+                let _ = engine.resume_batch(now, &format!("batch{b}"));
+            }
+            Op::CancelBatch(b) => {
+                let _ = engine.cancel_batch(now, &format!("batch{b}"));
+            }
+            Op::Register(a, cap) => engine
+                .register_agent(now, &format!("agent{a}"), *cap)
+                .unwrap(),
+            Op::Advance => engine.handle_timeout(now).unwrap(),
+            Op::Restart => {
+                if honour_restart_ops {
+                    restart(&mut engine);
+                }
+            }
+        }
+        let before = events.len();
+        while let Some(e) = engine.poll_event() {
+            events.push(e);
+        }
+        // The engine treats a clock going backwards as the latest instant seen.
+        let effective = engine.now().unwrap_or(now);
+        ops.push((effective, events.len() - before));
+    }
+    Run {
+        events,
+        requests,
+        ops,
+    }
+}
+
+#[derive(Default)]
+struct Shadow {
+    due: BTreeMap<CallId, DateTime<Utc>>,
+    in_flight: BTreeMap<CallId, bool>,
+    attempts: BTreeMap<CallId, u32>,
+    ended: BTreeMap<CallId, usize>,
+    last_at: BTreeMap<CallId, DateTime<Utc>>,
+    paused: BTreeMap<String, bool>,
+    caps: BTreeMap<String, Option<u32>>,
+}
+
+/// Replays the event stream against the requests and checks the invariants.
+fn check_invariants(run: &Run, steps: &[(i64, Op)]) -> Result<(), String> {
+    let mut s = Shadow::default();
+    let mut cursor = 0;
+    for ((now, count), (_, op)) in run.ops.iter().zip(steps) {
+        // Batch and agent state the engine had when this op ran.
+        match op {
+            Op::Pause(b) if s.paused.contains_key(&format!("batch{b}")) => {
+                s.paused.insert(format!("batch{b}"), true);
+            }
+            Op::Resume(b) if s.paused.contains_key(&format!("batch{b}")) => {
+                s.paused.insert(format!("batch{b}"), false);
+            }
+            Op::Register(a, cap) => {
+                s.caps.insert(format!("agent{a}"), *cap);
+            }
+            _ => {}
+        }
+        for e in run.events.get(cursor..cursor + count).unwrap() {
+            step(&mut s, run, e, *now)?;
+        }
+        cursor += count;
+    }
+    Ok(())
+}
+
+fn key(
+    run: &Run,
+    s: &Shadow,
+    c: CallId,
+) -> (
+    i8,
+    std::cmp::Reverse<DateTime<Utc>>,
+    std::cmp::Reverse<CallId>,
+) {
+    (
+        run.requests[&c].priority,
+        std::cmp::Reverse(s.due[&c]),
+        std::cmp::Reverse(c),
+    )
+}
+
+fn step(s: &mut Shadow, run: &Run, e: &Event, now: DateTime<Utc>) -> Result<(), String> {
+    let Some(c) = e.call else { return Ok(()) };
+    let req = &run.requests.get(&c).ok_or("event for an unknown call")?;
+    if s.ended.contains_key(&c) {
+        return Err(format!("{c}: event {:?} after its terminal event", e.kind));
+    }
+    if e.at > now || s.last_at.get(&c).is_some_and(|last| e.at < *last) {
+        return Err(format!(
+            "{c}: event {:?} at {} out of time order (now {now})",
+            e.kind, e.at
+        ));
+    }
+    s.last_at.insert(c, e.at);
+    let release = |s: &mut Shadow| {
+        s.in_flight.insert(c, false);
+    };
+    match &e.kind {
+        EventKind::Accepted {
+            due,
+            duplicate: false,
+        } => {
+            s.due.insert(c, *due);
+            s.in_flight.insert(c, false);
+            if let Some(b) = &req.batch_id {
+                s.paused.entry(b.clone()).or_insert(false);
+            }
+        }
+        EventKind::Accepted {
+            duplicate: true, ..
+        } => {}
+        EventKind::Triggered { attempt } => {
+            let due = s.due[&c];
+            if e.at < due {
+                return Err(format!("{c} triggered at {} before due {due}", e.at));
+            }
+            if e.at != now {
+                return Err(format!("{c} triggered at {} but dialed at {now}", e.at));
+            }
+            let tz = req.timezone.unwrap();
+            if let Ok(w) = Window::new(req.min_trigger_time, req.max_trigger_time) {
+                if !w.contains(tz, e.at) {
+                    return Err(format!("{c} triggered at {} outside {w} in {tz}", e.at));
+                }
+            }
+            let n = s.attempts.entry(c).or_insert(0);
+            *n += 1;
+            if *n != *attempt || *attempt > u32::from(req.number_of_retries) + 1 {
+                return Err(format!(
+                    "{c} attempt {attempt} (count {n}) with {} retries",
+                    req.number_of_retries
+                ));
+            }
+            // Nobody eligible outranks it.
+            let mine = key(run, s, c);
+            for (other, due) in &s.due {
+                if *other == c || s.in_flight[other] || s.ended.contains_key(other) || *due > e.at {
+                    continue;
+                }
+                let r = &run.requests[other];
+                if r.batch_id
+                    .as_ref()
+                    .is_some_and(|b| s.paused.get(b).copied().unwrap_or(false))
+                {
+                    continue;
+                }
+                let busy = s
+                    .in_flight
+                    .iter()
+                    .filter(|(x, f)| **f && run.requests[*x].agent_id == r.agent_id)
+                    .count();
+                if s.caps
+                    .get(&r.agent_id)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|cap| busy >= cap as usize)
+                {
+                    continue;
+                }
+                if key(run, s, *other) > mine {
+                    return Err(format!(
+                        "{c} dispatched at {} while {other} outranks it",
+                        e.at
+                    ));
+                }
+            }
+            s.in_flight.insert(c, true);
+        }
+        EventKind::RetryScheduled { due, attempt, .. } => {
+            release(s);
+            if *attempt != s.attempts[&c] + 1 {
+                return Err(format!("{c} retry numbered {attempt}"));
+            }
+            s.due.insert(c, *due);
+        }
+        EventKind::CarriedOver { due } => {
+            if *due < e.at || !req.carry_over {
+                // A carry-over moves to the next occurrence's start, which can
+                // be the closing instant itself: [00:00, 24:00) windows, or an
+                // overnight window whose next start falls in a DST gap.
+                return Err(format!("{c} carried over at {} to {due}", e.at));
+            }
+            s.due.insert(c, *due);
+        }
+        EventKind::TimedOut { .. } => release(s),
+        EventKind::Rejected { .. } => {}
+        _ => {
+            release(s);
+            s.ended.insert(c, 1);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold((start, steps) in script()) {
+        let run = run(start, &steps, None, false);
+        if let Err(e) = check_invariants(&run, &steps) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
+    #[test]
+    fn same_inputs_same_events((start, steps) in script()) {
+        let a = run(start, &steps, None, true);
+        let b = run(start, &steps, None, true);
+        prop_assert_eq!(a.events, b.events);
+    }
+
+    #[test]
+    fn restore_changes_nothing((start, steps) in script(), at in any::<prop::sample::Index>()) {
+        let plain = run(start, &steps, None, false);
+        let restarted = run(start, &steps, Some(at.index(steps.len())), true);
+        prop_assert_eq!(plain.events, restarted.events);
+    }
+}
+
+/// The checker itself catches a violation: an event stream with a trigger
+/// before its due instant is refused.
+#[test]
+fn shadow_rejects_an_early_trigger() {
+    let start: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let c: CallId = "call-1".parse().unwrap();
+    let mut req = CallRequest::new("+12125550100", "agent0");
+    req.timezone = Some(chrono_tz::UTC);
+    let run = Run {
+        events: vec![],
+        requests: BTreeMap::from([(c, req)]),
+        ops: vec![],
+    };
+    let mut s = Shadow::default();
+    let later = start
+        .checked_add_signed(TimeDelta::try_hours(1).unwrap())
+        .unwrap();
+    step(
+        &mut s,
+        &run,
+        &Event {
+            at: start,
+            call: Some(c),
+            kind: EventKind::Accepted {
+                due: later,
+                duplicate: false,
+            },
+        },
+        start,
+    )
+    .unwrap();
+    let early = Event {
+        at: start,
+        call: Some(c),
+        kind: EventKind::Triggered { attempt: 1 },
+    };
+    assert!(
+        step(&mut s, &run, &early, start)
+            .unwrap_err()
+            .contains("before due")
+    );
+    let _ = TimeOfDay::MIDNIGHT;
+}
