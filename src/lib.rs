@@ -1,4 +1,168 @@
-//! redial
+//! # redial
+//!
+//! A deterministic scheduling engine for outbound AI voice calls: all the
+//! logic, no I/O, no clock. The host (an API server behind
+//! `POST /call/outbound`, a dialer, a campaign runner) feeds it requests and
+//! the current time; redial says which calls to dial now, in what order,
+//! and when to wake up next. The host reports each attempt's outcome and
+//! redial schedules retries, keeps every attempt inside the callee's daily
+//! trigger window (in the callee's time zone, to the second across DST),
+//! carries calls over to the next day, expires them, and runs batches with
+//! pause, resume and cancel.
+//!
+//! The contract is the project's `semantics.md`; this page summarises it
+//! and documents every choice the contract leaves open.
+//!
+//! ## A first call
+//!
+//! ```
+//! use chrono::{DateTime, Utc};
+//! use redial::{Config, EventKind, Outcome, Scheduler};
+//!
+//! let mut engine = Scheduler::new(Config::default())?; // calls default to Asia/Kolkata
+//! let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?; // 10:00 in Kolkata
+//!
+//! let body = br#"{"to_number": "+919876543210", "agent_id": "6803fa770b666a64ab1694c1e",
+//!                 "min_trigger_time": "09:00", "max_trigger_time": "18:00",
+//!                 "number_of_retries": 2, "gap_between_retries": [30, 60]}"#;
+//! let accepted = engine.submit(now, body)?;
+//! // The HTTP response body:
+//! assert_eq!(serde_json::to_value(accepted.to_response())?["call_id"], "call-1");
+//!
+//! // Two free lines: take up to two calls to dial now.
+//! let calls = engine.dial(now, 2)?;
+//! assert_eq!(calls.len(), 1);
+//! assert_eq!((calls[0].to_number.as_str(), calls[0].attempt), ("+919876543210", 1));
+//!
+//! // The callee did not answer: the retry is due 30 minutes later.
+//! engine.report(now, calls[0].call, Outcome::NoAnswer)?;
+//! let events: Vec<_> = std::iter::from_fn(|| engine.poll_event()).collect();
+//! assert!(matches!(events.last().map(|e| &e.kind),
+//!     Some(EventKind::RetryScheduled { attempt: 2, carried_over: false, .. })));
+//! assert_eq!(engine.poll_timeout(), Some("2025-12-31T05:00:00Z".parse()?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Run loop
+//!
+//! redial is sans-IO, in the style of `quinn-proto`: every input takes `now`,
+//! every output is polled. A host's loop:
+//!
+//! 1. Feed inputs as they arrive: [`Scheduler::submit`] (a request body),
+//!    [`Scheduler::report`] (an attempt's outcome), [`Scheduler::cancel`],
+//!    [`Scheduler::pause_batch`], [`Scheduler::resume_batch`],
+//!    [`Scheduler::cancel_batch`], [`Scheduler::register_agent`].
+//! 2. When lines are free, [`Scheduler::dial`] with the number of free lines
+//!    and dial what it returns.
+//! 3. Drain [`Scheduler::poll_event`] until `None` and store or forward the
+//!    events: they are the call history (the engine forgets ended calls).
+//! 4. Sleep until [`Scheduler::poll_timeout`] (or the next input), then call
+//!    [`Scheduler::handle_timeout`] with the time it woke up, and go to 2.
+//!
+//! Every input first applies all time-driven changes up to its `now` (calls
+//! becoming due, windows closing, attempts timing out), then its own effect.
+//! The events come out in that order: time-driven events sorted by their
+//! logical instant and then by acceptance order, then the input's own
+//! events in the order they happened (for `dial`, the order calls were
+//! handed out). Time-driven events carry the instant they logically
+//! happened (a window's end, a trigger plus the attempt timeout), so the
+//! stream does not depend on how often the host polls.
+//!
+//! `poll_timeout` is O(1) and covers calls becoming due, windows closing on
+//! undialed calls, and attempt timeouts. A call that is already due is not
+//! a timeout: dial whenever lines are free.
+//!
+//! ## Time and DST
+//!
+//! * redial never reads a clock. A `now` earlier than one already seen is
+//!   treated as the latest seen; it is not an error.
+//! * The engine's resolution is one second: `now` is truncated to whole
+//!   seconds and a fractional `schedule_at` is rounded up, so no attempt
+//!   ever triggers before it is due. `now` must lie in the years 1 to 9999
+//!   ([`OpError::TimeOutOfRange`], or a 400 on submit).
+//! * A call's zone is its `timezone` field, else [`Config::default_timezone`].
+//! * A wall-clock time means the first instant whose local time is at or
+//!   after it ([`wall_to_instant`]): a time skipped by a spring-forward gap
+//!   means the end of the gap (02:30 on 2026-03-08 in New York is 03:00
+//!   EDT); a time that occurs twice in a fall-back fold means its first
+//!   occurrence. Both `schedule_at` without an offset and window bounds
+//!   follow this rule.
+//! * A window `[min, max)` has one occurrence per local date ([`Window`]),
+//!   `min > max` wraps midnight, only `min` means `[min, 24:00)`, only `max`
+//!   means `[00:00, max)`. An occurrence a gap makes empty does not exist;
+//!   an occurrence spanning a fold is an hour longer in real time.
+//!
+//! ## Scheduling, in brief
+//!
+//! * **First attempt**: due at `max(now, schedule_at)` if that is inside a
+//!   window occurrence; at today's window start if the window has not opened
+//!   yet; at the next day's start if today's window already closed and
+//!   `carry_over` is set, else the request is rejected (400 on
+//!   `max_trigger_time`: it could never trigger).
+//! * **Waiting**: a due call waits in the ready queue. If its occurrence
+//!   closes first it carries over to the next occurrence's start
+//!   (`carried_over`) or expires (`expired`, `window_closed`).
+//! * **Order**: highest priority, then earliest due, then earliest
+//!   accepted, skipping paused batches and agents at their cap.
+//! * **Retries**: `number_of_retries = R` allows `R + 1` attempts. After a
+//!   retryable outcome at `r` the next attempt is due `r + gap`; if that
+//!   falls past the occurrence's end it carries over (with `carry_over`) to
+//!   the first in-window instant after it, or the call expires at `r`.
+//! * **Timeouts**: an attempt with no report within
+//!   `attempt_timeout_minutes` gets `timed_out` and is handled as outcome
+//!   `timeout`.
+//! * **Ended calls are forgotten**: memory is bounded by live calls; later
+//!   operations naming them get [`OpError::UnknownCall`].
+//!
+//! ## Where the contract is silent
+//!
+//! These choices are ours; each is covered by a test (mostly a conformance
+//! case under `tests/cases/`).
+//!
+//! * Time-driven changes up to `now` are applied before an input's own
+//!   effect even when the input itself is refused with an error.
+//! * A body with a duplicate top-level field is malformed (400, no field):
+//!   JSON parsers disagree on which copy wins.
+//! * An idempotent repeat reports the original call's first `due`. It is
+//!   validated in the contract's order, so a repeat that no longer passes
+//!   the feasibility check (say, its window closed since) gets that 400.
+//!   "Same request" is JSON equality once `null` fields are dropped, so
+//!   `"metadata": {}` differs from no metadata.
+//! * `retryable_outcomes` may not contain `completed`, `invalid_number` or
+//!   `do_not_call` ([`ConfigError`]). An outcome outside the retryable set
+//!   ends the call `failed` with that outcome; a host may report `timeout`
+//!   itself.
+//! * Cancelling an in-flight call emits nothing until its report or
+//!   timeout; cancelling it again is harmless. Pausing a paused batch and
+//!   resuming a running one are harmless.
+//! * `register_agent` with no cap removes the cap; a cap of 0 holds all of
+//!   the agent's calls.
+//! * A window of only `min_trigger_time: "00:00"` is `[00:00, 24:00)`: a
+//!   daily occurrence that ends at midnight, so an undialed call expires at
+//!   midnight, or with `carry_over` is carried over to that same instant.
+//!   An overnight window whose next start falls in a DST gap can likewise
+//!   carry over to its own closing instant.
+//! * If today's occurrence was made empty by a DST gap, today's window has
+//!   "already closed": the request needs `carry_over`.
+//! * Events queue until the host drains them.
+//!
+//! ## Panics, errors and unwraps
+//!
+//! The engine never panics on host input. Library code denies
+//! `clippy::unwrap_used`, `expect_used`, `panic` and `indexing_slicing`;
+//! `clippy.toml` bans chrono's panicking APIs (`TimeDelta::minutes`,
+//! `NaiveDate::from_ymd`, `LocalResult::unwrap`, `DateTime::naive_local`,
+//! ...). Malformed JSON, absurd numbers, unknown IDs, time going backwards
+//! and huge metadata all give a typed error ([`Rejection`], [`OpError`],
+//! [`SnapshotError`], [`ConfigError`]) and change nothing. Release builds
+//! keep overflow checks on.
+//!
+//! ## Determinism
+//!
+//! The same inputs give byte-identical outputs, call IDs included
+//! (`call-1`, `call-2`, ... in acceptance order). No output depends on
+//! `HashMap` iteration; nothing is random. A [`Snapshot`] restored into a
+//! new engine continues exactly as the original would.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
@@ -30,3 +194,8 @@ pub use retry::{Gaps, Outcome};
 pub use scheduler::{Accepted, CallState, Scheduler};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use window::{Occurrence, TimeOfDay, Window, WindowError, wall_to_instant};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -55,6 +55,8 @@ struct ReadyEntry {
 struct LaneEntry {
     key: ReadyKey,
     lane: LaneId,
+    /// The lane's `stamp` when the entry was pushed.
+    stamp: u32,
 }
 
 #[derive(Debug, Default)]
@@ -64,13 +66,19 @@ struct Lane {
     eligible: bool,
     /// The (agent, batch) the lane belongs to.
     owner: (u32, u32),
+    /// The key of this lane's one current entry in `Lanes::top`, if any.
+    queued: Option<ReadyKey>,
+    /// Bumped whenever `queued` changes: entries with an older stamp are stale.
+    stamp: u32,
 }
 
 /// The ready queue. `valid(slot, key)` answers whether an entry still stands
 /// for a ready call.
 ///
-/// Invariant: every eligible lane with a non-empty heap has an entry in
-/// `top` whose key is at least as good as its heap's top (stale or not).
+/// Invariant: an eligible lane with a non-empty heap has `queued = Some(k)`,
+/// one entry `(k, lane, stamp)` in `top` carrying its current stamp, and `k`
+/// at least as good as its heap's top (stale or not). Every other entry of
+/// the lane in `top` has an older stamp and is dropped when it surfaces.
 #[derive(Debug, Default)]
 pub(crate) struct Lanes {
     lanes: Vec<Lane>,
@@ -93,6 +101,23 @@ impl Lanes {
         self.lanes.get(lane as usize).map(|l| l.owner)
     }
 
+    /// Makes `key` the lane's current entry (or none), staling older ones.
+    fn requeue(&mut self, lane: LaneId, key: Option<ReadyKey>) {
+        let Some(l) = self.lanes.get_mut(lane as usize) else {
+            return;
+        };
+        l.queued = key;
+        l.stamp = l.stamp.wrapping_add(1);
+        if let Some(key) = key {
+            self.top.push(LaneEntry {
+                key,
+                lane,
+                stamp: l.stamp,
+            });
+            self.compact_top();
+        }
+    }
+
     /// Ready calls, blocked or not.
     pub fn len(&self) -> usize {
         self.live
@@ -102,12 +127,11 @@ impl Lanes {
         let Some(l) = self.lanes.get_mut(lane as usize) else {
             return;
         };
-        let improves = l.heap.peek().is_none_or(|t| key > t.key);
         l.heap.push(ReadyEntry { key, slot });
         l.live += 1;
         self.live += 1;
-        if l.eligible && improves {
-            self.top.push(LaneEntry { key, lane });
+        if l.eligible && l.queued.is_none_or(|q| key > q) {
+            self.requeue(lane, Some(key));
         }
     }
 
@@ -129,14 +153,16 @@ impl Lanes {
         let Some(l) = self.lanes.get_mut(lane as usize) else {
             return;
         };
-        if eligible
-            && !l.eligible
-            && let Some(t) = l.heap.peek()
-        {
-            self.top.push(LaneEntry { key: t.key, lane });
+        if eligible == l.eligible {
+            return;
         }
         l.eligible = eligible;
-        self.compact_top();
+        let key = if eligible {
+            l.heap.peek().map(|t| t.key)
+        } else {
+            None
+        };
+        self.requeue(lane, key);
     }
 
     /// Removes and returns the best ready call of an eligible lane.
@@ -145,52 +171,42 @@ impl Lanes {
             let Some(l) = self.lanes.get_mut(entry.lane as usize) else {
                 continue;
             };
-            if !l.eligible {
+            if !l.eligible || l.stamp != entry.stamp {
                 continue;
             }
             while l.heap.peek().is_some_and(|t| !valid(t.slot, t.key)) {
                 l.heap.pop();
             }
             let Some(best) = l.heap.peek().copied() else {
+                self.requeue(entry.lane, None);
                 continue;
             };
             if best.key != entry.key {
-                // A stale or superseded entry: requeue the lane at its true best.
-                self.top.push(LaneEntry {
-                    key: best.key,
-                    lane: entry.lane,
-                });
+                // The queued call left; requeue the lane at its true best.
+                self.requeue(entry.lane, Some(best.key));
                 continue;
             }
             l.heap.pop();
             l.live = l.live.saturating_sub(1);
             self.live = self.live.saturating_sub(1);
-            if let Some(next) = l.heap.peek() {
-                self.top.push(LaneEntry {
-                    key: next.key,
-                    lane: entry.lane,
-                });
-            }
+            let next = l.heap.peek().map(|n| n.key);
+            self.requeue(entry.lane, next);
             return Some((entry.lane, best.slot));
         }
         None
     }
 
-    /// Rebuilds the lane heap when stale lane entries pile up (many
-    /// pause/resume or saturate/release cycles).
+    /// Drops stale lane entries once they outnumber the lanes.
     fn compact_top(&mut self) {
         if self.top.len() <= 2 * self.lanes.len() + 64 {
             return;
         }
-        self.top.clear();
-        for (i, l) in self.lanes.iter().enumerate() {
-            if let (true, Some(t)) = (l.eligible, l.heap.peek()) {
-                self.top.push(LaneEntry {
-                    key: t.key,
-                    lane: LaneId::try_from(i).unwrap_or(LaneId::MAX),
-                });
-            }
-        }
+        let lanes = &self.lanes;
+        self.top.retain(|e| {
+            lanes
+                .get(e.lane as usize)
+                .is_some_and(|l| l.eligible && l.stamp == e.stamp)
+        });
     }
 }
 

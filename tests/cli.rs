@@ -1,0 +1,103 @@
+//! The command-line tool, run as a user would (needs `--features cli`).
+#![cfg(feature = "cli")]
+
+use std::process::Command;
+
+fn redial(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_redial"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn replay_prints_json_lines() {
+    let (code, out, _) = redial(&["replay", "tests/conformance/seed_basic_call.json"]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+    assert_eq!(names, ["accepted", "triggered", "completed"]);
+    assert!(out.lines().all(|l| l.starts_with(r#"{"at":"#)), "{out}");
+}
+
+#[test]
+fn replay_check_fails_on_a_wrong_expectation() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/conformance/seed_basic_call.json"
+    ))
+    .unwrap();
+    let wrong = text.replacen("\"attempt\": 1", "\"attempt\": 7", 1);
+    let path = std::env::temp_dir().join("redial_wrong_case.json");
+    std::fs::write(&path, wrong).unwrap();
+    let (code, out, _) = redial(&["replay", "--check", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("event #2: fields attempt differ"), "{out}");
+    let (code, out, _) = redial(&[
+        "replay",
+        "--check",
+        "tests/conformance/seed_basic_call.json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn plan_shows_the_ladder_across_dst() {
+    let path = std::env::temp_dir().join("redial_plan_request.json");
+    std::fs::write(
+        &path,
+        r#"{"to_number": "+12125550100", "agent_id": "a", "min_trigger_time": "09:00", "max_trigger_time": "17:00",
+            "carry_over": true, "number_of_retries": 2, "gap_between_retries": 600}"#,
+    )
+    .unwrap();
+    let (code, out, err) = redial(&[
+        "plan",
+        path.to_str().unwrap(),
+        "--now",
+        "2026-03-07T18:00:00-05:00",
+        "--timezone",
+        "America/New_York",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[1].contains("2026-03-08 09:00:00 EDT (2026-03-08T13:00:00Z)")
+            && lines[1].contains("carried over"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("2026-03-09 09:00:00 EDT") && lines[2].contains("retry carried over"),
+        "{out}"
+    );
+    assert!(lines[3].contains("2026-03-10 09:00:00 EDT"), "{out}");
+    assert!(lines[4].starts_with("exhausted"), "{out}");
+}
+
+#[test]
+fn plan_reports_rejections_and_bad_arguments() {
+    let path = std::env::temp_dir().join("redial_plan_bad.json");
+    std::fs::write(&path, r#"{"to_number": "12", "agent_id": "a"}"#).unwrap();
+    let (code, _, err) = redial(&[
+        "plan",
+        path.to_str().unwrap(),
+        "--now",
+        "2026-03-07T18:00:00Z",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Invalid to_number"), "{err}");
+    let (code, _, err) = redial(&["plan", path.to_str().unwrap(), "--now", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--now"), "{err}");
+    let (code, _, err) = redial(&["replay", "/nonexistent.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("reading /nonexistent.json"), "{err}");
+}
