@@ -537,7 +537,7 @@ impl Scheduler {
     /// assert_eq!(timeout, now.checked_add_signed(TimeDelta::try_minutes(120).unwrap()).unwrap());
     /// engine.handle_timeout(timeout).unwrap();
     /// let names: Vec<_> = std::iter::from_fn(|| engine.poll_event()).map(|e| e.kind.name()).collect();
-    /// assert_eq!(names, ["accepted", "triggered", "timed_out", "failed"]);
+    /// assert_eq!(names, ["accepted", "triggered", "timed_out", "exhausted"]);
     /// ```
     pub fn handle_timeout(&mut self, now: DateTime<Utc>) -> Result<(), OpError> {
         self.tick(now)?;

@@ -6,8 +6,11 @@
 //! * a call never has more than `number_of_retries + 1` attempts;
 //! * among eligible due calls, the one dispatched is never outranked;
 //! * every accepted call ends with at most one terminal event.
+//!
 //! Two more properties: the same inputs give identical event streams, and a
 //! snapshot/restore at any step changes nothing.
+
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::BTreeMap;
 
@@ -205,14 +208,14 @@ fn run(
                     );
                 }
                 let body = r.to_string();
-                if let Ok(a) = engine.submit(now, body.as_bytes()) {
-                    if !a.duplicate {
-                        ids.push(a.call);
-                        requests.insert(
-                            a.call,
-                            CallRequest::from_json(body.as_bytes(), &config).unwrap(),
-                        );
-                    }
+                if let Ok(a) = engine.submit(now, body.as_bytes())
+                    && !a.duplicate
+                {
+                    ids.push(a.call);
+                    requests.insert(
+                        a.call,
+                        CallRequest::from_json(body.as_bytes(), &config).unwrap(),
+                    );
                 }
             }
             Op::Dial(n) => {
@@ -350,10 +353,10 @@ fn step(s: &mut Shadow, run: &Run, e: &Event, now: DateTime<Utc>) -> Result<(), 
                 return Err(format!("{c} triggered at {} but dialed at {now}", e.at));
             }
             let tz = req.timezone.unwrap();
-            if let Ok(w) = Window::new(req.min_trigger_time, req.max_trigger_time) {
-                if !w.contains(tz, e.at) {
-                    return Err(format!("{c} triggered at {} outside {w} in {tz}", e.at));
-                }
+            if let Ok(w) = Window::new(req.min_trigger_time, req.max_trigger_time)
+                && !w.contains(tz, e.at)
+            {
+                return Err(format!("{c} triggered at {} outside {w} in {tz}", e.at));
             }
             let n = s.attempts.entry(c).or_insert(0);
             *n += 1;

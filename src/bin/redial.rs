@@ -1,5 +1,18 @@
-//! `redial`: replay conformance cases and plan a call's attempts.
+//! `redial`: simulate a campaign, replay conformance cases, plan a call's attempts.
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
+#[path = "redial/chart.rs"]
+mod chart;
+#[path = "redial/simulate.rs"]
+mod simulate;
+
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -40,6 +53,28 @@ enum Command {
         #[arg(long)]
         timezone: Option<String>,
     },
+    /// Run a campaign on a simulated clock and summarise it (the built-in
+    /// default scenario unless --scenario is given).
+    Simulate {
+        /// A scenario file (JSON); missing keys take the default scenario's values.
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Seed for every random choice (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write an SVG chart of attempts per hour.
+        #[arg(long)]
+        chart: Option<String>,
+        /// Write the summary as JSON.
+        #[arg(long)]
+        json: Option<String>,
+        /// Print the default scenario as JSON and exit.
+        #[arg(long)]
+        print_default_scenario: bool,
+        /// Leave wall-clock timings out of the printed summary (byte-identical output for a seed).
+        #[arg(long)]
+        no_timings: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +86,21 @@ fn main() -> ExitCode {
             now,
             timezone,
         } => plan(&request, &now, timezone.as_deref()),
+        Command::Simulate {
+            scenario,
+            seed,
+            chart,
+            json,
+            print_default_scenario,
+            no_timings,
+        } => simulate(
+            scenario.as_deref(),
+            seed,
+            chart.as_deref(),
+            json.as_deref(),
+            print_default_scenario,
+            no_timings,
+        ),
     };
     match result {
         Ok(code) => code,
@@ -193,6 +243,72 @@ fn plan(path: &str, now: &str, timezone: Option<&str>) -> Result<ExitCode, Strin
         if ended {
             break;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(
+    scenario: Option<&str>,
+    seed: Option<u64>,
+    chart: Option<&str>,
+    json: Option<&str>,
+    print_default: bool,
+    no_timings: bool,
+) -> Result<ExitCode, String> {
+    if print_default {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&simulate::Scenario::default())
+                .map_err(|e| e.to_string())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut sc = match scenario {
+        None => simulate::Scenario::default(),
+        Some(path) => serde_json::from_str(&read(path)?).map_err(|e| format!("{path}: {e}"))?,
+    };
+    if let Some(s) = seed {
+        sc.seed = s;
+    }
+    let days = i64::from(sc.days);
+    let start = sc.start;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(u64::try_from(days * 24).unwrap_or(0));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} simulating [{bar:40}] {pos}/{len} h  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut progress = |at: DateTime<Utc>, attempts: u64, pending: usize| {
+        let hour = at.signed_duration_since(start).num_hours();
+        match &bar {
+            Some(b) => {
+                b.set_position(u64::try_from(hour).unwrap_or(0));
+                b.set_message(format!("{attempts} attempts, {pending} pending"));
+            }
+            None if hour % 12 == 0 => eprintln!(
+                "simulated {}: {attempts} attempts, {pending} pending",
+                at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => {}
+        }
+    };
+    let run = simulate::run(sc, &mut progress)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    print!("{}", simulate::table(&run, !no_timings));
+    if let Some(path) = json {
+        std::fs::write(path, simulate::json(&run, false) + "\n")
+            .map_err(|e| format!("writing {path}: {e}"))?;
+        println!("summary written to {path}");
+    }
+    if let Some(path) = chart {
+        chart::draw(&run, path)?;
+        println!("chart written to {path}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,851 @@
+//! `redial simulate`: an outbound campaign run through the engine on a
+//! simulated clock, with a summary, a JSON report and an SVG chart.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use chrono_tz::Tz;
+use redial::{CallId, Config, EventKind, Outcome, Scheduler, TimeOfDay, Window};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The scenario file's format. Every key is optional: missing keys take the
+/// default scenario's values.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    /// Seeds every random choice: same seed, same output.
+    pub seed: u64,
+    /// Simulation start (UTC).
+    pub start: DateTime<Utc>,
+    /// Simulated days.
+    pub days: u32,
+    /// Phone lines: calls in flight at once.
+    pub lines: u32,
+    /// The engine's attempt timeout.
+    pub attempt_timeout_minutes: u32,
+    /// Agents and their concurrency caps.
+    pub agents: Vec<AgentSpec>,
+    /// Campaigns (batches).
+    pub campaigns: Vec<Campaign>,
+    /// Batch pauses.
+    pub pauses: Vec<Pause>,
+    /// Probability that an attempt is answered, by the callee's local hour (24 values).
+    pub answer_rate_by_hour: Vec<f64>,
+    /// Probability that an attempt hits an invalid number.
+    pub invalid_number_rate: f64,
+    /// How unanswered attempts end: shares of busy, voicemail and failed (the rest is no_answer).
+    pub unanswered_mix: UnansweredMix,
+    /// Talk time of an answered call, seconds `[min, max]`.
+    pub talk_seconds: [u32; 2],
+    /// Ring time of an unanswered call, seconds `[min, max]`.
+    pub ring_seconds: [u32; 2],
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    pub id: String,
+    #[serde(default)]
+    pub max_concurrent_calls: Option<u32>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    pub name: String,
+    pub timezone: String,
+    #[serde(default)]
+    pub min_trigger_time: Option<String>,
+    #[serde(default)]
+    pub max_trigger_time: Option<String>,
+    #[serde(default)]
+    pub carry_over: bool,
+    pub calls: u32,
+    #[serde(default)]
+    pub priority: i8,
+    #[serde(default)]
+    pub number_of_retries: u8,
+    #[serde(default)]
+    pub gap_between_retries: Option<Value>,
+    pub agents: Vec<String>,
+    /// First submission (UTC).
+    pub submit_at: DateTime<Utc>,
+    /// Submissions spread evenly over this many minutes (0: all at once).
+    #[serde(default)]
+    pub submit_over_minutes: u32,
+    /// Country prefix of generated numbers, such as `+91`.
+    pub number_prefix: String,
+    #[serde(default)]
+    pub languages: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    pub batch_id: String,
+    pub at: DateTime<Utc>,
+    pub resume_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnansweredMix {
+    pub busy: f64,
+    pub voicemail: f64,
+    pub failed: f64,
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        let agent = |id: &str, cap| AgentSpec {
+            id: id.to_owned(),
+            max_concurrent_calls: Some(cap),
+        };
+        Scenario {
+            seed: 42,
+            start: utc("2026-03-06T00:00:00Z"),
+            days: 3,
+            lines: 200,
+            attempt_timeout_minutes: 120,
+            agents: vec![
+                agent("collect-hi", 90),
+                agent("collect-en", 60),
+                agent("remind-a", 50),
+                agent("remind-b", 50),
+                agent("callback-1", 25),
+                agent("callback-2", 25),
+            ],
+            campaigns: vec![
+                Campaign {
+                    name: "collections".into(),
+                    timezone: "Asia/Kolkata".into(),
+                    min_trigger_time: Some("09:00".into()),
+                    max_trigger_time: Some("21:00".into()),
+                    carry_over: true,
+                    calls: 55_000,
+                    priority: 0,
+                    number_of_retries: 3,
+                    gap_between_retries: Some(json!([60, 120, 240])),
+                    agents: vec!["collect-hi".into(), "collect-en".into()],
+                    submit_at: utc("2026-03-06T02:00:00Z"),
+                    submit_over_minutes: 0,
+                    number_prefix: "+91".into(),
+                    languages: vec!["hi".into(), "en".into(), "ta".into()],
+                },
+                Campaign {
+                    name: "reminders".into(),
+                    timezone: "America/New_York".into(),
+                    min_trigger_time: Some("08:00".into()),
+                    max_trigger_time: Some("21:00".into()),
+                    carry_over: true,
+                    calls: 35_000,
+                    priority: 0,
+                    number_of_retries: 2,
+                    gap_between_retries: Some(json!(90)),
+                    agents: vec!["remind-a".into(), "remind-b".into()],
+                    submit_at: utc("2026-03-06T11:00:00Z"),
+                    submit_over_minutes: 48 * 60,
+                    number_prefix: "+1".into(),
+                    languages: vec!["en".into()],
+                },
+                Campaign {
+                    name: "callbacks".into(),
+                    timezone: "Asia/Kolkata".into(),
+                    min_trigger_time: Some("08:00".into()),
+                    max_trigger_time: Some("22:00".into()),
+                    carry_over: false,
+                    calls: 10_000,
+                    priority: 10,
+                    number_of_retries: 2,
+                    gap_between_retries: Some(json!(15)),
+                    agents: vec!["callback-1".into(), "callback-2".into()],
+                    submit_at: utc("2026-03-06T03:00:00Z"),
+                    submit_over_minutes: 60 * 60,
+                    number_prefix: "+91".into(),
+                    languages: vec!["hi".into()],
+                },
+            ],
+            pauses: vec![Pause {
+                batch_id: "collections".into(),
+                at: utc("2026-03-07T07:30:00Z"),
+                resume_at: utc("2026-03-07T09:30:00Z"),
+            }],
+            answer_rate_by_hour: vec![
+                0.05, 0.05, 0.05, 0.05, 0.05, 0.08, 0.12, 0.18, 0.25, 0.32, 0.36, 0.38, 0.35, 0.30,
+                0.32, 0.36, 0.40, 0.45, 0.50, 0.52, 0.48, 0.40, 0.25, 0.12,
+            ],
+            invalid_number_rate: 0.02,
+            unanswered_mix: UnansweredMix {
+                busy: 0.2,
+                voicemail: 0.25,
+                failed: 0.05,
+            },
+            talk_seconds: [60, 420],
+            ring_seconds: [20, 45],
+        }
+    }
+}
+
+impl Scenario {
+    /// Checks every knob; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let bad = |field: &str, why: &str| Err(format!("scenario field {field}: {why}"));
+        if !(1..=60).contains(&self.days) {
+            return bad("days", "expected 1 to 60");
+        }
+        if !(1..=100_000).contains(&self.lines) {
+            return bad("lines", "expected 1 to 100000");
+        }
+        if self.answer_rate_by_hour.len() != 24
+            || self
+                .answer_rate_by_hour
+                .iter()
+                .any(|p| !(0.0..=1.0).contains(p))
+        {
+            return bad(
+                "answer_rate_by_hour",
+                "expected 24 probabilities from 0 to 1",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.invalid_number_rate) {
+            return bad("invalid_number_rate", "expected a probability from 0 to 1");
+        }
+        let m = &self.unanswered_mix;
+        if [m.busy, m.voicemail, m.failed]
+            .iter()
+            .any(|p| !(0.0..=1.0).contains(p))
+            || m.busy + m.voicemail + m.failed > 1.0
+        {
+            return bad(
+                "unanswered_mix",
+                "expected shares from 0 to 1 adding up to at most 1",
+            );
+        }
+        for (field, [lo, hi]) in [
+            ("talk_seconds", self.talk_seconds),
+            ("ring_seconds", self.ring_seconds),
+        ] {
+            if lo == 0 || lo > hi || hi > 86_400 {
+                return bad(
+                    field,
+                    "expected [min, max] seconds with 1 <= min <= max <= 86400",
+                );
+            }
+        }
+        if self.campaigns.is_empty() || self.campaigns.len() > 16 {
+            return bad("campaigns", "expected 1 to 16 campaigns");
+        }
+        let total: u64 = self.campaigns.iter().map(|c| u64::from(c.calls)).sum();
+        if total == 0 || total > 5_000_000 {
+            return bad("campaigns[].calls", "expected 1 to 5000000 calls in all");
+        }
+        for (i, c) in self.campaigns.iter().enumerate() {
+            if c.timezone.parse::<Tz>().is_err() {
+                return bad(
+                    &format!("campaigns[{i}].timezone"),
+                    "expected an IANA zone name",
+                );
+            }
+            if c.agents.is_empty() {
+                return bad(
+                    &format!("campaigns[{i}].agents"),
+                    "expected at least one agent",
+                );
+            }
+            if !c.number_prefix.starts_with('+')
+                || c.number_prefix.len() > 4
+                || !c.number_prefix[1..].bytes().all(|b| b.is_ascii_digit())
+            {
+                return bad(
+                    &format!("campaigns[{i}].number_prefix"),
+                    "expected + and 1 to 3 digits",
+                );
+            }
+            if c.submit_over_minutes > 60 * 24 * 60 {
+                return bad(
+                    &format!("campaigns[{i}].submit_over_minutes"),
+                    "expected at most 86400",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SplitMix64: small, fast and seedable; enough for a simulation.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn between(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + (self.next() % u64::from(hi - lo + 1)) as u32
+    }
+}
+
+#[derive(Clone, Default, Serialize)]
+pub struct CampaignSummary {
+    pub name: String,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub completed: u64,
+    pub exhausted: u64,
+    pub expired: u64,
+    pub cancelled: u64,
+    pub failed: u64,
+    pub still_pending: u64,
+    pub attempts: u64,
+    pub attempts_per_call: f64,
+    pub carry_overs: u64,
+    pub connect_p50_minutes: f64,
+    pub connect_p95_minutes: f64,
+    pub connect_max_minutes: f64,
+    pub outside_window: u64,
+    #[serde(skip)]
+    connect: Vec<i64>,
+}
+
+#[derive(Serialize)]
+pub struct EngineCost {
+    pub engine_seconds: f64,
+    pub events: u64,
+    pub decisions_per_second: f64,
+    pub peak_pending_calls: usize,
+    pub resident_bytes_per_pending_call: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub seed: u64,
+    pub start: DateTime<Utc>,
+    pub days: u32,
+    pub lines: u32,
+    pub campaigns: Vec<CampaignSummary>,
+    pub total: CampaignSummary,
+    pub line_utilisation: f64,
+    pub engine: EngineCost,
+    /// Attempts per simulated hour, one row per campaign.
+    pub attempts_per_hour: Vec<Vec<u32>>,
+}
+
+pub struct Run {
+    pub summary: Summary,
+    pub scenario: Scenario,
+}
+
+struct CallInfo {
+    campaign: u8,
+    first_due: i64,
+}
+
+/// Resident set size in bytes, where /proc tells it.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+pub fn run(
+    scenario: Scenario,
+    progress: &mut dyn FnMut(DateTime<Utc>, u64, usize),
+) -> Result<Run, String> {
+    scenario.validate()?;
+    let config = Config {
+        attempt_timeout_minutes: scenario.attempt_timeout_minutes,
+        ..Config::default()
+    };
+    let mut engine = Scheduler::new(config)
+        .map_err(|e| format!("scenario field attempt_timeout_minutes: {e}"))?;
+    let mut rng = Rng(scenario.seed);
+    let start = scenario.start;
+    let end = start
+        .checked_add_signed(
+            TimeDelta::try_days(i64::from(scenario.days)).ok_or("days out of range")?,
+        )
+        .ok_or("scenario field start: out of range")?;
+    let hours = scenario.days as usize * 24;
+    let zones: Vec<Tz> = scenario
+        .campaigns
+        .iter()
+        .map(|c| c.timezone.parse::<Tz>().unwrap_or(chrono_tz::UTC))
+        .collect();
+    let windows: Vec<Option<Window>> = scenario
+        .campaigns
+        .iter()
+        .map(|c| {
+            let t = |s: &Option<String>| s.as_deref().and_then(TimeOfDay::parse);
+            Window::new(t(&c.min_trigger_time), t(&c.max_trigger_time)).ok()
+        })
+        .collect();
+
+    let mut engine_time = Duration::ZERO;
+    let timed = |engine_time: &mut Duration, f: &mut dyn FnMut()| {
+        let t0 = Instant::now();
+        f();
+        *engine_time += t0.elapsed();
+    };
+    for a in &scenario.agents {
+        engine
+            .register_agent(start, &a.id, a.max_concurrent_calls)
+            .map_err(|e| format!("scenario field agents: {e}"))?;
+    }
+
+    // Submissions, in time order (ties by campaign, then index).
+    let mut submissions: Vec<(i64, u8, u32)> = Vec::new();
+    for (ci, c) in scenario.campaigns.iter().enumerate() {
+        let spread = i64::from(c.submit_over_minutes) * 60;
+        for i in 0..c.calls {
+            let offset = if c.calls > 1 {
+                spread * i64::from(i) / i64::from(c.calls - 1)
+            } else {
+                0
+            };
+            submissions.push((c.submit_at.timestamp() + offset, ci as u8, i));
+        }
+    }
+    submissions.sort_unstable();
+    let mut next_submission = 0usize;
+    let mut controls: Vec<(i64, bool, String)> = scenario
+        .pauses
+        .iter()
+        .flat_map(|p| {
+            [
+                (p.at.timestamp(), true, p.batch_id.clone()),
+                (p.resume_at.timestamp(), false, p.batch_id.clone()),
+            ]
+        })
+        .collect();
+    controls.sort();
+    let mut next_control = 0usize;
+
+    let mut summaries: Vec<CampaignSummary> = scenario
+        .campaigns
+        .iter()
+        .map(|c| CampaignSummary {
+            name: c.name.clone(),
+            ..CampaignSummary::default()
+        })
+        .collect();
+    let mut per_hour = vec![vec![0u32; hours]; scenario.campaigns.len()];
+    let mut calls: Vec<Option<CallInfo>> = Vec::new();
+    let mut in_flight: BinaryHeap<Reverse<(i64, u64, u8)>> = BinaryHeap::new();
+    let mut busy_seconds: i64 = 0;
+    let mut events: u64 = 0;
+    let mut peak = 0usize;
+    let rss_start = resident_bytes();
+    let mut rss_peak = rss_start;
+    let lines = scenario.lines as usize;
+    let outcomes = [
+        Outcome::Completed,
+        Outcome::NoAnswer,
+        Outcome::Busy,
+        Outcome::Voicemail,
+        Outcome::Failed,
+        Outcome::InvalidNumber,
+    ];
+
+    let mut now = start.timestamp();
+    let end_s = end.timestamp();
+    let mut last_progress = now;
+    loop {
+        let candidates = [
+            submissions.get(next_submission).map(|s| s.0),
+            in_flight.peek().map(|Reverse(x)| x.0),
+            controls.get(next_control).map(|c| c.0),
+            engine.poll_timeout().map(|t| t.timestamp()),
+        ];
+        let Some(next) = candidates.into_iter().flatten().min() else {
+            break;
+        };
+        if next >= end_s {
+            break;
+        }
+        now = next.max(now);
+        let at = DateTime::from_timestamp(now, 0).ok_or("time out of range")?;
+
+        // Reports of attempts that ended now.
+        while let Some(Reverse((t, seq, o))) = in_flight.peek().copied() {
+            if t > now {
+                break;
+            }
+            in_flight.pop();
+            let id: CallId = format!("call-{seq}").parse().map_err(|_| "call id")?;
+            let outcome = outcomes
+                .get(usize::from(o))
+                .copied()
+                .unwrap_or(Outcome::NoAnswer);
+            let mut r = Ok(());
+            timed(&mut engine_time, &mut || r = engine.report(at, id, outcome));
+            r.map_err(|e| e.to_string())?;
+        }
+        // New requests.
+        while let Some(&(t, ci, i)) = submissions.get(next_submission) {
+            if t > now {
+                break;
+            }
+            next_submission += 1;
+            let Some(c) = scenario.campaigns.get(usize::from(ci)) else {
+                continue;
+            };
+            let bytes = request_body(c, i);
+            let mut r = None;
+            timed(&mut engine_time, &mut || {
+                r = Some(engine.submit(at, &bytes))
+            });
+            match r {
+                Some(Ok(a)) => {
+                    let seq = a.call.sequence() as usize;
+                    if calls.len() < seq {
+                        calls.resize_with(seq, || None);
+                    }
+                    if let Some(slot) = calls.get_mut(seq.saturating_sub(1)) {
+                        *slot = Some(CallInfo {
+                            campaign: ci,
+                            first_due: a.due.timestamp(),
+                        });
+                    }
+                }
+                _ => {
+                    if let Some(s) = summaries.get_mut(usize::from(ci)) {
+                        s.rejected += 1;
+                    }
+                }
+            }
+        }
+        // Campaign control.
+        while let Some((t, pause, batch)) = controls.get(next_control).cloned() {
+            if t > now {
+                break;
+            }
+            next_control += 1;
+            let mut r = Ok(());
+            timed(&mut engine_time, &mut || {
+                r = if pause {
+                    engine.pause_batch(at, &batch)
+                } else {
+                    engine.resume_batch(at, &batch)
+                }
+            });
+            r.map_err(|e| format!("scenario field pauses: {e}"))?;
+        }
+        // Dial on every free line.
+        let free = lines.saturating_sub(in_flight.len());
+        let mut dispatched = Vec::new();
+        timed(&mut engine_time, &mut || {
+            engine.handle_timeout(at).ok();
+            if free > 0 {
+                dispatched = engine.dial(at, free).unwrap_or_default();
+            }
+        });
+        for d in &dispatched {
+            let Some(info) = calls
+                .get(d.call.sequence() as usize - 1)
+                .and_then(Option::as_ref)
+            else {
+                continue;
+            };
+            let ci = info.campaign as usize;
+            let zone = zones.get(ci).copied().unwrap_or(chrono_tz::UTC);
+            let hour = at.with_timezone(&zone).hour() as usize;
+            let p_answer = scenario
+                .answer_rate_by_hour
+                .get(hour)
+                .copied()
+                .unwrap_or(0.0);
+            let roll = rng.unit();
+            let (o, secs) = if roll < scenario.invalid_number_rate {
+                (5u8, rng.between(2, 4))
+            } else if rng.unit() < p_answer {
+                (
+                    0,
+                    rng.between(scenario.talk_seconds[0], scenario.talk_seconds[1]),
+                )
+            } else {
+                let m = &scenario.unanswered_mix;
+                let u = rng.unit();
+                if u < m.busy {
+                    (2, rng.between(5, 10))
+                } else if u < m.busy + m.voicemail {
+                    (3, rng.between(30, 60))
+                } else if u < m.busy + m.voicemail + m.failed {
+                    (4, rng.between(2, 5))
+                } else {
+                    (
+                        1,
+                        rng.between(scenario.ring_seconds[0], scenario.ring_seconds[1]),
+                    )
+                }
+            };
+            busy_seconds += i64::from(secs).min(end_s - now);
+            in_flight.push(Reverse((now + i64::from(secs), d.call.sequence(), o)));
+        }
+        // Events: the engine's own record of what happened.
+        while let Some(e) = engine.poll_event() {
+            events += 1;
+            let Some(id) = e.call else { continue };
+            let slot = id.sequence() as usize - 1;
+            let Some(info) = calls.get(slot).and_then(Option::as_ref) else {
+                continue;
+            };
+            let ci = info.campaign as usize;
+            let (Some(s), Some(hourly), Some(window), Some(zone)) = (
+                summaries.get_mut(ci),
+                per_hour.get_mut(ci),
+                windows.get(ci),
+                zones.get(ci),
+            ) else {
+                continue;
+            };
+            match e.kind {
+                EventKind::Accepted {
+                    duplicate: false, ..
+                } => s.accepted += 1,
+                EventKind::Triggered { .. } => {
+                    s.attempts += 1;
+                    let h = ((e.at.timestamp() - start.timestamp()) / 3600) as usize;
+                    if let Some(x) = hourly.get_mut(h) {
+                        *x += 1;
+                    }
+                    if window.is_some_and(|w| !w.contains(*zone, e.at)) {
+                        s.outside_window += 1;
+                    }
+                }
+                EventKind::CarriedOver { .. }
+                | EventKind::RetryScheduled {
+                    carried_over: true, ..
+                } => s.carry_overs += 1,
+                EventKind::Completed => {
+                    s.completed += 1;
+                    s.connect.push(e.at.timestamp() - info.first_due);
+                }
+                EventKind::Exhausted => s.exhausted += 1,
+                EventKind::Expired { .. } => s.expired += 1,
+                EventKind::Cancelled => s.cancelled += 1,
+                EventKind::Failed { .. } => s.failed += 1,
+                _ => {}
+            }
+            if e.kind.is_terminal()
+                && let Some(x) = calls.get_mut(slot)
+            {
+                *x = None;
+            }
+        }
+        let live = engine.live_calls();
+        if live > peak {
+            peak = live;
+            rss_peak = resident_bytes().or(rss_peak);
+        }
+        if now - last_progress >= 3600 {
+            last_progress = now;
+            progress(at, summaries.iter().map(|s| s.attempts).sum(), live);
+        }
+    }
+
+    for (ci, s) in summaries.iter_mut().enumerate() {
+        s.still_pending = calls
+            .iter()
+            .flatten()
+            .filter(|c| c.campaign as usize == ci)
+            .count() as u64;
+        finish(s);
+    }
+    let mut total = CampaignSummary {
+        name: "total".into(),
+        ..CampaignSummary::default()
+    };
+    for s in &summaries {
+        total.accepted += s.accepted;
+        total.rejected += s.rejected;
+        total.completed += s.completed;
+        total.exhausted += s.exhausted;
+        total.expired += s.expired;
+        total.cancelled += s.cancelled;
+        total.failed += s.failed;
+        total.still_pending += s.still_pending;
+        total.attempts += s.attempts;
+        total.carry_overs += s.carry_overs;
+        total.outside_window += s.outside_window;
+        total.connect.extend_from_slice(&s.connect);
+    }
+    finish(&mut total);
+    let engine_seconds = engine_time.as_secs_f64();
+    let summary = Summary {
+        seed: scenario.seed,
+        start,
+        days: scenario.days,
+        lines: scenario.lines,
+        campaigns: summaries,
+        total,
+        line_utilisation: busy_seconds as f64
+            / (f64::from(scenario.lines) * (end_s - start.timestamp()) as f64),
+        engine: EngineCost {
+            engine_seconds,
+            events,
+            decisions_per_second: if engine_seconds > 0.0 {
+                events as f64 / engine_seconds
+            } else {
+                0.0
+            },
+            peak_pending_calls: peak,
+            resident_bytes_per_pending_call: match (rss_start, rss_peak) {
+                (Some(a), Some(b)) if peak > 0 => Some(b.saturating_sub(a) as f64 / peak as f64),
+                _ => None,
+            },
+        },
+        attempts_per_hour: per_hour,
+    };
+    Ok(Run { summary, scenario })
+}
+
+fn finish(s: &mut CampaignSummary) {
+    s.attempts_per_call = if s.accepted > 0 {
+        s.attempts as f64 / s.accepted as f64
+    } else {
+        0.0
+    };
+    s.connect.sort_unstable();
+    let pick = |q: f64| -> f64 {
+        if s.connect.is_empty() {
+            return 0.0;
+        }
+        let i = ((s.connect.len() - 1) as f64 * q).round() as usize;
+        s.connect.get(i).copied().unwrap_or(0) as f64 / 60.0
+    };
+    s.connect_p50_minutes = pick(0.5);
+    s.connect_p95_minutes = pick(0.95);
+    s.connect_max_minutes = pick(1.0);
+}
+
+/// The summary as a text table. Engine timings vary run to run; everything
+/// else is a pure function of the scenario and seed.
+pub fn table(run: &Run, with_timings: bool) -> String {
+    let s = &run.summary;
+    let mut out = format!(
+        "redial simulate: seed {}, {} day(s) from {}, {} lines, {} agents\n\n",
+        s.seed,
+        s.days,
+        s.start.format("%Y-%m-%d %H:%M UTC"),
+        s.lines,
+        run.scenario.agents.len()
+    );
+    out += &format!(
+        "{:<12} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7}\n",
+        "campaign",
+        "rejected",
+        "accepted",
+        "completed",
+        "exhausted",
+        "expired",
+        "cancelled",
+        "failed",
+        "pending",
+        "attempts",
+        "att/call",
+        "carries",
+        "p50 min",
+        "p95 min",
+        "max min"
+    );
+    for c in s.campaigns.iter().chain(std::iter::once(&s.total)) {
+        out += &format!(
+            "{:<12} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>7} {:>7} {:>8} {:>7.2} {:>7} {:>7.0} {:>7.0} {:>7.0}\n",
+            c.name,
+            c.rejected,
+            c.accepted,
+            c.completed,
+            c.exhausted,
+            c.expired,
+            c.cancelled,
+            c.failed,
+            c.still_pending,
+            c.attempts,
+            c.attempts_per_call,
+            c.carry_overs,
+            c.connect_p50_minutes,
+            c.connect_p95_minutes,
+            c.connect_max_minutes
+        );
+    }
+    out += &format!(
+        "\nline utilisation {:.1}%   calls placed outside their window: {}\n",
+        s.line_utilisation * 100.0,
+        s.total.outside_window
+    );
+    if with_timings {
+        let e = &s.engine;
+        out += &format!(
+            "engine: {} events in {:.3} s of engine time = {:.0} decisions/s; peak pending {}; {}\n",
+            e.events,
+            e.engine_seconds,
+            e.decisions_per_second,
+            e.peak_pending_calls,
+            e.resident_bytes_per_pending_call
+                .map_or("memory per pending call n/a".to_owned(), |b| format!("~{b:.0} resident bytes per pending call (RSS growth / peak pending, metadata included)"))
+        );
+    }
+    out
+}
+
+/// The summary as JSON. `engine` timings are left out unless asked for, so
+/// that the file is byte-identical for a seed.
+pub fn json(run: &Run, with_timings: bool) -> String {
+    let mut v = serde_json::to_value(&run.summary).unwrap_or(Value::Null);
+    if !with_timings && let Some(e) = v.get_mut("engine").and_then(Value::as_object_mut) {
+        e.remove("engine_seconds");
+        e.remove("decisions_per_second");
+        e.remove("resident_bytes_per_pending_call");
+    }
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+/// The API request body of call `i` of campaign `c`.
+fn request_body(c: &Campaign, i: u32) -> Vec<u8> {
+    let mut body = serde_json::Map::new();
+    let mut put = |k: &str, v: Value| {
+        body.insert(k.to_owned(), v);
+    };
+    let pick = |list: &[String]| list.get(i as usize % list.len().max(1)).cloned();
+    put(
+        "to_number",
+        json!(format!(
+            "{}{}",
+            c.number_prefix,
+            7_000_000_000u64 + u64::from(i) * 7 % 2_999_999_999
+        )),
+    );
+    put("agent_id", json!(pick(&c.agents)));
+    put("batch_id", json!(c.name));
+    put("timezone", json!(c.timezone));
+    put("carry_over", json!(c.carry_over));
+    put("number_of_retries", json!(c.number_of_retries));
+    put("priority", json!(c.priority));
+    put("metadata", json!({"campaign": c.name, "customer": i}));
+    if let Some(m) = &c.min_trigger_time {
+        put("min_trigger_time", json!(m));
+    }
+    if let Some(m) = &c.max_trigger_time {
+        put("max_trigger_time", json!(m));
+    }
+    if let Some(g) = &c.gap_between_retries {
+        put("gap_between_retries", g.clone());
+    }
+    if let Some(l) = pick(&c.languages) {
+        put("language", json!(l));
+    }
+    Value::Object(body).to_string().into_bytes()
+}
