@@ -239,7 +239,8 @@ impl Scheduler {
     /// Submits a JSON request body (semantics §1, §3.2).
     ///
     /// Time-driven changes up to `now` are applied first. An `accepted` or
-    /// `rejected` event is queued either way.
+    /// `rejected` event is queued either way, except when `now` itself is out
+    /// of range: that is refused before anything happens.
     ///
     /// # Errors
     /// A [`Rejection`] with status 400 (bad body or field, infeasible
@@ -1191,6 +1192,11 @@ impl Scheduler {
             ..
         } = parts;
         let mut s = Scheduler::new(config).map_err(|e| e.to_string())?;
+        // Derived instants stay within a few years of `now`'s range.
+        let sane = MIN_TIME..=MAX_TIME.saturating_add(20 * 366 * 86_400);
+        if now.is_some_and(|n| !(MIN_TIME..=MAX_TIME).contains(&n)) {
+            return Err("now out of range".to_owned());
+        }
         s.now = now;
         s.next_seq = next_seq;
         for a in agents {

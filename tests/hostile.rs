@@ -1,0 +1,179 @@
+//! Hostile input: nothing a host or an attacker sends makes the engine
+//! panic, and a refused input changes nothing.
+#![allow(clippy::disallowed_methods)]
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use proptest::prelude::*;
+use redial::{CallId, Config, OpError, Outcome, Scheduler, Snapshot, SnapshotError};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap()
+}
+
+fn engine_with_calls() -> Scheduler {
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    for i in 0..5 {
+        let body = format!(r#"{{"to_number": "+91987654321{i}", "agent_id": "a", "batch_id": "b", "idempotency_key": "k{i}"}}"#);
+        e.submit(t0(), body.as_bytes()).unwrap();
+    }
+    e.dial(t0(), 2).unwrap();
+    while e.poll_event().is_some() {}
+    e
+}
+
+/// The engine's whole state as text (undrained events included).
+fn fingerprint(e: &Scheduler) -> String {
+    String::from_utf8(e.snapshot().to_bytes()).unwrap()
+}
+
+/// Asserts equality without dumping whole snapshots on failure.
+fn same(a: &str, b: &str) -> bool {
+    a == b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bodies_never_panic_and_rejections_change_nothing(body in prop::collection::vec(any::<u8>(), 0..300)) {
+        let mut e = engine_with_calls();
+        let before = fingerprint(&e);
+        if e.submit(t0(), &body).is_err() {
+            // The rejected event is the only trace it leaves.
+            let ev = e.poll_event().unwrap();
+            prop_assert_eq!(ev.kind.name(), "rejected");
+            prop_assert!(e.poll_event().is_none());
+            prop_assert!(same(&fingerprint(&e), &before));
+        }
+    }
+
+    #[test]
+    fn json_shaped_garbage_never_panics(
+        fields in prop::collection::vec(
+            (prop::sample::select(vec!["to_number", "agent_id", "batch_id", "metadata", "schedule_at", "min_trigger_time",
+                "max_trigger_time", "carry_over", "number_of_retries", "gap_between_retries", "priority", "language",
+                "timezone", "idempotency_key"]),
+             prop_oneof![
+                Just("null".to_string()), Just("true".to_string()), Just("1e308".to_string()), Just("-0".to_string()),
+                Just("18446744073709551616".to_string()), Just("-9223372036854775809".to_string()), Just("[]".to_string()),
+                Just("{}".to_string()), Just("\"\"".to_string()), Just("\"+919876543210\"".to_string()),
+                Just("\"9999-12-31T23:59:59\"".to_string()), Just("\"0001-01-01T00:00:00+23:59\"".to_string()),
+                Just("\"23:59\"".to_string()), Just("[10080, 0]".to_string()), Just("\"Pacific/Apia\"".to_string()),
+                any::<i64>().prop_map(|n| n.to_string()), "\"[^\"\\\\]{0,20}\"".prop_map(|s| s),
+             ]),
+            0..10),
+    ) {
+        let body = format!("{{{}}}", fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect::<Vec<_>>().join(", "));
+        let mut e = engine_with_calls();
+        let before = fingerprint(&e);
+        if e.submit(t0(), body.as_bytes()).is_err() {
+            prop_assert_eq!(e.poll_event().map(|ev| ev.kind.name()), Some("rejected"));
+            prop_assert!(same(&fingerprint(&e), &before), "a rejected body changed the engine: {}", body);
+        }
+        e.dial(t0(), 10).unwrap();
+    }
+
+    #[test]
+    fn absurd_times_never_panic(secs in any::<i64>(), nanos in 0u32..1_000_000_000) {
+        let Some(now) = DateTime::from_timestamp(secs, nanos) else { return Ok(()) };
+        let mut e = engine_with_calls();
+        let _ = e.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "schedule_at": "9999-12-31T23:59:59"}"#);
+        let _ = e.dial(now, 5);
+        let _ = e.handle_timeout(now);
+        let _ = e.report(now, "call-1".parse().unwrap(), Outcome::NoAnswer);
+        let _ = e.poll_timeout();
+        let _ = Scheduler::restore(e.snapshot());
+    }
+
+    #[test]
+    fn arbitrary_snapshot_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok(s) = Snapshot::from_bytes(&bytes) {
+            let _ = Scheduler::restore(s);
+        }
+    }
+
+    #[test]
+    fn mutated_snapshots_never_panic(at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut bytes = engine_with_calls().snapshot().to_bytes();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        if let Ok(s) = Snapshot::from_bytes(&bytes) {
+            if let Ok(mut e) = Scheduler::restore(s) {
+                let _ = e.dial(t0(), 10);
+                let later = t0().checked_add_signed(TimeDelta::try_days(3).unwrap()).unwrap();
+                let _ = e.handle_timeout(later);
+            }
+        }
+    }
+}
+
+#[test]
+fn out_of_range_now_is_a_typed_error_and_changes_nothing() {
+    let mut e = engine_with_calls();
+    let before = fingerprint(&e);
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    assert_eq!(e.dial(far, 1), Err(OpError::TimeOutOfRange(far)));
+    assert_eq!(e.handle_timeout(DateTime::<Utc>::MIN_UTC), Err(OpError::TimeOutOfRange(DateTime::<Utc>::MIN_UTC)));
+    let r = e.submit(far, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap_err();
+    assert_eq!((r.status, r.field), (400, None));
+    assert!(r.message.contains("out of range"), "{}", r.message);
+    // An unusable `now` is refused before anything happens: not even an event.
+    assert!(e.poll_event().is_none());
+    assert!(same(&fingerprint(&e), &before));
+    // The last valid second works.
+    let last = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
+    assert!(e.handle_timeout(last).is_ok());
+}
+
+#[test]
+fn unknown_ids_and_bad_arguments() {
+    let mut e = engine_with_calls();
+    let before = fingerprint(&e);
+    let ghost: CallId = "call-999".parse().unwrap();
+    assert_eq!(e.report(t0(), ghost, Outcome::Completed), Err(OpError::UnknownCall(ghost)));
+    assert_eq!(e.cancel(t0(), ghost), Err(OpError::UnknownCall(ghost)));
+    assert_eq!(e.pause_batch(t0(), "nope"), Err(OpError::UnknownBatch("nope".into())));
+    assert_eq!(e.cancel_batch(t0(), &"x".repeat(1_000_000)).unwrap_err().code(), "unknown_batch");
+    assert_eq!(e.register_agent(t0(), "", Some(1)).unwrap_err().code(), "invalid_id");
+    assert_eq!(e.register_agent(t0(), "a\u{0}", Some(1)).unwrap_err().code(), "invalid_id");
+    assert_eq!(e.register_agent(t0(), &"a".repeat(129), Some(1)).unwrap_err().code(), "invalid_id");
+    assert!(e.poll_event().is_none());
+    assert!(same(&fingerprint(&e), &before));
+}
+
+#[test]
+fn huge_inputs_are_refused_before_parsing() {
+    let mut e = engine_with_calls();
+    let huge = format!(r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {{"x": "{}"}}}}"#, "y".repeat(70_000));
+    let r = e.submit(t0(), huge.as_bytes()).unwrap_err();
+    assert!(r.message.contains("max_body_bytes"), "{}", r.message);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let config = Config {
+        max_body_bytes: 1 << 20,
+        ..Config::default()
+    };
+    let mut e = Scheduler::new(config).unwrap();
+    let r = e.submit(t0(), deep.as_bytes()).unwrap_err();
+    assert_eq!((r.status, r.field), (400, None));
+    let meta = format!(r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {{"x": "{}"}}}}"#, "y".repeat(20_000));
+    assert_eq!(e.submit(t0(), meta.as_bytes()).unwrap_err().field.as_deref(), Some("metadata"));
+}
+
+#[test]
+fn snapshot_errors_are_typed() {
+    assert!(matches!(Snapshot::from_bytes(b""), Err(SnapshotError::Corrupt(_))));
+    assert!(matches!(Snapshot::from_bytes(b"{\"format\": 1}"), Err(SnapshotError::Corrupt(_))));
+    let good = engine_with_calls().snapshot().to_bytes();
+    let text = String::from_utf8(good.clone()).unwrap();
+    let other = text.replacen("\"format\":1", "\"format\":2", 1);
+    assert_eq!(Snapshot::from_bytes(other.as_bytes()).unwrap_err(), SnapshotError::Format { found: 2, expected: 1 });
+    // A call naming an agent the snapshot does not have is inconsistent.
+    let broken = text.replacen("\"agent\":0", "\"agent\":7", 1);
+    assert!(matches!(Scheduler::restore(Snapshot::from_bytes(broken.as_bytes()).unwrap()), Err(SnapshotError::Inconsistent(_))));
+    let s = Snapshot::from_bytes(&good).unwrap();
+    assert_eq!((s.format(), s.live_calls()), (1, 5));
+    assert_eq!(s.tzdb_version(), chrono_tz::IANA_TZDB_VERSION);
+    // Deterministic bytes: the same state writes the same snapshot.
+    assert_eq!(engine_with_calls().snapshot().to_bytes(), good);
+    assert_eq!(Scheduler::restore(s).unwrap().snapshot().to_bytes(), good);
+}
