@@ -13,7 +13,9 @@ fn t0() -> DateTime<Utc> {
 fn engine_with_calls() -> Scheduler {
     let mut e = Scheduler::new(Config::default()).unwrap();
     for i in 0..5 {
-        let body = format!(r#"{{"to_number": "+91987654321{i}", "agent_id": "a", "batch_id": "b", "idempotency_key": "k{i}"}}"#);
+        let body = format!(
+            r#"{{"to_number": "+91987654321{i}", "agent_id": "a", "batch_id": "b", "idempotency_key": "k{i}"}}"#
+        );
         e.submit(t0(), body.as_bytes()).unwrap();
     }
     e.dial(t0(), 2).unwrap();
@@ -113,8 +115,13 @@ fn out_of_range_now_is_a_typed_error_and_changes_nothing() {
     let before = fingerprint(&e);
     let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
     assert_eq!(e.dial(far, 1), Err(OpError::TimeOutOfRange(far)));
-    assert_eq!(e.handle_timeout(DateTime::<Utc>::MIN_UTC), Err(OpError::TimeOutOfRange(DateTime::<Utc>::MIN_UTC)));
-    let r = e.submit(far, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap_err();
+    assert_eq!(
+        e.handle_timeout(DateTime::<Utc>::MIN_UTC),
+        Err(OpError::TimeOutOfRange(DateTime::<Utc>::MIN_UTC))
+    );
+    let r = e
+        .submit(far, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)
+        .unwrap_err();
     assert_eq!((r.status, r.field), (400, None));
     assert!(r.message.contains("out of range"), "{}", r.message);
     // An unusable `now` is refused before anything happens: not even an event.
@@ -130,13 +137,37 @@ fn unknown_ids_and_bad_arguments() {
     let mut e = engine_with_calls();
     let before = fingerprint(&e);
     let ghost: CallId = "call-999".parse().unwrap();
-    assert_eq!(e.report(t0(), ghost, Outcome::Completed), Err(OpError::UnknownCall(ghost)));
+    assert_eq!(
+        e.report(t0(), ghost, Outcome::Completed),
+        Err(OpError::UnknownCall(ghost))
+    );
     assert_eq!(e.cancel(t0(), ghost), Err(OpError::UnknownCall(ghost)));
-    assert_eq!(e.pause_batch(t0(), "nope"), Err(OpError::UnknownBatch("nope".into())));
-    assert_eq!(e.cancel_batch(t0(), &"x".repeat(1_000_000)).unwrap_err().code(), "unknown_batch");
-    assert_eq!(e.register_agent(t0(), "", Some(1)).unwrap_err().code(), "invalid_id");
-    assert_eq!(e.register_agent(t0(), "a\u{0}", Some(1)).unwrap_err().code(), "invalid_id");
-    assert_eq!(e.register_agent(t0(), &"a".repeat(129), Some(1)).unwrap_err().code(), "invalid_id");
+    assert_eq!(
+        e.pause_batch(t0(), "nope"),
+        Err(OpError::UnknownBatch("nope".into()))
+    );
+    assert_eq!(
+        e.cancel_batch(t0(), &"x".repeat(1_000_000))
+            .unwrap_err()
+            .code(),
+        "unknown_batch"
+    );
+    assert_eq!(
+        e.register_agent(t0(), "", Some(1)).unwrap_err().code(),
+        "invalid_id"
+    );
+    assert_eq!(
+        e.register_agent(t0(), "a\u{0}", Some(1))
+            .unwrap_err()
+            .code(),
+        "invalid_id"
+    );
+    assert_eq!(
+        e.register_agent(t0(), &"a".repeat(129), Some(1))
+            .unwrap_err()
+            .code(),
+        "invalid_id"
+    );
     assert!(e.poll_event().is_none());
     assert!(same(&fingerprint(&e), &before));
 }
@@ -144,7 +175,10 @@ fn unknown_ids_and_bad_arguments() {
 #[test]
 fn huge_inputs_are_refused_before_parsing() {
     let mut e = engine_with_calls();
-    let huge = format!(r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {{"x": "{}"}}}}"#, "y".repeat(70_000));
+    let huge = format!(
+        r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {{"x": "{}"}}}}"#,
+        "y".repeat(70_000)
+    );
     let r = e.submit(t0(), huge.as_bytes()).unwrap_err();
     assert!(r.message.contains("max_body_bytes"), "{}", r.message);
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
@@ -155,21 +189,45 @@ fn huge_inputs_are_refused_before_parsing() {
     let mut e = Scheduler::new(config).unwrap();
     let r = e.submit(t0(), deep.as_bytes()).unwrap_err();
     assert_eq!((r.status, r.field), (400, None));
-    let meta = format!(r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {{"x": "{}"}}}}"#, "y".repeat(20_000));
-    assert_eq!(e.submit(t0(), meta.as_bytes()).unwrap_err().field.as_deref(), Some("metadata"));
+    let meta = format!(
+        r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {{"x": "{}"}}}}"#,
+        "y".repeat(20_000)
+    );
+    assert_eq!(
+        e.submit(t0(), meta.as_bytes())
+            .unwrap_err()
+            .field
+            .as_deref(),
+        Some("metadata")
+    );
 }
 
 #[test]
 fn snapshot_errors_are_typed() {
-    assert!(matches!(Snapshot::from_bytes(b""), Err(SnapshotError::Corrupt(_))));
-    assert!(matches!(Snapshot::from_bytes(b"{\"format\": 1}"), Err(SnapshotError::Corrupt(_))));
+    assert!(matches!(
+        Snapshot::from_bytes(b""),
+        Err(SnapshotError::Corrupt(_))
+    ));
+    assert!(matches!(
+        Snapshot::from_bytes(b"{\"format\": 1}"),
+        Err(SnapshotError::Corrupt(_))
+    ));
     let good = engine_with_calls().snapshot().to_bytes();
     let text = String::from_utf8(good.clone()).unwrap();
     let other = text.replacen("\"format\":1", "\"format\":2", 1);
-    assert_eq!(Snapshot::from_bytes(other.as_bytes()).unwrap_err(), SnapshotError::Format { found: 2, expected: 1 });
+    assert_eq!(
+        Snapshot::from_bytes(other.as_bytes()).unwrap_err(),
+        SnapshotError::Format {
+            found: 2,
+            expected: 1
+        }
+    );
     // A call naming an agent the snapshot does not have is inconsistent.
     let broken = text.replacen("\"agent\":0", "\"agent\":7", 1);
-    assert!(matches!(Scheduler::restore(Snapshot::from_bytes(broken.as_bytes()).unwrap()), Err(SnapshotError::Inconsistent(_))));
+    assert!(matches!(
+        Scheduler::restore(Snapshot::from_bytes(broken.as_bytes()).unwrap()),
+        Err(SnapshotError::Inconsistent(_))
+    ));
     let s = Snapshot::from_bytes(&good).unwrap();
     assert_eq!((s.format(), s.live_calls()), (1, 5));
     assert_eq!(s.tzdb_version(), chrono_tz::IANA_TZDB_VERSION);

@@ -271,7 +271,15 @@ fn bad_scenario_files_name_the_field() {
     for (text, needle) in [
         (r#"{"dayz": 3}"#, "unknown field `dayz`"),
         (r#"{"days": 0}"#, "scenario field days"),
-        (r#"{"days": "3"}"#, "invalid type"),
+        (r#"{"days": "3"}"#, "scenario field days: invalid type"),
+        (
+            r#"{"campaigns": [{"name": "x", "timezone": "UTC", "calls": 1, "agents": ["a"], "submit_at": "2026-03-06T00:00:00Z", "number_prefix": "+1"}, {"name": "y", "calls": -5}]}"#,
+            "scenario field campaigns[1]",
+        ),
+        (
+            r#"{"pauses": [{"batch_id": "collections", "at": "yesterday", "resume_at": "2026-03-07T09:30:00Z"}]}"#,
+            "scenario field pauses[0]",
+        ),
         (r#"{"lines": 0}"#, "scenario field lines"),
         (r#"{"answer_rate_by_hour": [0.5]}"#, "answer_rate_by_hour"),
         (
@@ -288,8 +296,16 @@ fn bad_scenario_files_name_the_field() {
             r#"{"campaigns": [{"name": "x", "timezone": "UTC", "calls": 1, "agents": ["a"], "submit_at": "2026-03-06T00:00:00Z", "number_prefix": "1"}]}"#,
             "campaigns[0].number_prefix",
         ),
-        (r#"{"seed": -1}"#, "invalid value"),
-        (r#"{"seed": 1"#, "EOF"),
+        (r#"{"seed": -1}"#, "scenario field seed: invalid value"),
+        (r#"{"seed": 1"#, "malformed JSON"),
+        (
+            r#"{"pauses": [{"batch_id": "nope", "at": "2026-03-06T01:00:00Z", "resume_at": "2026-03-06T02:00:00Z"}]}"#,
+            "scenario field pauses[0].batch_id",
+        ),
+        (
+            r#"{"pauses": [{"batch_id": "collections", "at": "2026-03-06T03:00:00Z", "resume_at": "2026-03-06T02:00:00Z"}]}"#,
+            "scenario field pauses[0].resume_at",
+        ),
     ] {
         let path = tmp("bad.json");
         std::fs::write(&path, text).unwrap();

@@ -265,7 +265,9 @@ fn simulate(
     }
     let mut sc = match scenario {
         None => simulate::Scenario::default(),
-        Some(path) => serde_json::from_str(&read(path)?).map_err(|e| format!("{path}: {e}"))?,
+        Some(path) => {
+            simulate::Scenario::from_json(&read(path)?).map_err(|e| format!("{path}: {e}"))?
+        }
     };
     if let Some(s) = seed {
         sc.seed = s;

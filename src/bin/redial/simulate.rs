@@ -194,6 +194,17 @@ impl Default for Scenario {
 }
 
 impl Scenario {
+    /// Parses a scenario file. serde's own errors give a line and column;
+    /// this also names the field (`campaigns[1].calls`) that failed.
+    pub fn from_json(text: &str) -> Result<Scenario, String> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| format!("malformed JSON: {e}"))?;
+        serde_json::from_value::<Scenario>(value.clone()).map_err(|e| match locate(&value) {
+            Some(field) => format!("scenario field {field}: {e}"),
+            None => e.to_string(),
+        })
+    }
+
     /// Checks every knob; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
         let bad = |field: &str, why: &str| Err(format!("scenario field {field}: {why}"));
@@ -275,8 +286,46 @@ impl Scenario {
                 );
             }
         }
+        for (i, p) in self.pauses.iter().enumerate() {
+            if !self.campaigns.iter().any(|c| c.name == p.batch_id) {
+                return bad(
+                    &format!("pauses[{i}].batch_id"),
+                    "expected the name of a campaign",
+                );
+            }
+            if p.resume_at <= p.at {
+                return bad(
+                    &format!("pauses[{i}].resume_at"),
+                    "expected an instant after `at`",
+                );
+            }
+        }
         Ok(())
     }
+}
+
+/// The first field of a scenario that does not deserialize on its own.
+fn locate(value: &Value) -> Option<String> {
+    let object = value.as_object()?;
+    for (key, v) in object {
+        let alone = Value::Object(serde_json::Map::from_iter([(key.clone(), v.clone())]));
+        if serde_json::from_value::<Scenario>(alone).is_ok() {
+            continue;
+        }
+        let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+        let bad_item = |ok: &dyn Fn(&Value) -> bool| items.iter().position(|i| !ok(i));
+        let inner = match key.as_str() {
+            "campaigns" => bad_item(&|i| serde_json::from_value::<Campaign>(i.clone()).is_ok()),
+            "agents" => bad_item(&|i| serde_json::from_value::<AgentSpec>(i.clone()).is_ok()),
+            "pauses" => bad_item(&|i| serde_json::from_value::<Pause>(i.clone()).is_ok()),
+            _ => None,
+        };
+        return Some(match inner {
+            Some(i) => format!("{key}[{i}]"),
+            None => key.clone(),
+        });
+    }
+    None
 }
 
 /// SplitMix64: small, fast and seedable; enough for a simulation.
