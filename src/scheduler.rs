@@ -1229,6 +1229,10 @@ impl Scheduler {
                     c.seq, c.attempt
                 ));
             }
+            let times = [Some(c.due), c.timer, c.occurrence_end];
+            if times.iter().flatten().any(|t| !sane.contains(t)) {
+                return Err(format!("call {} has an instant out of range", c.seq));
+            }
             c.lane = s.lane(c.agent, c.batch);
             if let Some(b) = s.batches.get_mut(c.batch as usize) {
                 b.members.push(c.seq);

@@ -1,20 +1,9 @@
 //! The command-line tool, run as a user would (needs `--features cli`).
 #![cfg(feature = "cli")]
 
-use std::process::Command;
+mod common;
 
-fn redial(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::redial;
 
 #[test]
 fn replay_prints_json_lines() {

@@ -99,12 +99,12 @@ proptest! {
         let mut bytes = engine_with_calls().snapshot().to_bytes();
         let i = at.index(bytes.len());
         bytes[i] = byte;
-        if let Ok(s) = Snapshot::from_bytes(&bytes) {
-            if let Ok(mut e) = Scheduler::restore(s) {
-                let _ = e.dial(t0(), 10);
-                let later = t0().checked_add_signed(TimeDelta::try_days(3).unwrap()).unwrap();
-                let _ = e.handle_timeout(later);
-            }
+        if let Ok(s) = Snapshot::from_bytes(&bytes)
+            && let Ok(mut e) = Scheduler::restore(s)
+        {
+            let _ = e.dial(t0(), 10);
+            let later = t0().checked_add_signed(TimeDelta::try_days(3).unwrap()).unwrap();
+            let _ = e.handle_timeout(later);
         }
     }
 }
@@ -226,6 +226,13 @@ fn snapshot_errors_are_typed() {
     let broken = text.replacen("\"agent\":0", "\"agent\":7", 1);
     assert!(matches!(
         Scheduler::restore(Snapshot::from_bytes(broken.as_bytes()).unwrap()),
+        Err(SnapshotError::Inconsistent(_))
+    ));
+    // Instants far outside the engine's range are refused, not computed with.
+    let far = text.replacen("\"due\":1767155400", "\"due\":9223372036854775807", 1);
+    assert_ne!(far, text);
+    assert!(matches!(
+        Scheduler::restore(Snapshot::from_bytes(far.as_bytes()).unwrap()),
         Err(SnapshotError::Inconsistent(_))
     ));
     let s = Snapshot::from_bytes(&good).unwrap();

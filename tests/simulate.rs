@@ -3,23 +3,12 @@
 #![cfg(feature = "cli")]
 
 use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
+use common::redial;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn redial(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_redial"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("redial_sim_{}_{name}", std::process::id()))
