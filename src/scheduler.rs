@@ -610,7 +610,15 @@ impl Scheduler {
     }
 
     /// Restores the invariant that the timer heap's top is valid.
+    ///
+    /// An input's own effect can leave work due at `now` itself (a retry
+    /// with a gap of 0 is due at the report's instant): apply it, so that
+    /// `poll_timeout` is always after the clock. Such work only makes calls
+    /// ready; it emits no event.
     fn settle(&mut self) {
+        if let Some(now) = self.now {
+            self.advance(now);
+        }
         let calls = &self.calls;
         self.timers.clean_top(|e| valid_timer(calls, e));
     }

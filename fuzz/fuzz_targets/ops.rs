@@ -1,0 +1,179 @@
+//! Structure-aware operation sequences, with the engine's invariants
+//! asserted after every step: triggers in window and never early, at most
+//! `R + 1` attempts, one terminal event per call, events of a call in time
+//! order, memory holding only live calls, and restarts changing nothing.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use arbitrary::Arbitrary;
+use chrono::{DateTime, TimeDelta, Utc};
+use libfuzzer_sys::fuzz_target;
+use redial::{CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot, TimeOfDay, Window};
+
+const ZONES: [&str; 7] =
+    ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "Asia/Kolkata", "America/Santiago", "Pacific/Apia"];
+const START: i64 = 1_772_755_200; // 2026-03-06T00:00:00Z, two days before New York's spring forward
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Submit { zone: u8, min: Option<u16>, max: Option<u16>, carry: bool, retries: u8, gaps: Vec<u16>, priority: i8, batch: u8, agent: u8, schedule: Option<u16> },
+    Raw(Vec<u8>),
+    Dial(u8),
+    Report(u8, u8),
+    Cancel(u8),
+    Pause(u8),
+    Resume(u8),
+    CancelBatch(u8),
+    Register(u8, Option<u8>),
+    Forward(u32),
+    Back(u16),
+    Restart,
+}
+
+fn hhmm(m: u16) -> String {
+    let m = m % 1440;
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+#[derive(Default)]
+struct Shadow {
+    req: BTreeMap<CallId, CallRequest>,
+    due: BTreeMap<CallId, DateTime<Utc>>,
+    last: BTreeMap<CallId, DateTime<Utc>>,
+    attempts: BTreeMap<CallId, u32>,
+    ended: BTreeMap<CallId, ()>,
+}
+
+impl Shadow {
+    fn check(&mut self, e: &Event, now: DateTime<Utc>) {
+        let Some(c) = e.call else { return };
+        assert!(!self.ended.contains_key(&c), "{c}: event after the end");
+        assert!(e.at <= now, "{c}: event in the future");
+        if let Some(last) = self.last.get(&c) {
+            assert!(e.at >= *last, "{c}: events out of time order");
+        }
+        self.last.insert(c, e.at);
+        match &e.kind {
+            EventKind::Accepted { due, duplicate: false } => {
+                self.due.insert(c, *due);
+            }
+            EventKind::RetryScheduled { due, .. } | EventKind::CarriedOver { due } => {
+                assert!(*due >= e.at);
+                self.due.insert(c, *due);
+            }
+            EventKind::Triggered { attempt } => {
+                let r = &self.req[&c];
+                assert!(e.at >= self.due[&c], "{c}: triggered before due");
+                if let Ok(w) = Window::new(r.min_trigger_time, r.max_trigger_time) {
+                    assert!(w.contains(r.timezone.unwrap_or(chrono_tz::Asia::Kolkata), e.at), "{c}: outside {w}");
+                }
+                let n = self.attempts.entry(c).or_insert(0);
+                *n += 1;
+                assert_eq!(*n, *attempt);
+                assert!(*attempt <= u32::from(r.number_of_retries) + 1);
+            }
+            k if k.is_terminal() => {
+                self.ended.insert(c, ());
+            }
+            _ => {}
+        }
+    }
+}
+
+fn submit(engine: &mut Scheduler, shadow: &mut Shadow, ids: &mut Vec<CallId>, config: &Config, now: DateTime<Utc>, body: &[u8]) {
+    if let Ok(a) = engine.submit(now, body)
+        && !a.duplicate
+    {
+        ids.push(a.call);
+        let mut r = CallRequest::from_json(body, config).unwrap_or_else(|e| panic!("{e}"));
+        r.timezone = r.timezone.or(Some(config.default_timezone));
+        shadow.req.insert(a.call, r);
+    }
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let config = Config { attempt_timeout_minutes: 40, ..Config::default() };
+    let mut engine = Scheduler::new(config.clone()).unwrap_or_else(|_| unreachable!());
+    let mut now = DateTime::from_timestamp(START, 0).unwrap_or_default();
+    let mut ids: Vec<CallId> = Vec::new();
+    let mut shadow = Shadow::default();
+    for op in ops.iter().take(200) {
+        let pick = |i: u8| ids.get(usize::from(i) % ids.len().max(1)).copied().unwrap_or_else(|| "call-999999".parse().unwrap_or_else(|_| unreachable!()));
+        match op {
+            Op::Submit { zone, min, max, carry, retries, gaps, priority, batch, agent, schedule } => {
+                let tz = ZONES[usize::from(*zone) % ZONES.len()];
+                let mut body = serde_json::json!({
+                    "to_number": "+12125550100", "agent_id": format!("a{}", agent % 3), "timezone": tz,
+                    "carry_over": carry, "number_of_retries": retries % 5, "priority": priority % 3,
+                    "gap_between_retries": gaps.iter().take(3).map(|g| g % 600).collect::<Vec<_>>(),
+                });
+                if gaps.is_empty() {
+                    body["gap_between_retries"] = serde_json::json!(30);
+                }
+                if batch % 3 > 0 {
+                    body["batch_id"] = serde_json::json!(format!("b{}", batch % 3));
+                }
+                if let Some(m) = min {
+                    body["min_trigger_time"] = serde_json::json!(hhmm(*m));
+                }
+                if let Some(m) = max {
+                    body["max_trigger_time"] = serde_json::json!(hhmm(*m));
+                }
+                if let Some(s) = schedule {
+                    let at = now + TimeDelta::try_minutes(i64::from(*s % 4000)).unwrap_or_default();
+                    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+                    body["schedule_at"] = serde_json::json!(at.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S").to_string());
+                }
+                submit(&mut engine, &mut shadow, &mut ids, &config, now, body.to_string().as_bytes());
+            }
+            Op::Raw(bytes) => submit(&mut engine, &mut shadow, &mut ids, &config, now, bytes),
+            Op::Dial(n) => {
+                let _ = engine.dial(now, usize::from(n % 6));
+            }
+            Op::Report(i, o) => {
+                let _ = engine.report(now, pick(*i), Outcome::ALL[usize::from(*o) % Outcome::ALL.len()]);
+            }
+            Op::Cancel(i) => {
+                let _ = engine.cancel(now, pick(*i));
+            }
+            Op::Pause(b) => {
+                let _ = engine.pause_batch(now, &format!("b{}", b % 3));
+            }
+            Op::Resume(b) => {
+                let _ = engine.resume_batch(now, &format!("b{}", b % 3));
+            }
+            Op::CancelBatch(b) => {
+                let _ = engine.cancel_batch(now, &format!("b{}", b % 3));
+            }
+            Op::Register(a, cap) => {
+                let _ = engine.register_agent(now, &format!("a{}", a % 3), cap.map(|c| u32::from(c % 4)));
+            }
+            Op::Forward(s) => {
+                now += TimeDelta::try_seconds(i64::from(*s % (3 * 86_400))).unwrap_or_default();
+                let _ = engine.handle_timeout(now);
+            }
+            Op::Back(s) => {
+                now -= TimeDelta::try_seconds(i64::from(*s)).unwrap_or_default();
+                let _ = engine.handle_timeout(now);
+            }
+            Op::Restart => {
+                let bytes = engine.snapshot().to_bytes();
+                let restored = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}")))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(restored.snapshot().to_bytes(), bytes, "restore changed the state");
+                engine = restored;
+            }
+        }
+        let effective = engine.now().unwrap_or(now);
+        while let Some(e) = engine.poll_event() {
+            shadow.check(&e, effective);
+        }
+        let live = shadow.req.keys().filter(|c| !shadow.ended.contains_key(c)).count();
+        assert_eq!(engine.live_calls(), live, "memory holds exactly the live calls");
+        if let Some(t) = engine.poll_timeout() {
+            // Nothing time-driven is left at or before the clock.
+            assert!(t > effective, "poll_timeout {t} is not after now {effective}");
+        }
+    }
+});

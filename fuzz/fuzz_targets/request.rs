@@ -1,0 +1,33 @@
+//! Arbitrary bytes as a request body: never a panic; an accepted call is due
+//! no earlier than now; a rejection leaves only a `rejected` event.
+#![no_main]
+
+use chrono::{DateTime, Utc};
+use libfuzzer_sys::fuzz_target;
+use redial::{CallRequest, Config, EventKind, Scheduler};
+
+fuzz_target!(|data: &[u8]| {
+    let config = Config::default();
+    let parsed = CallRequest::from_json(data, &config);
+    let now: DateTime<Utc> = DateTime::from_timestamp(1_767_155_400, 0).unwrap_or_default();
+    let mut engine = Scheduler::new(config).unwrap_or_else(|_| unreachable!());
+    match engine.submit(now, data) {
+        Ok(a) => {
+            assert!(parsed.is_ok(), "the engine accepted what the parser refused");
+            assert!(a.due >= now);
+            assert_eq!(engine.live_calls(), 1);
+            let calls = engine.dial(now, 1).unwrap_or_default();
+            assert!(calls.len() <= 1);
+            if let Some(c) = calls.first() {
+                assert!(serde_json::from_str::<serde_json::Value>(&c.metadata).is_ok());
+            }
+        }
+        Err(r) => {
+            assert!(matches!(r.status, 400 | 404 | 409));
+            assert!(!r.message.is_empty());
+            assert_eq!(engine.live_calls(), 0);
+            let e = engine.poll_event().map(|e| e.kind);
+            assert!(matches!(e, Some(EventKind::Rejected { .. })));
+        }
+    }
+});
