@@ -91,6 +91,13 @@
 //!   `min > max` wraps midnight, only `min` means `[min, 24:00)`, only `max`
 //!   means `[00:00, max)`. An occurrence a gap makes empty does not exist;
 //!   an occurrence spanning a fold is an hour longer in real time.
+//! * An occurrence is the instants from the first `min` to the first `max`,
+//!   so when `max` falls after a fall-back fold it also holds the second
+//!   pass of wall times already lived through: `[01:30, 02:30)` in New York
+//!   on 2026-11-01 runs from 01:30 EDT to 02:30 EST and includes 01:00-01:30
+//!   EST, when wall clocks read before 01:30. This is the contract's rule,
+//!   applied as written; a host that must never dial while the wall clock
+//!   reads before `min` should keep windows off the fold hours.
 //!
 //! ## Scheduling, in brief
 //!

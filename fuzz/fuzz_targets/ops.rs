@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use arbitrary::Arbitrary;
 use chrono::{DateTime, TimeDelta, Utc};
 use libfuzzer_sys::fuzz_target;
-use redial::{CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot, TimeOfDay, Window};
+use redial::{CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot, Window};
 
 const ZONES: [&str; 7] =
     ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "Asia/Kolkata", "America/Santiago", "Pacific/Apia"];

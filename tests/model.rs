@@ -1,0 +1,803 @@
+//! A reference model of the semantics, in the style of sled's: small,
+//! brute-force and obviously correct (scans over every call instead of
+//! heaps, wall-clock conversion by trying every nearby offset instead of
+//! chrono-tz's gap lookup). Random operation sequences must give identical
+//! event streams, dispatches and errors in the model and the engine.
+//!
+//! `MODEL_SEQUENCES=N` sets how many sequences run (default 10000).
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use redial::{
+    CallId, CallRequest, Config, Event, EventKind, ExpireReason, OpError, Outcome, ScheduleAt,
+    Scheduler, Snapshot,
+};
+use serde_json::{Value, json};
+
+// ---- the model -------------------------------------------------------
+
+fn offset_at(tz: Tz, t: i64) -> i64 {
+    let naive = DateTime::from_timestamp(t, 0).unwrap().naive_utc();
+    i64::from(tz.offset_from_utc_datetime(&naive).fix().local_minus_utc())
+}
+
+/// The first instant whose local time is at or after `wall`, by brute force.
+fn wall_to_instant(tz: Tz, wall: NaiveDateTime) -> i64 {
+    let w = wall.and_utc().timestamp();
+    let mut offsets: Vec<i64> = (-30..=30).map(|h| offset_at(tz, w + h * 3600)).collect();
+    offsets.sort();
+    offsets.dedup();
+    // Exact matches: instants whose local time is `wall`; the first wins.
+    let exact = offsets
+        .iter()
+        .map(|o| w - o)
+        .filter(|t| offset_at(tz, *t) + t == w)
+        .min();
+    if let Some(t) = exact {
+        return t;
+    }
+    // A gap: walk forward a minute at a time, then back a second at a time.
+    let local = |t: i64| t + offset_at(tz, t);
+    let mut t = w - offsets.iter().max().unwrap();
+    while local(t) < w {
+        t += 60;
+    }
+    while local(t - 1) >= w {
+        t -= 1;
+    }
+    t
+}
+
+#[derive(Clone, Copy)]
+struct MWindow {
+    min: u32,
+    max: Option<u32>, // minutes of the day
+}
+
+impl MWindow {
+    fn occurrence(&self, tz: Tz, date: NaiveDate) -> Option<(i64, i64)> {
+        let at =
+            |d: NaiveDate, m: u32| wall_to_instant(tz, d.and_hms_opt(m / 60, m % 60, 0).unwrap());
+        let overnight = self.max.is_none_or(|m| m <= self.min);
+        let end_date = if overnight {
+            date.succ_opt().unwrap()
+        } else {
+            date
+        };
+        let (start, end) = (at(date, self.min), at(end_date, self.max.unwrap_or(0)));
+        (start < end).then_some((start, end))
+    }
+
+    /// (date, start, end) of the first occurrence ending after `t`.
+    fn first_ending_after(&self, tz: Tz, t: i64) -> (NaiveDate, i64, i64) {
+        let local = DateTime::from_timestamp(t + offset_at(tz, t), 0)
+            .unwrap()
+            .date_naive();
+        let mut d = local.pred_opt().unwrap();
+        loop {
+            if let Some((s, e)) = self.occurrence(tz, d)
+                && e > t
+            {
+                return (d, s, e);
+            }
+            d = d.succ_opt().unwrap();
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum MState {
+    Waiting,
+    Ready,
+    InFlight,
+}
+
+struct MCall {
+    id: CallId,
+    req: CallRequest,
+    tz: Tz,
+    window: Option<MWindow>,
+    state: MState,
+    due: i64,
+    end: Option<i64>,
+    timeout: i64,
+    attempt: u32,
+    cancel: bool,
+    done: bool,
+}
+
+impl MCall {
+    /// The next time-driven instant of this call, if any.
+    fn pending(&self) -> Option<i64> {
+        match self.state {
+            MState::Waiting => Some(self.due),
+            MState::Ready => self.end,
+            MState::InFlight => Some(self.timeout),
+        }
+    }
+}
+
+struct Model {
+    config: Config,
+    now: i64,
+    calls: Vec<MCall>,
+    paused: BTreeMap<String, bool>,
+    agents: BTreeMap<String, (bool, Option<u32>)>,
+    keys: BTreeMap<String, (usize, Value, i64)>,
+    events: Vec<Event>,
+    next: u64,
+}
+
+fn at(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap()
+}
+
+impl Model {
+    fn new(config: Config) -> Model {
+        Model {
+            config,
+            now: i64::MIN,
+            calls: Vec::new(),
+            paused: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            events: Vec::new(),
+            next: 1,
+        }
+    }
+
+    fn emit(&mut self, t: i64, i: usize, kind: EventKind) {
+        let id = self.calls[i].id;
+        if kind.is_terminal() {
+            self.calls[i].done = true;
+            let key = self.calls[i].req.idempotency_key.clone();
+            if let Some(k) = key
+                && self.keys.get(&k).is_some_and(|e| e.0 == i)
+            {
+                self.keys.remove(&k);
+            }
+        }
+        self.events.push(Event {
+            at: at(t),
+            call: Some(id),
+            kind,
+        });
+    }
+
+    fn tick(&mut self, now: DateTime<Utc>) -> i64 {
+        self.now = self.now.max(now.timestamp());
+        self.advance();
+        self.now
+    }
+
+    fn advance(&mut self) {
+        loop {
+            let next = (0..self.calls.len())
+                .filter(|i| !self.calls[*i].done)
+                .filter_map(|i| self.calls[i].pending().map(|t| (t, i)))
+                .filter(|(t, _)| *t <= self.now)
+                .min();
+            let Some((t, i)) = next else { return };
+            match self.calls[i].state {
+                MState::Waiting => self.calls[i].state = MState::Ready,
+                MState::Ready => {
+                    let c = &self.calls[i];
+                    if c.req.carry_over {
+                        let (_, s, e) = c.window.unwrap().first_ending_after(c.tz, t);
+                        let c = &mut self.calls[i];
+                        c.state = MState::Waiting;
+                        c.due = s.max(t);
+                        c.end = Some(e);
+                        let due = c.due;
+                        self.emit(t, i, EventKind::CarriedOver { due: at(due) });
+                    } else {
+                        self.emit(
+                            t,
+                            i,
+                            EventKind::Expired {
+                                reason: ExpireReason::WindowClosed,
+                            },
+                        );
+                    }
+                }
+                MState::InFlight => {
+                    let attempt = self.calls[i].attempt;
+                    self.emit(t, i, EventKind::TimedOut { attempt });
+                    self.finish(i, Outcome::Timeout, t);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, i: usize, outcome: Outcome, r: i64) {
+        let c = &self.calls[i];
+        if c.cancel {
+            return self.emit(
+                r,
+                i,
+                if outcome == Outcome::Completed {
+                    EventKind::Completed
+                } else {
+                    EventKind::Cancelled
+                },
+            );
+        }
+        if outcome == Outcome::Completed {
+            return self.emit(r, i, EventKind::Completed);
+        }
+        if !self.config.retryable_outcomes.contains(&outcome) {
+            return self.emit(r, i, EventKind::Failed { outcome });
+        }
+        if c.attempt > u32::from(c.req.number_of_retries) {
+            return self.emit(r, i, EventKind::Exhausted);
+        }
+        let gaps: Vec<u32> = match &c.req.gap_between_retries {
+            None => vec![self.config.default_retry_gap_minutes],
+            Some(redial::Gaps::Every(g)) => vec![u32::from(*g)],
+            Some(redial::Gaps::List(l)) => l.iter().map(|g| u32::from(*g)).collect(),
+        };
+        let gap = gaps[(c.attempt as usize - 1).min(gaps.len() - 1)];
+        let d = r + i64::from(gap) * 60;
+        let next = match (c.window, c.end) {
+            (Some(w), Some(end)) if d >= end => {
+                if c.req.carry_over {
+                    let (_, s, e) = w.first_ending_after(c.tz, d);
+                    Some((d.max(s), Some(e), true))
+                } else {
+                    None
+                }
+            }
+            _ => Some((d, c.end, false)),
+        };
+        match next {
+            Some((due, end, carried_over)) => {
+                let c = &mut self.calls[i];
+                c.attempt += 1;
+                c.state = MState::Waiting;
+                c.due = due;
+                c.end = end;
+                let attempt = c.attempt;
+                self.emit(
+                    r,
+                    i,
+                    EventKind::RetryScheduled {
+                        attempt,
+                        due: at(due),
+                        carried_over,
+                    },
+                );
+                self.advance(); // work due at `now` itself happens now
+            }
+            None => self.emit(
+                r,
+                i,
+                EventKind::Expired {
+                    reason: ExpireReason::WindowClosed,
+                },
+            ),
+        }
+    }
+
+    fn submit(&mut self, now: DateTime<Utc>, body: &str) -> Result<CallId, (u16, Option<String>)> {
+        let t = self.tick(now);
+        let result = self.accept(t, body);
+        let ev = match &result {
+            Ok((id, due, duplicate)) => Event {
+                at: at(t),
+                call: Some(*id),
+                kind: EventKind::Accepted {
+                    due: at(*due),
+                    duplicate: *duplicate,
+                },
+            },
+            Err((status, field)) => Event {
+                at: at(t),
+                call: None,
+                kind: EventKind::Rejected {
+                    status: *status,
+                    field: field.clone(),
+                    message: String::new(),
+                },
+            },
+        };
+        self.events.push(ev);
+        self.advance();
+        result.map(|r| r.0)
+    }
+
+    fn accept(&mut self, t: i64, body: &str) -> Result<(CallId, i64, bool), (u16, Option<String>)> {
+        // Field validation is the request module's, tested on its own.
+        let req = CallRequest::from_json(body.as_bytes(), &self.config)
+            .map_err(|r| (r.status, r.field))?;
+        let tz = req.timezone.unwrap_or(self.config.default_timezone);
+        let mins = |t: Option<redial::TimeOfDay>| t.map(|t| t.hour() * 60 + t.minute());
+        let window = match (mins(req.min_trigger_time), mins(req.max_trigger_time)) {
+            (None, None) => None,
+            (min, max) => Some(MWindow {
+                min: min.unwrap_or(0),
+                max,
+            }),
+        };
+        let ceil = |t: DateTime<Utc>| t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0);
+        let sched = match req.schedule_at {
+            None => None,
+            Some(ScheduleAt::Instant(i)) => Some(ceil(i)),
+            Some(ScheduleAt::Local(w)) => {
+                let whole = w.with_nanosecond_zero();
+                Some(wall_to_instant(tz, whole.0) + i64::from(whole.1))
+            }
+        };
+        if sched.is_some_and(|s| s > t + i64::from(self.config.max_schedule_ahead_days) * 86_400) {
+            return Err((400, Some("schedule_at".into())));
+        }
+        let d = sched.map_or(t, |s| s.max(t));
+        let (due, end) = match window {
+            None => (d, None),
+            Some(w) => {
+                let (date, s, e) = w.first_ending_after(tz, d);
+                let today = DateTime::from_timestamp(d + offset_at(tz, d), 0)
+                    .unwrap()
+                    .date_naive();
+                if d >= s || date == today || req.carry_over {
+                    (d.max(s), Some(e))
+                } else {
+                    return Err((400, Some("max_trigger_time".into())));
+                }
+            }
+        };
+        if self.config.require_registered_agents
+            && !self.agents.get(&req.agent_id).is_some_and(|a| a.0)
+        {
+            return Err((404, Some("agent_id".into())));
+        }
+        let mut canonical = serde_json::from_str::<Value>(body).unwrap();
+        canonical
+            .as_object_mut()
+            .unwrap()
+            .retain(|_, v| !v.is_null());
+        if let Some(k) = &req.idempotency_key
+            && let Some((i, v, first_due)) = self.keys.get(k)
+        {
+            return if *v == canonical {
+                Ok((self.calls[*i].id, *first_due, true))
+            } else {
+                Err((409, Some("idempotency_key".into())))
+            };
+        }
+        let id: CallId = format!("call-{}", self.next).parse().unwrap();
+        self.next += 1;
+        if let Some(k) = &req.idempotency_key {
+            self.keys
+                .insert(k.clone(), (self.calls.len(), canonical, due));
+        }
+        if let Some(b) = &req.batch_id {
+            self.paused.entry(b.clone()).or_insert(false);
+        }
+        let state = if due <= t {
+            MState::Ready
+        } else {
+            MState::Waiting
+        };
+        self.calls.push(MCall {
+            id,
+            req,
+            tz,
+            window,
+            state,
+            due,
+            end,
+            timeout: 0,
+            attempt: 1,
+            cancel: false,
+            done: false,
+        });
+        Ok((id, due, false))
+    }
+
+    fn eligible(&self, i: usize) -> bool {
+        let c = &self.calls[i];
+        let busy = self
+            .calls
+            .iter()
+            .filter(|o| !o.done && o.state == MState::InFlight && o.req.agent_id == c.req.agent_id)
+            .count();
+        !c.done
+            && c.state == MState::Ready
+            && !c.req.batch_id.as_ref().is_some_and(|b| self.paused[b])
+            && self
+                .agents
+                .get(&c.req.agent_id)
+                .and_then(|a| a.1)
+                .is_none_or(|cap| busy < cap as usize)
+    }
+
+    fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Vec<(CallId, u32)> {
+        let t = self.tick(now);
+        let mut out = Vec::new();
+        while out.len() < max {
+            let best = (0..self.calls.len())
+                .filter(|i| self.eligible(*i))
+                .max_by_key(|i| {
+                    (
+                        self.calls[*i].req.priority,
+                        std::cmp::Reverse(self.calls[*i].due),
+                        std::cmp::Reverse(*i),
+                    )
+                });
+            let Some(i) = best else { break };
+            let c = &mut self.calls[i];
+            c.state = MState::InFlight;
+            c.timeout = t + i64::from(self.config.attempt_timeout_minutes) * 60;
+            let attempt = c.attempt;
+            out.push((c.id, attempt));
+            self.emit(t, i, EventKind::Triggered { attempt });
+        }
+        out
+    }
+
+    fn find(&self, id: CallId) -> Option<usize> {
+        self.calls.iter().position(|c| c.id == id && !c.done)
+    }
+
+    fn report(
+        &mut self,
+        now: DateTime<Utc>,
+        id: CallId,
+        outcome: Outcome,
+    ) -> Result<(), &'static str> {
+        let t = self.tick(now);
+        let i = self.find(id).ok_or("unknown_call")?;
+        if self.calls[i].state != MState::InFlight {
+            return Err("not_in_flight");
+        }
+        self.finish(i, outcome, t);
+        Ok(())
+    }
+
+    fn cancel_index(&mut self, i: usize, t: i64) {
+        if self.calls[i].state == MState::InFlight {
+            self.calls[i].cancel = true;
+        } else {
+            self.emit(t, i, EventKind::Cancelled);
+        }
+    }
+
+    fn cancel(&mut self, now: DateTime<Utc>, id: CallId) -> Result<(), &'static str> {
+        let t = self.tick(now);
+        let i = self.find(id).ok_or("unknown_call")?;
+        self.cancel_index(i, t);
+        Ok(())
+    }
+
+    fn batch(&mut self, now: DateTime<Utc>, b: &str, op: u8) -> Result<(), &'static str> {
+        let t = self.tick(now);
+        if !self.paused.contains_key(b) {
+            return Err("unknown_batch");
+        }
+        match op {
+            0 => {
+                self.paused.insert(b.into(), true);
+            }
+            1 => {
+                self.paused.insert(b.into(), false);
+            }
+            _ => {
+                for i in 0..self.calls.len() {
+                    if !self.calls[i].done && self.calls[i].req.batch_id.as_deref() == Some(b) {
+                        self.cancel_index(i, t);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn register(&mut self, now: DateTime<Utc>, agent: &str, cap: Option<u32>) {
+        self.tick(now);
+        self.agents.insert(agent.into(), (true, cap));
+    }
+}
+
+trait WholeSeconds {
+    fn with_nanosecond_zero(&self) -> (NaiveDateTime, bool);
+}
+
+impl WholeSeconds for NaiveDateTime {
+    /// The wall time without its fraction, and whether there was one (then
+    /// the instant rounds up a second, as in the engine).
+    fn with_nanosecond_zero(&self) -> (NaiveDateTime, bool) {
+        use chrono::Timelike;
+        (self.with_nanosecond(0).unwrap(), self.nanosecond() > 0)
+    }
+}
+
+// ---- the comparison --------------------------------------------------
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+const ZONES: [&str; 6] = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "America/Santiago",
+];
+const STARTS: [i64; 4] = [
+    1_772_668_800, // 2026-03-05, before New York's spring forward
+    1_792_454_400, // 2026-10-21, before London's and New York's fall back
+    1_790_812_800, // 2026-10-02, before Lord Howe's spring forward
+    1_788_480_000, // 2026-09-05, Santiago's midnight gap
+];
+
+fn body(rng: &mut Rng, now: i64) -> String {
+    let zone = ZONES[rng.below(6) as usize];
+    let mut r = json!({
+        "to_number": "+12125550100",
+        "agent_id": format!("a{}", rng.below(3)),
+        "timezone": zone,
+        "carry_over": rng.below(2) == 0,
+        "number_of_retries": rng.below(4),
+        "priority": rng.below(3) as i64 - 1,
+    });
+    let hhmm = |m: u64| format!("{:02}:{:02}", m / 60, m % 60);
+    match rng.below(6) {
+        0 | 1 => {}
+        2 => r["min_trigger_time"] = json!(hhmm(rng.below(1440))),
+        3 => r["max_trigger_time"] = json!(hhmm(1 + rng.below(1439))),
+        _ => {
+            let a = rng.below(48) * 30;
+            r["min_trigger_time"] = json!(hhmm(a));
+            r["max_trigger_time"] = json!(hhmm((a + 30 + rng.below(46) * 30) % 1440));
+        }
+    }
+    if rng.below(3) == 0 {
+        r["gap_between_retries"] = json!([rng.below(90), rng.below(1500)]);
+    } else if rng.below(2) == 0 {
+        r["gap_between_retries"] = json!(rng.below(300));
+    }
+    if rng.below(3) > 0 {
+        r["batch_id"] = json!(format!("b{}", rng.below(2)));
+    }
+    if rng.below(3) == 0 {
+        let tz: Tz = zone.parse().unwrap();
+        let t = at(now + rng.below(3 * 86_400) as i64 - 3600);
+        let fraction = if rng.below(4) == 0 { ".5" } else { "" };
+        r["schedule_at"] = json!(format!(
+            "{}{fraction}",
+            t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S")
+        ));
+    }
+    if rng.below(5) == 0 {
+        r["idempotency_key"] = json!(format!("k{}", rng.below(3)));
+    }
+    r.to_string()
+}
+
+fn code(e: &OpError) -> &'static str {
+    e.code()
+}
+
+fn normalize(mut e: Event) -> Event {
+    if let EventKind::Rejected { message, .. } = &mut e.kind {
+        message.clear();
+    }
+    e
+}
+
+/// One random sequence through both; `Err` describes the first difference.
+fn compare(seed: u64) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let config = Config {
+        attempt_timeout_minutes: 20 + rng.below(60) as u32,
+        require_registered_agents: rng.below(8) == 0,
+        ..Config::default()
+    };
+    let mut engine = Scheduler::new(config.clone()).unwrap();
+    let mut model = Model::new(config);
+    let mut now = STARTS[rng.below(4) as usize];
+    let mut ids: Vec<CallId> = Vec::new();
+    let steps = 10 + rng.below(50);
+    for step in 0..steps {
+        now += match rng.below(10) {
+            0 => 0,
+            1 => -(rng.below(3600) as i64),
+            2 => rng.below(86_400) as i64,
+            _ => rng.below(5400) as i64,
+        };
+        let t = at(now);
+        let pick = |rng: &mut Rng, ids: &Vec<CallId>| {
+            ids.get(rng.below(ids.len() as u64 + 1) as usize)
+                .copied()
+                .unwrap_or("call-999".parse().unwrap())
+        };
+        let what = match rng.below(12) {
+            0..=2 => {
+                let b = body(&mut rng, now);
+                let e = engine
+                    .submit(t, b.as_bytes())
+                    .map(|a| a.call)
+                    .map_err(|r| (r.status, r.field));
+                let m = model.submit(t, &b);
+                if let Ok(id) = &e
+                    && !ids.contains(id)
+                {
+                    ids.push(*id);
+                }
+                (format!("submit {b}"), format!("{e:?}"), format!("{m:?}"))
+            }
+            3..=5 => {
+                let n = rng.below(4) as usize;
+                let e: Vec<(CallId, u32)> = engine
+                    .dial(t, n)
+                    .unwrap()
+                    .iter()
+                    .map(|d| (d.call, d.attempt))
+                    .collect();
+                (
+                    format!("dial {n}"),
+                    format!("{e:?}"),
+                    format!("{:?}", model.dial(t, n)),
+                )
+            }
+            6..=8 => {
+                let id = pick(&mut rng, &ids);
+                let o = Outcome::ALL[rng.below(8) as usize];
+                let e = engine.report(t, id, o).map_err(|e| code(&e));
+                (
+                    format!("report {id} {o}"),
+                    format!("{e:?}"),
+                    format!("{:?}", model.report(t, id, o)),
+                )
+            }
+            9 => {
+                let id = pick(&mut rng, &ids);
+                let e = engine.cancel(t, id).map_err(|e| code(&e));
+                (
+                    format!("cancel {id}"),
+                    format!("{e:?}"),
+                    format!("{:?}", model.cancel(t, id)),
+                )
+            }
+            10 => {
+                let b = format!("b{}", rng.below(3));
+                let op = rng.below(3) as u8;
+                let e = match op {
+                    0 => engine.pause_batch(t, &b),
+                    1 => engine.resume_batch(t, &b),
+                    _ => engine.cancel_batch(t, &b),
+                }
+                .map_err(|e| code(&e));
+                (
+                    format!("batch op {op} {b}"),
+                    format!("{e:?}"),
+                    format!("{:?}", model.batch(t, &b, op)),
+                )
+            }
+            _ => {
+                let a = format!("a{}", rng.below(3));
+                let cap = if rng.below(3) == 0 {
+                    None
+                } else {
+                    Some(rng.below(3) as u32)
+                };
+                engine.register_agent(t, &a, cap).unwrap();
+                model.register(t, &a, cap);
+                (
+                    format!("register {a} {cap:?}"),
+                    String::new(),
+                    String::new(),
+                )
+            }
+        };
+        if rng.below(10) == 0 {
+            let bytes = engine.snapshot().to_bytes();
+            engine = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap();
+        }
+        let (op, e, m) = what;
+        if e != m {
+            return Err(format!(
+                "step {step} ({op}): engine returned {e}, model {m}"
+            ));
+        }
+        let ev: Vec<Event> = std::iter::from_fn(|| engine.poll_event())
+            .map(normalize)
+            .collect();
+        let mv: Vec<Event> = model.events.drain(..).collect();
+        if ev != mv {
+            return Err(format!(
+                "step {step} ({op}) at {t}:\n engine {ev:#?}\n model  {mv:#?}"
+            ));
+        }
+        let next_model = model
+            .calls
+            .iter()
+            .filter(|c| !c.done)
+            .filter_map(MCall::pending)
+            .min();
+        if engine.poll_timeout().map(|t| t.timestamp()) != next_model {
+            return Err(format!(
+                "step {step} ({op}): poll_timeout {:?}, model {:?}",
+                engine.poll_timeout(),
+                next_model.map(at)
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn engine_matches_the_model() {
+    let n = std::env::var("MODEL_SEQUENCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000u64);
+    let half =
+        std::thread::spawn(move || (n / 2..n).find_map(|s| compare(s).err().map(|e| (s, e))));
+    let first = (0..n / 2).find_map(|s| compare(s).err().map(|e| (s, e)));
+    let second = half.join().unwrap();
+    if let Some((seed, e)) = first.or(second) {
+        panic!("model and engine differ, seed {seed}: {e}");
+    }
+}
+
+/// The model is not vacuous: its own wall-clock rule agrees with known DST
+/// facts, and a deliberately different engine run is told apart.
+#[test]
+fn model_knows_dst_and_detects_differences() {
+    let ny: Tz = "America/New_York".parse().unwrap();
+    let gap = NaiveDate::from_ymd_opt(2026, 3, 8)
+        .unwrap()
+        .and_hms_opt(2, 30, 0)
+        .unwrap();
+    assert_eq!(
+        at(wall_to_instant(ny, gap)),
+        Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap()
+    );
+    let fold = NaiveDate::from_ymd_opt(2026, 11, 1)
+        .unwrap()
+        .and_hms_opt(1, 30, 0)
+        .unwrap();
+    assert_eq!(
+        at(wall_to_instant(ny, fold)),
+        Utc.with_ymd_and_hms(2026, 11, 1, 5, 30, 0).unwrap()
+    );
+    assert!(matches!(ny.from_local_datetime(&gap), LocalResult::None));
+    let _ = Duration::zero();
+    // Different configurations make the model and the engine disagree.
+    let mut engine = Scheduler::new(Config {
+        attempt_timeout_minutes: 10,
+        ..Config::default()
+    })
+    .unwrap();
+    let mut model = Model::new(Config {
+        attempt_timeout_minutes: 11,
+        ..Config::default()
+    });
+    let t = at(STARTS[0]);
+    let b = r#"{"to_number": "+12125550100", "agent_id": "a"}"#;
+    engine.submit(t, b.as_bytes()).unwrap();
+    model.submit(t, b).unwrap();
+    engine.dial(t, 1).unwrap();
+    model.dial(t, 1);
+    assert_ne!(
+        engine.poll_timeout().map(|x| x.timestamp()),
+        model.calls.iter().filter_map(MCall::pending).min()
+    );
+}
