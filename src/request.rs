@@ -36,6 +36,9 @@ pub const FIELDS: [&str; 14] = [
 pub const MAX_METADATA_DEPTH: usize = 32;
 /// Longest `agent_id`, `batch_id` or `idempotency_key`, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+/// Deepest nesting of arrays and objects anywhere in a body (the body
+/// itself is level 1), checked before parsing.
+pub const MAX_BODY_NESTING: usize = 64;
 
 /// A rejected request: the HTTP status, the offending field and a message
 /// that names the field and what was expected.
@@ -510,6 +513,7 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
             config.max_body_bytes
         )));
     }
+    check_nesting(body)?;
     let top: TopLevel = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             Rejection::bad_body(format!("Invalid request body: {e}"))
@@ -528,6 +532,39 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
     let map: Map<String, Value> = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
     let req = from_object(&map, config)?;
     Ok((req, Value::Object(map)))
+}
+
+/// Refuses bodies nested deeper than [`MAX_BODY_NESTING`] with one linear
+/// scan, before the parser recurses into them.
+fn check_nesting(body: &[u8]) -> Result<(), Rejection> {
+    let (mut depth, mut deepest) = (0_usize, 0_usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if deepest > MAX_BODY_NESTING {
+            return Err(Rejection::bad_body(format!(
+                "Request body nests more than {MAX_BODY_NESTING} levels of arrays and objects: expected at most {MAX_BODY_NESTING}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The top level of a body: an object (its fields, duplicates refused) or
@@ -1149,6 +1186,89 @@ mod tests {
                 .message
                 .contains("Malformed")
         );
+    }
+
+    #[test]
+    fn every_limit_at_and_one_past() {
+        let lenient = Config {
+            reject_unknown_fields: false,
+            ..Config::default()
+        };
+        // Body size, before parsing: padding with spaces keeps the JSON valid.
+        let base = r#"{"to_number": "+919876543210", "agent_id": "a"}"#;
+        let sized = |n: usize| format!("{base}{}", " ".repeat(n - base.len()));
+        let limit = Config::default().max_body_bytes;
+        assert!(CallRequest::from_json(sized(limit).as_bytes(), &Config::default()).is_ok());
+        let e =
+            CallRequest::from_json(sized(limit + 1).as_bytes(), &Config::default()).unwrap_err();
+        assert!(e.message.contains("65537 bytes"), "{}", e.message);
+        // Nesting anywhere in the body (an ignored field, with lenient parsing).
+        let nested = |levels: usize| {
+            format!(
+                r#"{{"to_number": "+919876543210", "agent_id": "a", "x": {}1{}}}"#,
+                "[".repeat(levels - 1),
+                "]".repeat(levels - 1)
+            )
+        };
+        assert!(CallRequest::from_json(nested(MAX_BODY_NESTING).as_bytes(), &lenient).is_ok());
+        let e =
+            CallRequest::from_json(nested(MAX_BODY_NESTING + 1).as_bytes(), &lenient).unwrap_err();
+        assert!(e.message.contains("nests more than 64"), "{}", e.message);
+        // Brackets inside strings do not count.
+        let quoted = format!(
+            r#"{{"to_number": "+919876543210", "agent_id": "{}"}}"#,
+            "[".repeat(100)
+        );
+        assert_eq!(
+            CallRequest::from_json(quoted.as_bytes(), &lenient)
+                .unwrap()
+                .agent_id
+                .len(),
+            100
+        );
+        // Numbers, strings and arrays: at the limit, and one past it.
+        let with = |extra: &str| format!(r#"{{"agent_id": "a", {extra}}}"#);
+        let n = r#""to_number": "+919876543210""#;
+        for (ok, bad, field) in [
+            (
+                format!(r#"{n}, "priority": 100"#),
+                format!(r#"{n}, "priority": 101"#),
+                "priority",
+            ),
+            (
+                format!(r#"{n}, "priority": -100"#),
+                format!(r#"{n}, "priority": -101"#),
+                "priority",
+            ),
+            (
+                format!(r#"{n}, "number_of_retries": 10"#),
+                format!(r#"{n}, "number_of_retries": 11"#),
+                "number_of_retries",
+            ),
+            (
+                format!(r#"{n}, "gap_between_retries": 10080"#),
+                format!(r#"{n}, "gap_between_retries": 10081"#),
+                "gap_between_retries",
+            ),
+            (
+                format!(r#"{n}, "gap_between_retries": [1,2,3,4,5,6,7,8,9,10]"#),
+                format!(r#"{n}, "gap_between_retries": [1,2,3,4,5,6,7,8,9,10,11]"#),
+                "gap_between_retries",
+            ),
+            (
+                r#""to_number": "+123456789012345""#.to_owned(),
+                r#""to_number": "+1234567890123456""#.to_owned(),
+                "to_number",
+            ),
+        ] {
+            assert!(parse(&with(&ok)).is_ok(), "{ok}");
+            assert_eq!(field_of(&with(&bad)).as_deref(), Some(field), "{bad}");
+        }
+        let with = |extra: &str| format!(r#"{{"agent_id": "a", {n}, {extra}}}"#);
+        let huge = with("\"priority\": 1e400");
+        assert_eq!(field_of(&huge), None, "beyond f64 is malformed JSON");
+        let long = with(&format!("\"priority\": 1{}", "0".repeat(400)));
+        assert!(parse(&long).is_err());
     }
 
     #[test]

@@ -477,8 +477,14 @@ mod tests {
         // 01:00-01:30 (EST) lies inside, as the contract's rule has it.
         let w = win(Some((1, 30)), Some((2, 30)));
         let o = w.occurrence(New_York, date(2026, 11, 1)).unwrap();
-        assert_eq!((o.start, o.end), (utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 7, 30)));
-        assert!(w.contains(New_York, utc(2026, 11, 1, 6, 10)), "01:10 EST, the second pass");
+        assert_eq!(
+            (o.start, o.end),
+            (utc(2026, 11, 1, 5, 30), utc(2026, 11, 1, 7, 30))
+        );
+        assert!(
+            w.contains(New_York, utc(2026, 11, 1, 6, 10)),
+            "01:10 EST, the second pass"
+        );
         // A window spanning the fold is an hour longer in instants.
         let w = win(Some((0, 0)), Some((3, 0)));
         let o = w.occurrence(New_York, date(2026, 11, 1)).unwrap();

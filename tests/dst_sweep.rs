@@ -11,12 +11,16 @@
 //!   triggers outside the window.
 #![allow(clippy::disallowed_methods)]
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 use redial::{Config, EventKind, Outcome, Scheduler, TimeOfDay, Window};
 
 fn offset(tz: Tz, t: i64) -> i32 {
-    tz.offset_from_utc_datetime(&DateTime::from_timestamp(t, 0).unwrap().naive_utc()).fix().local_minus_utc()
+    tz.offset_from_utc_datetime(&DateTime::from_timestamp(t, 0).unwrap().naive_utc())
+        .fix()
+        .local_minus_utc()
 }
 
 /// (instant, offset before, offset after) of every offset change in [from, to).
@@ -32,7 +36,11 @@ fn transitions(tz: Tz, from: i64, to: i64) -> Vec<(i64, i32, i32)> {
             let (mut lo, mut hi) = (t, next);
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if offset(tz, mid) == before { lo = mid } else { hi = mid }
+                if offset(tz, mid) == before {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
             }
             out.push((hi, before, offset(tz, hi)));
             before = after;
@@ -51,8 +59,15 @@ fn wall_span(w: &Window, date: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
     let min = w.min().unwrap_or(TimeOfDay::MIDNIGHT);
     let max = w.max().unwrap_or(TimeOfDay::MIDNIGHT);
     let start = date.and_hms_opt(min.hour(), min.minute(), 0).unwrap();
-    let end_date = if w.is_overnight() { date.succ_opt().unwrap() } else { date };
-    (start, end_date.and_hms_opt(max.hour(), max.minute(), 0).unwrap())
+    let end_date = if w.is_overnight() {
+        date.succ_opt().unwrap()
+    } else {
+        date
+    };
+    (
+        start,
+        end_date.and_hms_opt(max.hour(), max.minute(), 0).unwrap(),
+    )
 }
 
 fn tod(minutes: i64) -> Option<TimeOfDay> {
@@ -71,15 +86,23 @@ struct Tally {
 }
 
 fn sweep_zone(tz: Tz, tally: &mut Tally) -> Result<(), String> {
-    let from = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap().timestamp();
-    let to = Utc.with_ymd_and_hms(2038, 1, 1, 0, 0, 0).unwrap().timestamp();
+    let from = Utc
+        .with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp();
+    let to = Utc
+        .with_ymd_and_hms(2038, 1, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp();
     let found = transitions(tz, from, to);
     if !found.is_empty() {
         tally.zones += 1;
     }
     for (n, (t, before, _after)) in found.into_iter().enumerate() {
         tally.transitions += 1;
-        let local = DateTime::from_timestamp(t + i64::from(before), 0).unwrap().naive_utc();
+        let local = DateTime::from_timestamp(t + i64::from(before), 0)
+            .unwrap()
+            .naive_utc();
         let m = i64::from(local.hour() * 60 + local.minute());
         let day = local.date();
         let windows = [
@@ -89,9 +112,16 @@ fn sweep_zone(tz: Tz, tally: &mut Tally) -> Result<(), String> {
             (Some(m + 30), Some(m - 30)), // nearly all day, wrapping midnight
         ];
         for (a, b) in windows {
-            let Ok(w) = Window::new(a.and_then(tod), b.and_then(tod)) else { continue };
+            let Ok(w) = Window::new(a.and_then(tod), b.and_then(tod)) else {
+                continue;
+            };
             let mut previous: Option<redial::Occurrence> = None;
-            for date in [day.pred_opt().unwrap().pred_opt().unwrap(), day.pred_opt().unwrap(), day, day.succ_opt().unwrap()] {
+            for date in [
+                day.pred_opt().unwrap().pred_opt().unwrap(),
+                day.pred_opt().unwrap(),
+                day,
+                day.succ_opt().unwrap(),
+            ] {
                 let (ws, we) = wall_span(&w, date);
                 let mut minute = ws;
                 let mut any = false;
@@ -101,7 +131,9 @@ fn sweep_zone(tz: Tz, tally: &mut Tally) -> Result<(), String> {
                 }
                 let occ = w.occurrence(tz, date);
                 if occ.is_some() != any {
-                    return Err(format!("{tz} {date} {w}: occurrence {occ:?} but some minute exists: {any}"));
+                    return Err(format!(
+                        "{tz} {date} {w}: occurrence {occ:?} but some minute exists: {any}"
+                    ));
                 }
                 let Some(o) = occ else {
                     tally.empty_days += 1;
@@ -116,14 +148,19 @@ fn sweep_zone(tz: Tz, tally: &mut Tally) -> Result<(), String> {
                     // the second pass of wall times already lived through.
                     let second_pass = matches!(tz.from_local_datetime(&wall), LocalResult::Ambiguous(first, _) if first.with_timezone(&Utc) < i);
                     if (wall < ws || wall >= we) && !second_pass {
-                        return Err(format!("{tz} {date} {w}: instant {i} shows {wall}, outside [{ws}, {we})"));
+                        return Err(format!(
+                            "{tz} {date} {w}: instant {i} shows {wall}, outside [{ws}, {we})"
+                        ));
                     }
                     i += Duration::minutes(1);
                 }
                 if let Some(p) = previous
                     && p.end > o.start
                 {
-                    return Err(format!("{tz} {w}: occurrences of {} and {date} overlap", p.date));
+                    return Err(format!(
+                        "{tz} {w}: occurrences of {} and {date} overlap",
+                        p.date
+                    ));
                 }
                 previous = Some(o);
             }
@@ -138,13 +175,26 @@ fn sweep_zone(tz: Tz, tally: &mut Tally) -> Result<(), String> {
 
 fn engine_run(tz: Tz, w: &Window, change: i64, tally: &mut Tally) -> Result<(), String> {
     tally.engine_runs += 1;
-    let mut e = Scheduler::new(Config { default_timezone: tz, ..Config::default() }).unwrap();
+    let mut e = Scheduler::new(Config {
+        default_timezone: tz,
+        ..Config::default()
+    })
+    .unwrap();
     let start = DateTime::from_timestamp(change - 2 * 86_400, 0).unwrap();
-    let min = w.min().map(|t| format!(r#", "min_trigger_time": "{t}""#)).unwrap_or_default();
-    let max = w.max().map(|t| format!(r#", "max_trigger_time": "{t}""#)).unwrap_or_default();
-    let body = format!(r#"{{"to_number": "+12125550100", "agent_id": "a", "carry_over": true, "number_of_retries": 6, "gap_between_retries": 40{min}{max}}}"#);
+    let min = w
+        .min()
+        .map(|t| format!(r#", "min_trigger_time": "{t}""#))
+        .unwrap_or_default();
+    let max = w
+        .max()
+        .map(|t| format!(r#", "max_trigger_time": "{t}""#))
+        .unwrap_or_default();
+    let body = format!(
+        r#"{{"to_number": "+12125550100", "agent_id": "a", "carry_over": true, "number_of_retries": 6, "gap_between_retries": 40{min}{max}}}"#
+    );
     let mut t = start;
-    e.submit(t, body.as_bytes()).map_err(|r| format!("{tz} {w}: {}", r.message))?;
+    e.submit(t, body.as_bytes())
+        .map_err(|r| format!("{tz} {w}: {}", r.message))?;
     for _ in 0..(4 * 72) {
         t += Duration::minutes(20);
         for d in e.dial(t, 1).unwrap() {
@@ -172,32 +222,62 @@ fn every_zone_every_transition_2020_to_2037() {
     let b = b.to_vec();
     let other = std::thread::spawn(move || {
         let mut tally = Tally::default();
-        b.iter().try_for_each(|tz| sweep_zone(*tz, &mut tally)).map(|()| tally)
+        b.iter()
+            .try_for_each(|tz| sweep_zone(*tz, &mut tally))
+            .map(|()| tally)
     });
     let mut tally = Tally::default();
     let mine = a.iter().try_for_each(|tz| sweep_zone(*tz, &mut tally));
     let theirs = other.join().unwrap();
     mine.unwrap();
     let t = theirs.unwrap();
-    let total = (tally.zones + t.zones, tally.transitions + t.transitions, tally.occurrences + t.occurrences);
+    let total = (
+        tally.zones + t.zones,
+        tally.transitions + t.transitions,
+        tally.occurrences + t.occurrences,
+    );
     eprintln!("DST sweep: {tally:?} + {t:?}");
     // Sanity: the sweep saw the world's DST zones and transitions.
-    assert!(total.0 > 100 && total.1 > 3000 && total.2 > 30_000, "{total:?}");
-    assert!(tally.empty_days + t.empty_days > 0, "some window fell wholly into a gap");
+    assert!(
+        total.0 > 100 && total.1 > 3000 && total.2 > 30_000,
+        "{total:?}"
+    );
+    assert!(
+        tally.empty_days + t.empty_days > 0,
+        "some window fell wholly into a gap"
+    );
     assert!(tally.triggers + t.triggers > 1000);
 }
 
 #[test]
 fn transition_finder_finds_new_york_2026() {
     let ny: Tz = "America/New_York".parse().unwrap();
-    let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap().timestamp();
-    let to = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap().timestamp();
+    let from = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp();
+    let to = Utc
+        .with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp();
     let found = transitions(ny, from, to);
     assert_eq!(
         found,
         vec![
-            (Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap().timestamp(), -5 * 3600, -4 * 3600),
-            (Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap().timestamp(), -4 * 3600, -5 * 3600),
+            (
+                Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0)
+                    .unwrap()
+                    .timestamp(),
+                -5 * 3600,
+                -4 * 3600
+            ),
+            (
+                Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0)
+                    .unwrap()
+                    .timestamp(),
+                -4 * 3600,
+                -5 * 3600
+            ),
         ]
     );
 }

@@ -757,3 +757,27 @@ fn checker_catches_an_early_trigger() {
     assert!(c.event(&early, t0).unwrap_err().contains("before due"));
     let _ = NaiveDate::MIN;
 }
+
+/// Found by seeds 0 and 1: after a report whose retry gap is 0, the retry
+/// was due at the report's own instant and `poll_timeout` returned the
+/// clock itself instead of something after it.
+#[test]
+fn regression_seeds_0_and_1_gap_zero_retry_is_ready_at_once() {
+    for seed in [0, 1] {
+        check_seed(seed).unwrap_or_else(|e| panic!("SIM_SEED={seed}: {e}"));
+    }
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    let t: DateTime<Utc> = "2026-03-01T05:00:00Z".parse().unwrap();
+    let id = e
+        .submit(t, br#"{"to_number": "+12125550100", "agent_id": "a", "number_of_retries": 1, "gap_between_retries": 0}"#)
+        .unwrap()
+        .call;
+    e.dial(t, 1).unwrap();
+    e.report(t, id, Outcome::Busy).unwrap();
+    assert_eq!(e.state(id), Some(CallState::Ready));
+    assert_eq!(
+        e.poll_timeout(),
+        None,
+        "a ready call without a window needs no timer"
+    );
+}
