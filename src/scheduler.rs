@@ -701,9 +701,8 @@ impl Scheduler {
         let timeout = i64::from(self.config.attempt_timeout_minutes) * 60;
         let call = self.call_mut(slot)?;
         call.state = CallState::InFlight;
-        let agent = call.agent;
-        let attempt = call.attempt;
-        let dispatch = Dispatch {
+        let (agent, batch, attempt) = (call.agent, call.batch, call.attempt);
+        let mut dispatch = Dispatch {
             call: CallId(call.seq),
             attempt,
             to_number: call.to_number.to_string(),
@@ -712,28 +711,17 @@ impl Scheduler {
             language: call.language,
             metadata: call.metadata.as_deref().unwrap_or("{}").to_owned(),
         };
-        let batch = call.batch;
         self.set_timer(slot, Some(t.saturating_add(timeout)));
-        let saturated = match self.agents.get_mut(agent as usize) {
-            Some(a) => {
-                a.in_flight = a.in_flight.saturating_add(1);
-                a.cap.is_some_and(|c| a.in_flight >= c)
+        if let Some(a) = self.agents.get_mut(agent as usize) {
+            a.in_flight = a.in_flight.saturating_add(1);
+            dispatch.agent_id = a.name.to_string();
+            if a.cap.is_some_and(|c| a.in_flight >= c) {
+                self.refresh_agent(agent);
             }
-            None => false,
-        };
-        if saturated {
-            self.refresh_agent(agent);
         }
+        dispatch.batch_id = self.batches.get(batch as usize).map(|b| b.name.to_string());
         self.emit(t, slot, EventKind::Triggered { attempt });
-        Some(Dispatch {
-            agent_id: self
-                .agents
-                .get(agent as usize)
-                .map(|a| a.name.to_string())
-                .unwrap_or_default(),
-            batch_id: self.batches.get(batch as usize).map(|b| b.name.to_string()),
-            ..dispatch
-        })
+        Some(dispatch)
     }
 
     /// The in-flight attempt of `slot` ended with `outcome` at `r`.
