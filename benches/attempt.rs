@@ -1,0 +1,434 @@
+//! The attempt cycle at N pending calls, side by side in one criterion
+//! group with the cost floor and two peer designs.
+//!
+//! One iteration hands out one call, reports it (70% unanswered, retried
+//! 30 minutes later, up to 3 retries), submits a replacement when a call
+//! ends, and drains the events; the simulated clock jumps to the next due
+//! instant when nothing is ready. Workloads:
+//! * `campaign`: due times spread over a day in Asia/Kolkata and
+//!   America/New_York, 09:00-18:00 windows, carry-over on half the calls,
+//!   5 agents with caps, 3 batches;
+//! * `adversarial`: uniformly random due instants over 24 hours, no windows.
+//!
+//! Peers implement the same cycle: `naive` (std `BinaryHeap`s with tuple
+//! keys, a `HashMap` of records, chrono-tz conversions for every window
+//! check) and `btree` (`BTreeMap`s as the queues). `floor` is the unavoidable
+//! work written bare: a timer pop and push on a monotone bucket queue, a
+//! push and pop on a small 8-byte-key heap, a cached zone-offset lookup and
+//! a read-modify-write of one 64-byte record out of N.
+//!
+//! Sizes: `REDIAL_BENCH_SIZES=1000,100000,1000000` (default); CI smoke runs
+//! use `REDIAL_BENCH_SMOKE=1` (1,000 only).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::hint::black_box;
+
+use chrono::{DateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use redial::{CallRequest, Config, Outcome, Scheduler, TimeOfDay};
+
+const T0: i64 = 1_772_755_200; // 2026-03-06T00:00:00Z
+const DAY: i64 = 86_400;
+
+fn sizes() -> Vec<usize> {
+    if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() {
+        return vec![1000];
+    }
+    std::env::var("REDIAL_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1000, 100_000, 1_000_000])
+}
+
+/// xorshift64*: the bench's own deterministic randomness.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    Campaign,
+    Adversarial,
+}
+
+struct Spec {
+    zone: Tz,
+    window: bool,
+    carry: bool,
+    agent: usize,
+    batch: usize,
+    due: i64,
+}
+
+fn spec(rng: &mut Rng, w: Workload, now: i64) -> Spec {
+    let kolkata = rng.below(2) == 0;
+    Spec {
+        zone: if kolkata {
+            chrono_tz::Asia::Kolkata
+        } else {
+            chrono_tz::America::New_York
+        },
+        window: w == Workload::Campaign,
+        carry: rng.below(2) == 0,
+        agent: rng.below(5) as usize,
+        batch: rng.below(3) as usize,
+        due: now + rng.below(DAY as u64) as i64,
+    }
+}
+
+// ---- redial ----------------------------------------------------------
+
+struct Redial {
+    e: Scheduler,
+    now: i64,
+    rng: Rng,
+    w: Workload,
+}
+
+fn at(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap()
+}
+
+impl Redial {
+    fn request(&self, s: &Spec) -> CallRequest {
+        let mut r = CallRequest::new("+919876543210", ["a0", "a1", "a2", "a3", "a4"][s.agent]);
+        r.batch_id = Some(["b0", "b1", "b2"][s.batch].to_owned());
+        r.timezone = Some(s.zone);
+        r.number_of_retries = 3;
+        r.gap_between_retries = redial::Gaps::every(30);
+        r.carry_over = s.carry;
+        if s.window {
+            r.min_trigger_time = TimeOfDay::new(9, 0);
+            r.max_trigger_time = TimeOfDay::new(18, 0);
+            r.carry_over = true; // a campaign call must not be refused for a closed window
+        }
+        r.schedule_at = Some(redial::ScheduleAt::Instant(at(s.due)));
+        r
+    }
+
+    fn new(n: usize, w: Workload) -> Redial {
+        let mut e = Scheduler::new(Config::default()).unwrap();
+        for a in ["a0", "a1", "a2", "a3", "a4"] {
+            e.register_agent(at(T0), a, Some(1_000)).unwrap();
+        }
+        let mut me = Redial {
+            e,
+            now: T0,
+            rng: Rng(7),
+            w,
+        };
+        for _ in 0..n {
+            let s = spec(&mut me.rng, w, T0);
+            let r = me.request(&s);
+            me.e.submit_request(at(T0), r).unwrap();
+        }
+        while me.e.poll_event().is_some() {}
+        me
+    }
+
+    fn cycle(&mut self) {
+        loop {
+            if let Some(d) = self.e.dial(at(self.now), 1).unwrap().pop() {
+                let answered = self.rng.below(10) < 3;
+                let outcome = if answered {
+                    Outcome::Completed
+                } else {
+                    Outcome::NoAnswer
+                };
+                self.e.report(at(self.now), d.call, outcome).unwrap();
+                let mut ended = false;
+                while let Some(ev) = self.e.poll_event() {
+                    ended |= ev.kind.is_terminal();
+                }
+                if ended {
+                    let s = spec(&mut self.rng, self.w, self.now);
+                    let r = self.request(&s);
+                    self.e.submit_request(at(self.now), r).unwrap();
+                    while self.e.poll_event().is_some() {}
+                }
+                return;
+            }
+            let next = self.e.poll_timeout().unwrap().timestamp();
+            self.now = next;
+            self.e.handle_timeout(at(next)).unwrap();
+            while let Some(ev) = self.e.poll_event() {
+                black_box(ev);
+            }
+        }
+    }
+}
+
+// ---- peers: the same cycle on other data structures ---------------------
+
+struct Rec {
+    zone: Tz,
+    window: bool,
+    attempt: u8,
+    priority: i8,
+    due: i64,
+}
+
+/// Next instant >= t inside 09:00-18:00 local, through chrono-tz.
+fn next_in_window(zone: Tz, t: i64) -> i64 {
+    let local = at(t).with_timezone(&zone);
+    let h = local.hour();
+    if (9..18).contains(&h) {
+        return t;
+    }
+    let mut date = local.date_naive();
+    if h >= 18 {
+        date = date.succ_opt().unwrap();
+    }
+    zone.from_local_datetime(&date.and_hms_opt(9, 0, 0).unwrap())
+        .earliest()
+        .unwrap()
+        .timestamp()
+}
+
+trait Queues {
+    fn push_timer(&mut self, due: i64, seq: u64);
+    fn pop_timer(&mut self, now: i64) -> Option<u64>;
+    fn next_timer(&self) -> Option<i64>;
+    fn push_ready(&mut self, priority: i8, due: i64, seq: u64);
+    fn pop_ready(&mut self) -> Option<u64>;
+}
+
+#[derive(Default)]
+struct NaiveQ {
+    timers: BinaryHeap<Reverse<(i64, u64)>>,
+    ready: BinaryHeap<(i8, Reverse<i64>, Reverse<u64>)>,
+}
+
+impl Queues for NaiveQ {
+    fn push_timer(&mut self, due: i64, seq: u64) {
+        self.timers.push(Reverse((due, seq)));
+    }
+    fn pop_timer(&mut self, now: i64) -> Option<u64> {
+        if self.timers.peek().is_some_and(|Reverse((d, _))| *d <= now) {
+            self.timers.pop().map(|Reverse((_, s))| s)
+        } else {
+            None
+        }
+    }
+    fn next_timer(&self) -> Option<i64> {
+        self.timers.peek().map(|Reverse((d, _))| *d)
+    }
+    fn push_ready(&mut self, priority: i8, due: i64, seq: u64) {
+        self.ready.push((priority, Reverse(due), Reverse(seq)));
+    }
+    fn pop_ready(&mut self) -> Option<u64> {
+        self.ready.pop().map(|(_, _, Reverse(s))| s)
+    }
+}
+
+#[derive(Default)]
+struct BTreeQ {
+    timers: BTreeMap<(i64, u64), ()>,
+    ready: BTreeMap<(Reverse<i8>, i64, u64), ()>,
+}
+
+impl Queues for BTreeQ {
+    fn push_timer(&mut self, due: i64, seq: u64) {
+        self.timers.insert((due, seq), ());
+    }
+    fn pop_timer(&mut self, now: i64) -> Option<u64> {
+        let (&(d, s), _) = self.timers.first_key_value()?;
+        (d <= now).then(|| {
+            self.timers.pop_first();
+            s
+        })
+    }
+    fn next_timer(&self) -> Option<i64> {
+        self.timers.first_key_value().map(|(k, _)| k.0)
+    }
+    fn push_ready(&mut self, priority: i8, due: i64, seq: u64) {
+        self.ready.insert((Reverse(priority), due, seq), ());
+    }
+    fn pop_ready(&mut self) -> Option<u64> {
+        self.ready.pop_first().map(|((_, _, s), _)| s)
+    }
+}
+
+struct Peer<Q: Queues> {
+    q: Q,
+    calls: HashMap<u64, Rec>,
+    next: u64,
+    now: i64,
+    rng: Rng,
+    w: Workload,
+}
+
+impl<Q: Queues + Default> Peer<Q> {
+    fn new(n: usize, w: Workload) -> Self {
+        let mut p = Peer {
+            q: Q::default(),
+            calls: HashMap::new(),
+            next: 0,
+            now: T0,
+            rng: Rng(7),
+            w,
+        };
+        for _ in 0..n {
+            p.add();
+        }
+        p
+    }
+
+    fn add(&mut self) {
+        let s = spec(&mut self.rng, self.w, self.now);
+        let seq = self.next;
+        self.next += 1;
+        let due = if s.window {
+            next_in_window(s.zone, s.due)
+        } else {
+            s.due
+        };
+        self.calls.insert(
+            seq,
+            Rec {
+                zone: s.zone,
+                window: s.window,
+                attempt: 1,
+                priority: 0,
+                due,
+            },
+        );
+        self.q.push_timer(due, seq);
+    }
+
+    fn cycle(&mut self) {
+        loop {
+            while let Some(seq) = self.q.pop_timer(self.now) {
+                let rec = &self.calls[&seq];
+                let open = if rec.window {
+                    next_in_window(rec.zone, self.now)
+                } else {
+                    self.now
+                };
+                if open != self.now {
+                    self.q.push_timer(open, seq); // carried to the next window
+                } else {
+                    self.q.push_ready(rec.priority, rec.due, seq);
+                }
+            }
+            if let Some(seq) = self.q.pop_ready() {
+                let answered = self.rng.below(10) < 3;
+                let rec = self.calls.get_mut(&seq).unwrap();
+                if answered || rec.attempt == 4 {
+                    self.calls.remove(&seq);
+                    self.add();
+                } else {
+                    rec.attempt += 1;
+                    rec.due = if rec.window {
+                        next_in_window(rec.zone, self.now + 1800)
+                    } else {
+                        self.now + 1800
+                    };
+                    let due = rec.due;
+                    self.q.push_timer(due, seq);
+                }
+                return;
+            }
+            self.now = self.q.next_timer().unwrap().max(self.now);
+        }
+    }
+}
+
+// ---- the floor -----------------------------------------------------------
+
+/// The work no design can skip, written bare.
+struct Floor {
+    buckets: VecDeque<Vec<u32>>, // one bucket per minute: a monotone timer
+    base: i64,
+    ready: BinaryHeap<Reverse<u64>>,
+    records: Vec<[u64; 8]>, // 64 bytes a call
+    offsets: [i32; 2],
+    rng: Rng,
+}
+
+impl Floor {
+    fn new(n: usize) -> Floor {
+        let mut f = Floor {
+            buckets: VecDeque::new(),
+            base: T0,
+            ready: BinaryHeap::new(),
+            records: vec![[0; 8]; n],
+            offsets: [19_800, -18_000],
+            rng: Rng(7),
+        };
+        f.buckets.resize(1441 * 2, Vec::new());
+        for i in 0..n {
+            let m = f.rng.below(1440) as usize;
+            f.buckets[m].push(i as u32);
+        }
+        for _ in 0..64 {
+            f.ready.push(Reverse(f.rng.next()));
+        }
+        f
+    }
+
+    fn cycle(&mut self) {
+        // Timer pop (refilling from the next non-empty minute) and push 30 minutes on.
+        while self.buckets.front().is_some_and(Vec::is_empty) {
+            self.buckets.pop_front();
+            self.buckets.push_back(Vec::new());
+            self.base += 60;
+        }
+        let slot = self.buckets.front_mut().and_then(Vec::pop).unwrap_or(0);
+        // Ready heap: push and pop an 8-byte key.
+        self.ready
+            .push(Reverse((self.base as u64) << 24 | u64::from(slot)));
+        let Reverse(key) = self.ready.pop().unwrap();
+        // Zone offset: a cached span lookup.
+        let offset = self.offsets[(key & 1) as usize];
+        // The call's record: read, modify, write.
+        let r = &mut self.records[slot as usize];
+        r[0] = r[0].wrapping_add(1);
+        r[1] = (self.base + i64::from(offset)) as u64;
+        self.buckets[30].push(slot);
+        black_box(r[1]);
+    }
+}
+
+fn attempt_cycle(c: &mut Criterion) {
+    for w in [Workload::Campaign, Workload::Adversarial] {
+        let name = if w == Workload::Campaign {
+            "attempt/campaign"
+        } else {
+            "attempt/adversarial"
+        };
+        let mut group = c.benchmark_group(name);
+        for n in sizes() {
+            let mut floor = Floor::new(n);
+            group.bench_function(BenchmarkId::new("floor", n), |b| b.iter(|| floor.cycle()));
+            drop(floor);
+            let mut engine = Redial::new(n, w);
+            group.bench_function(BenchmarkId::new("redial", n), |b| b.iter(|| engine.cycle()));
+            drop(engine);
+            let mut naive = Peer::<NaiveQ>::new(n, w);
+            group.bench_function(BenchmarkId::new("naive_binaryheap", n), |b| {
+                b.iter(|| naive.cycle())
+            });
+            drop(naive);
+            let mut btree = Peer::<BTreeQ>::new(n, w);
+            group.bench_function(BenchmarkId::new("btreemap", n), |b| {
+                b.iter(|| btree.cycle())
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, attempt_cycle);
+criterion_main!(benches);
