@@ -504,13 +504,13 @@ impl Scheduler {
         agent: &str,
         max_concurrent_calls: Option<u32>,
     ) -> Result<(), OpError> {
+        self.tick(now)?;
         if agent.is_empty()
             || agent.len() > crate::request::MAX_ID_BYTES
             || agent.chars().any(char::is_control)
         {
             return Err(OpError::InvalidId(agent.chars().take(140).collect()));
         }
-        self.tick(now)?;
         let a = self.intern_agent(agent);
         if let Some(x) = self.agents.get_mut(a as usize) {
             x.registered = true;
