@@ -1,0 +1,89 @@
+//! Bytes per pending call, measured with a counting global allocator (not
+//! estimated): the heap growth from building an engine of N pending calls
+//! (no metadata), divided by N. Prints one line per size; runs as a
+//! `harness = false` bench so `cargo bench` includes it.
+//!
+//! `REDIAL_BENCH_SMOKE=1` measures 10,000 calls only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Utc};
+use redial::{CallRequest, Config, Scheduler, TimeOfDay};
+
+/// Counts live heap bytes. The only unsafe code in the project: a global
+/// allocator must implement an unsafe trait; it forwards to the system's.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call forwards to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn measure(n: usize) -> (f64, f64) {
+    let now: DateTime<Utc> = "2026-03-06T00:00:00Z".parse().unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    for i in 0..n {
+        let mut r = CallRequest::new(
+            &format!("+9198{:08}", i % 100_000_000),
+            ["a0", "a1", "a2", "a3", "a4"][i % 5],
+        );
+        r.batch_id = Some(["b0", "b1", "b2"][i % 3].to_owned());
+        r.number_of_retries = 3;
+        if i % 2 == 0 {
+            r.min_trigger_time = TimeOfDay::new(9, 0);
+            r.max_trigger_time = TimeOfDay::new(18, 0);
+            r.carry_over = true;
+        }
+        e.submit_request(now, r).unwrap();
+    }
+    while e.poll_event().is_some() {}
+    let waiting = LIVE.load(Ordering::Relaxed) - before;
+    // The same calls once they are all ready (due now) instead of waiting.
+    drop(e);
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    for i in 0..n {
+        let r = CallRequest::new(
+            &format!("+9198{:08}", i % 100_000_000),
+            ["a0", "a1", "a2", "a3", "a4"][i % 5],
+        );
+        e.submit_request(now, r).unwrap();
+    }
+    while e.poll_event().is_some() {}
+    let ready = LIVE.load(Ordering::Relaxed) - before;
+    (waiting as f64 / n as f64, ready as f64 / n as f64)
+}
+
+fn main() {
+    // `cargo bench` passes flags such as --bench; they do not apply here.
+    let sizes: &[usize] = if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() {
+        &[10_000]
+    } else {
+        &[1_000_000]
+    };
+    for &n in sizes {
+        let (mixed, ready) = measure(n);
+        println!(
+            "memory/{n}: {mixed:.0} bytes per pending call (half of them waiting for a window); {ready:.0} bytes per ready call"
+        );
+    }
+}
