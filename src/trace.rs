@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::event::{CallId, Event, EventKind, OpError};
+use crate::event::{CallId, Event, EventKind};
 use crate::retry::Outcome;
 use crate::scheduler::Scheduler;
 use crate::snapshot::Snapshot;
@@ -164,7 +164,7 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
                 engine
                     .dial(now, max)
                     .map(|_| ())
-                    .map_err(|e| (None, code(&e)))
+                    .map_err(|e| (None, e.code()))
             }
             Op::Report { name, outcome } => {
                 let outcome: Outcome = outcome
@@ -174,24 +174,24 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
                     None => Err((Some(name.clone()), "unknown_call")),
                     Some(id) => engine
                         .report(now, id, outcome)
-                        .map_err(|e| (Some(name.clone()), code(&e))),
+                        .map_err(|e| (Some(name.clone()), e.code())),
                 }
             }
             Op::Cancel { name } => match lookup(name) {
                 None => Err((Some(name.clone()), "unknown_call")),
                 Some(id) => engine
                     .cancel(now, id)
-                    .map_err(|e| (Some(name.clone()), code(&e))),
+                    .map_err(|e| (Some(name.clone()), e.code())),
             },
             Op::PauseBatch { batch_id } => engine
                 .pause_batch(now, batch_id)
-                .map_err(|e| (None, code(&e))),
+                .map_err(|e| (None, e.code())),
             Op::ResumeBatch { batch_id } => engine
                 .resume_batch(now, batch_id)
-                .map_err(|e| (None, code(&e))),
+                .map_err(|e| (None, e.code())),
             Op::CancelBatch { batch_id } => engine
                 .cancel_batch(now, batch_id)
-                .map_err(|e| (None, code(&e))),
+                .map_err(|e| (None, e.code())),
             Op::RegisterAgent {
                 agent_id,
                 max_concurrent_calls,
@@ -199,7 +199,7 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
                 let cap = max_concurrent_calls.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
                 engine
                     .register_agent(now, agent_id, cap)
-                    .map_err(|e| (None, code(&e)))
+                    .map_err(|e| (None, e.code()))
             }
             Op::Advance => Ok(()),
             Op::Restart => {
@@ -222,10 +222,6 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
         }
     }
     Ok(out)
-}
-
-fn code(e: &OpError) -> &'static str {
-    e.code()
 }
 
 fn op_name(op: &Op) -> &'static str {
