@@ -58,6 +58,8 @@ pub(crate) struct Call {
     pub to_number: Box<str>,
     pub agent: u32,
     pub batch: u32,
+    /// Derived on restore: lanes are numbered in the order they are made.
+    #[serde(skip)]
     pub lane: LaneId,
     pub language: Option<Language>,
     pub metadata: Option<Box<str>>,
