@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::redial;
+use common::cli::redial;
 
 #[test]
 fn replay_prints_json_lines() {

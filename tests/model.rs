@@ -7,10 +7,13 @@
 //! `MODEL_SEQUENCES=N` sets how many sequences run (default 10000).
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
+use common::Rng;
 use redial::{
     CallId, CallRequest, Config, Event, EventKind, ExpireReason, OpError, Outcome, ScheduleAt,
     Scheduler, Snapshot,
@@ -515,21 +518,6 @@ impl WholeSeconds for NaiveDateTime {
 }
 
 // ---- the comparison --------------------------------------------------
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 const ZONES: [&str; 6] = [
     "America/New_York",

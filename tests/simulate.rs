@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 mod common;
 
-use common::redial;
+use common::cli::redial;
 use std::sync::OnceLock;
 
 use serde_json::Value;
