@@ -1260,11 +1260,27 @@ impl Scheduler {
         for a in 0..s.agents.len() {
             s.refresh_agent(u32::try_from(a).unwrap_or(u32::MAX));
         }
+        // Keys and calls must point at each other, one to one.
         for (k, v) in idempotency {
-            if !s.index.contains_key(&v.call) {
-                return Err(format!("idempotency key {k:?} names an ended call"));
+            let owner = s.index.get(&v.call).and_then(|slot| s.call(*slot));
+            if owner.and_then(|c| c.idempotency_key.as_deref()) != Some(k.as_str()) {
+                return Err(format!(
+                    "idempotency key {k:?} does not match call-{}",
+                    v.call
+                ));
             }
-            s.idempotency.insert(k.into(), v);
+            if s.idempotency.insert(k.as_str().into(), v).is_some() {
+                return Err(format!("idempotency key {k:?} appears twice"));
+            }
+        }
+        let keyed = s
+            .calls
+            .iter()
+            .flatten()
+            .filter(|c| c.idempotency_key.is_some())
+            .count();
+        if keyed != s.idempotency.len() {
+            return Err("a call's idempotency key has no entry".to_owned());
         }
         s.events = events.into();
         s.settle();

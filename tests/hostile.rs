@@ -263,3 +263,41 @@ fn regression_fuzz_restored_engine_writes_the_same_snapshot() {
         &String::from_utf8(bytes).unwrap()
     ));
 }
+
+/// Found by the `snapshot` fuzz target: a snapshot whose idempotency entry
+/// named a call that did not carry the key restored, then wrote a snapshot
+/// that would not restore. Keys and calls must now match one to one.
+#[test]
+fn regression_fuzz_idempotency_keys_must_match_their_calls() {
+    let good = String::from_utf8(engine_with_calls().snapshot().to_bytes()).unwrap();
+    for broken in [
+        good.replacen("\"idempotency_key\":\"k0\"", "\"idempotency_key\":null", 1),
+        good.replacen(
+            "\"idempotency_key\":\"k0\"",
+            "\"idempotency_key\":\"k1\"",
+            1,
+        ),
+        good.replacen("[\"k0\",{\"call\":1", "[\"k0\",{\"call\":2", 1),
+    ] {
+        assert_ne!(broken, good);
+        let err = Scheduler::restore(Snapshot::from_bytes(broken.as_bytes()).unwrap());
+        assert!(
+            matches!(err, Err(SnapshotError::Inconsistent(_))),
+            "{broken}"
+        );
+    }
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/corpus/snapshot/regression-idempotency-key"
+    ))
+    .unwrap();
+    if let Ok(s) = Snapshot::from_bytes(&bytes)
+        && let Ok(mut e) = Scheduler::restore(s)
+    {
+        let later = t0()
+            .checked_add_signed(TimeDelta::try_days(30).unwrap())
+            .unwrap();
+        let _ = e.handle_timeout(later);
+        Scheduler::restore(Snapshot::from_bytes(&e.snapshot().to_bytes()).unwrap()).unwrap();
+    }
+}
