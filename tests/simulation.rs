@@ -410,9 +410,7 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
     while now < end {
         step += 1;
         if restart_at == Some(step) {
-            let bytes = engine.snapshot().to_bytes();
-            engine = Scheduler::restore(Snapshot::from_bytes(&bytes).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
+            engine = restart(&engine)?;
         }
         // The host wakes at the earliest of: its own random cadence, the
         // engine's timeout, a report coming in, a submission.
@@ -547,9 +545,7 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
                 .map_err(|e| e.to_string())?;
             op_effect = Some(HostChange::Cap(a, cap));
         } else if choice < 83 {
-            let bytes = engine.snapshot().to_bytes();
-            engine = Scheduler::restore(Snapshot::from_bytes(&bytes).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?;
+            engine = restart(&engine)?;
         } else {
             engine.handle_timeout(actor).map_err(|e| e.to_string())?;
         }
@@ -597,6 +593,18 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
         events,
         coverage: check.coverage,
     })
+}
+
+/// A restart through snapshot bytes; the restored engine must write the
+/// same bytes again (same state, same snapshot).
+fn restart(engine: &Scheduler) -> Result<Scheduler, String> {
+    let bytes = engine.snapshot().to_bytes();
+    let restored = Scheduler::restore(Snapshot::from_bytes(&bytes).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    if restored.snapshot().to_bytes() != bytes {
+        return Err("a restored engine writes a different snapshot".into());
+    }
+    Ok(restored)
 }
 
 /// `poll_timeout` is `None` exactly when no call needs the clock, never in
