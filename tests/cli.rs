@@ -90,3 +90,42 @@ fn plan_reports_rejections_and_bad_arguments() {
     assert_eq!(code, 2);
     assert!(err.contains("reading /nonexistent.json"), "{err}");
 }
+
+#[test]
+fn plan_explains_the_first_attempt() {
+    let cases = [
+        (
+            r#"{"to_number": "+919876543210", "agent_id": "a"}"#,
+            "due now",
+        ),
+        (
+            r#"{"to_number": "+919876543210", "agent_id": "a", "schedule_at": "2025-12-31T12:00:00.5"}"#,
+            "12:00:01 IST (2025-12-31T06:30:01Z)  schedule_at",
+        ),
+        (
+            r#"{"to_number": "+919876543210", "agent_id": "a", "min_trigger_time": "09:00"}"#,
+            "window not open yet",
+        ),
+        (
+            r#"{"to_number": "+919876543210", "agent_id": "a", "schedule_at": "2025-12-31T08:00:00", "min_trigger_time": "09:00"}"#,
+            "schedule_at, then the window opens",
+        ),
+        (
+            r#"{"to_number": "+919876543210", "agent_id": "a", "max_trigger_time": "06:00", "carry_over": true}"#,
+            "carried over to the next day's window",
+        ),
+    ];
+    for (i, (body, reason)) in cases.iter().enumerate() {
+        let path = std::env::temp_dir().join(format!("redial_plan_reason_{i}.json"));
+        std::fs::write(&path, body).unwrap();
+        let (code, out, err) = redial(&[
+            "plan",
+            path.to_str().unwrap(),
+            "--now",
+            "2025-12-31T07:15:00+05:30",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let first = out.lines().nth(1).unwrap();
+        assert!(first.contains(reason), "{body}: {first}");
+    }
+}

@@ -15,7 +15,7 @@ mod simulate;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 use redial::trace::{self, Case};
@@ -157,7 +157,6 @@ fn plan(path: &str, now: &str, timezone: Option<&str>) -> Result<ExitCode, Strin
     let request = CallRequest::from_json(body.as_bytes(), &config)
         .map_err(|r| format!("{} (field {:?})", r.message, r.field))?;
     let zone = request.timezone.unwrap_or(config.default_timezone);
-    let scheduled = request.schedule_at.is_some();
     let window = request.window().ok().flatten();
     let mut engine = Scheduler::new(config).map_err(|e| e.to_string())?;
     let accepted = engine
@@ -175,23 +174,35 @@ fn plan(path: &str, now: &str, timezone: Option<&str>) -> Result<ExitCode, Strin
         window.map_or("any time".to_owned(), |w| w.to_string()),
         show(now)
     );
-    let first_reason = if accepted.due == now {
-        "due now".to_owned()
-    } else if scheduled
-        && matches!(request.schedule_at, Some(ScheduleAt::Instant(t)) if t >= accepted.due)
-    {
-        "schedule_at".to_owned()
-    } else if redial::window::local_date(zone, accepted.due)
-        == redial::window::local_date(zone, now)
-    {
-        if scheduled {
-            "schedule_at, then window opens".to_owned()
+    // The instant schedule_at names, rounded up to a whole second as the engine does.
+    let scheduled_at = match request.schedule_at {
+        Some(ScheduleAt::Instant(t)) => Some(t),
+        Some(ScheduleAt::Local(w)) => redial::wall_to_instant(zone, w),
+        None => None,
+    }
+    .map(|t| {
+        let whole = t.with_nanosecond(0).unwrap_or(t);
+        let second = chrono::TimeDelta::try_seconds(1).unwrap_or_default();
+        if whole < t {
+            whole.checked_add_signed(second).unwrap_or(t)
         } else {
-            "window not open yet".to_owned()
+            whole
         }
+    });
+    let same_day =
+        redial::window::local_date(zone, accepted.due) == redial::window::local_date(zone, now);
+    let first_reason = if accepted.due == now {
+        "due now"
+    } else if scheduled_at == Some(accepted.due) {
+        "schedule_at"
+    } else if same_day && scheduled_at.is_some() {
+        "schedule_at, then the window opens"
+    } else if same_day {
+        "window not open yet"
     } else {
-        "carried over to the next day's window".to_owned()
-    };
+        "carried over to the next day's window"
+    }
+    .to_owned();
     let mut reason = first_reason;
     let mut at = accepted.due;
     loop {
