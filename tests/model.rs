@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
-use common::Rng;
+use common::{Rng, ZONES};
 use redial::{
     CallId, CallRequest, Config, Event, EventKind, ExpireReason, OpError, Outcome, ScheduleAt,
     Scheduler, Snapshot,
@@ -519,14 +519,6 @@ impl WholeSeconds for NaiveDateTime {
 
 // ---- the comparison --------------------------------------------------
 
-const ZONES: [&str; 6] = [
-    "America/New_York",
-    "Europe/London",
-    "Australia/Lord_Howe",
-    "Asia/Kathmandu",
-    "Asia/Kolkata",
-    "America/Santiago",
-];
 const STARTS: [i64; 4] = [
     1_772_668_800, // 2026-03-05, before New York's spring forward
     1_792_454_400, // 2026-10-21, before London's and New York's fall back

@@ -12,24 +12,19 @@
 
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
+use common::ZONES;
 use proptest::prelude::*;
 use redial::{
     CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot, TimeOfDay, Window,
 };
 use serde_json::{Value, json};
 
-const ZONES: [&str; 6] = [
-    "America/New_York",
-    "Europe/London",
-    "Australia/Lord_Howe",
-    "Asia/Kathmandu",
-    "Asia/Kolkata",
-    "America/Santiago",
-];
 const STARTS: [&str; 4] = [
     "2026-03-07T00:00:00Z", // New York spring forward next night
     "2026-10-24T00:00:00Z", // London fall back

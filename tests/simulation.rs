@@ -18,20 +18,12 @@ use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
-use common::Rng;
+use common::{Rng, ZONES};
 use redial::{
     CallId, CallRequest, CallState, Config, Event, EventKind, Outcome, Scheduler, Snapshot, Window,
 };
 use serde_json::json;
 
-const ZONES: [&str; 6] = [
-    "America/New_York",
-    "Europe/London",
-    "Australia/Lord_Howe",
-    "Asia/Kathmandu",
-    "Asia/Kolkata",
-    "America/Santiago",
-];
 /// Starts whose next two weeks hold DST changes (and one Feb 29).
 const STARTS: [&str; 5] = [
     "2026-03-01T00:00:00Z", // New York gap 03-08, London gap 03-29 (not reached), Santiago fold 04-05 (not reached)

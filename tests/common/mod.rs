@@ -4,6 +4,18 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 
+/// The zones the randomized tests draw from: New York, London and
+/// Santiago (gaps and folds, Santiago's at midnight), Lord Howe (half-hour
+/// DST), Kathmandu (+05:45) and Kolkata (no DST).
+pub const ZONES: [&str; 6] = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "America/Santiago",
+];
+
 /// SplitMix64: a seedable generator, so every random test replays exactly.
 pub struct Rng(pub u64);
 
