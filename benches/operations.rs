@@ -11,11 +11,16 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use redial::{CallRequest, Config, Scheduler, Snapshot, TimeOfDay};
 
 fn n() -> usize {
-    if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() { 10_000 } else { 1_000_000 }
+    if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() {
+        10_000
+    } else {
+        1_000_000
+    }
 }
 
+/// 2026-03-06T00:00:00Z (built once per use site, not parsed in the loop).
 fn now() -> DateTime<Utc> {
-    "2026-03-06T00:00:00Z".parse().unwrap()
+    DateTime::from_timestamp(1_772_755_200, 0).unwrap()
 }
 
 const BASIC: &[u8] = br#"{"to_number": "+919876543210", "agent_id": "6803fa770b666a64ab1694c1e"}"#;
@@ -28,7 +33,10 @@ const FULL: &[u8] = br#"{"to_number": "+919876543210", "agent_id": "6803fa770b66
 fn engine(n: usize) -> Scheduler {
     let mut e = Scheduler::new(Config::default()).unwrap();
     for i in 0..n {
-        let mut r = CallRequest::new(&format!("+9198{:08}", i % 100_000_000), ["a0", "a1", "a2"][i % 3]);
+        let mut r = CallRequest::new(
+            &format!("+9198{:08}", i % 100_000_000),
+            ["a0", "a1", "a2"][i % 3],
+        );
         r.batch_id = Some("camp".to_owned());
         if i % 2 == 0 {
             r.min_trigger_time = TimeOfDay::new(9, 0);
@@ -97,7 +105,9 @@ fn operations(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("write", |b| b.iter(|| black_box(e.snapshot().to_bytes())));
-    g.bench_function("restore", |b| b.iter(|| black_box(Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap())));
+    g.bench_function("restore", |b| {
+        b.iter(|| black_box(Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap()))
+    });
     g.finish();
 }
 
