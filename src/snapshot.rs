@@ -109,15 +109,20 @@ impl Snapshot {
         struct Header {
             format: u32,
         }
-        let header: Header =
-            serde_json::from_slice(bytes).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
-        if header.format != SNAPSHOT_FORMAT {
-            return Err(SnapshotError::Format {
-                found: header.format,
-                expected: SNAPSHOT_FORMAT,
-            });
+        let wrong_format = |found| SnapshotError::Format {
+            found,
+            expected: SNAPSHOT_FORMAT,
+        };
+        // One parse for the common case; the header alone is read only to
+        // explain a failure (another format may have another shape).
+        match serde_json::from_slice::<Snapshot>(bytes) {
+            Ok(s) if s.format == SNAPSHOT_FORMAT => Ok(s),
+            Ok(s) => Err(wrong_format(s.format)),
+            Err(e) => match serde_json::from_slice::<Header>(bytes) {
+                Ok(h) if h.format != SNAPSHOT_FORMAT => Err(wrong_format(h.format)),
+                _ => Err(SnapshotError::Corrupt(e.to_string())),
+            },
         }
-        serde_json::from_slice(bytes).map_err(|e| SnapshotError::Corrupt(e.to_string()))
     }
 }
 
