@@ -114,7 +114,7 @@ impl FromStr for Outcome {
 /// assert_eq!(gaps.after_attempt(3), 60);
 /// assert_eq!(Gaps::every(15).unwrap().after_attempt(9), 15);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum Gaps {
     /// The same gap before every retry.
@@ -149,6 +149,38 @@ impl Gaps {
                     .map_or(0, |g| u32::from(*g))
             }
         }
+    }
+}
+
+/// A number or an array of numbers, read without serde's untagged-enum
+/// buffering (snapshots hold one per call).
+impl<'de> Deserialize<'de> for Gaps {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Gaps;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("minutes as an integer or an array of integers")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Gaps, E> {
+                u16::try_from(v)
+                    .map(Gaps::Every)
+                    .map_err(|_| E::custom("gap out of range"))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Gaps, E> {
+                u16::try_from(v)
+                    .map(Gaps::Every)
+                    .map_err(|_| E::custom("gap out of range"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Gaps, A::Error> {
+                let mut list = Vec::new();
+                while let Some(g) = seq.next_element::<u16>()? {
+                    list.push(g);
+                }
+                Ok(Gaps::List(list.into_boxed_slice()))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

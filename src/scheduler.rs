@@ -1197,6 +1197,8 @@ impl Scheduler {
         }
         s.now = now;
         s.next_seq = next_seq;
+        s.calls.reserve(calls.len());
+        s.index.reserve(calls.len());
         for a in agents {
             let id = s.intern_agent(&a.name);
             if let Some(x) = s.agents.get_mut(id as usize) {

@@ -30,8 +30,7 @@ const SEARCH_DAYS: u64 = 7;
 /// assert_eq!(t.to_string(), "09:05");
 /// assert!(TimeOfDay::parse("24:00").is_none());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimeOfDay {
     minutes: u16,
 }
@@ -97,17 +96,28 @@ impl fmt::Display for TimeOfDay {
     }
 }
 
-impl TryFrom<String> for TimeOfDay {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        TimeOfDay::parse(&text)
-            .ok_or_else(|| format!("invalid time of day {text:?}: expected HH:MM"))
+impl Serialize for TimeOfDay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
-impl From<TimeOfDay> for String {
-    fn from(t: TimeOfDay) -> String {
-        t.to_string()
+/// Read from `"HH:MM"` without allocating (snapshots hold two per call).
+impl<'de> Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TimeOfDay;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a time of day HH:MM")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TimeOfDay, E> {
+                TimeOfDay::parse(text).ok_or_else(|| {
+                    E::custom(format!("invalid time of day {text:?}: expected HH:MM"))
+                })
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
