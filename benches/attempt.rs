@@ -6,8 +6,9 @@
 //! ends, and drains the events; the simulated clock jumps to the next due
 //! instant when nothing is ready. Workloads:
 //! * `campaign`: due times spread over a day in Asia/Kolkata and
-//!   America/New_York, 09:00-18:00 windows, carry-over on half the calls,
-//!   5 agents with caps, 3 batches;
+//!   America/New_York, 09:00-18:00 windows with carry-over (a call without
+//!   it, submitted after 18:00, would be refused), 5 agents with caps,
+//!   3 batches;
 //! * `adversarial`: uniformly random due instants over 24 hours, no windows.
 //!
 //! Peers implement the same cycle: `naive` (std `BinaryHeap`s with tuple
@@ -67,7 +68,6 @@ enum Workload {
 struct Spec {
     zone: Tz,
     window: bool,
-    carry: bool,
     agent: usize,
     batch: usize,
     due: i64,
@@ -82,7 +82,6 @@ fn spec(rng: &mut Rng, w: Workload, now: i64) -> Spec {
             chrono_tz::America::New_York
         },
         window: w == Workload::Campaign,
-        carry: rng.below(2) == 0,
         agent: rng.below(5) as usize,
         batch: rng.below(3) as usize,
         due: now + rng.below(DAY as u64) as i64,
@@ -109,11 +108,10 @@ impl Redial {
         r.timezone = Some(s.zone);
         r.number_of_retries = 3;
         r.gap_between_retries = redial::Gaps::every(30);
-        r.carry_over = s.carry;
         if s.window {
             r.min_trigger_time = TimeOfDay::new(9, 0);
             r.max_trigger_time = TimeOfDay::new(18, 0);
-            r.carry_over = true; // a campaign call must not be refused for a closed window
+            r.carry_over = true;
         }
         r.schedule_at = Some(redial::ScheduleAt::Instant(at(s.due)));
         r

@@ -313,7 +313,7 @@ impl CallRequest {
     /// ```
     /// let mut req = redial::CallRequest::new("+919876543210", "agent-1");
     /// req.priority = 5;
-    /// assert!(req.validate().is_ok());
+    /// assert!(req.validate(&redial::Config::default()).is_ok());
     /// ```
     pub fn new(to_number: &str, agent_id: &str) -> CallRequest {
         CallRequest {
@@ -379,11 +379,17 @@ impl CallRequest {
     }
 
     /// Checks the fields of a request built in code, by the rules JSON
-    /// bodies follow, in the same order.
+    /// bodies follow (`max_metadata_bytes` from `config`), in the same order.
     ///
     /// # Errors
     /// A 400 [`Rejection`] naming the first invalid field.
-    pub fn validate(&self) -> Result<(), Rejection> {
+    pub fn validate(&self, config: &Config) -> Result<(), Rejection> {
+        self.clone().normalized(config).map(|_| ())
+    }
+
+    /// The request validated as [`CallRequest::validate`] does, with its
+    /// metadata rewritten as the compact JSON a parsed body would carry.
+    pub(crate) fn normalized(mut self, config: &Config) -> Result<CallRequest, Rejection> {
         check_e164(&self.to_number)?;
         check_id("agent_id", &self.agent_id)?;
         if let Some(b) = &self.batch_id {
@@ -402,7 +408,7 @@ impl CallRequest {
                     "Invalid metadata: expected a JSON object",
                 ));
             };
-            check_metadata(&map, usize::MAX)?;
+            self.metadata = Some(check_metadata(&map, config.max_metadata_bytes)?);
         }
         if self.number_of_retries > MAX_RETRIES {
             return Err(Rejection::bad(
@@ -438,7 +444,8 @@ impl CallRequest {
         if let Some(k) = &self.idempotency_key {
             check_id("idempotency_key", k)?;
         }
-        self.window().map(|_| ())
+        self.window()?;
+        Ok(self)
     }
 
     /// The request as a canonical JSON object: the fields a body would
@@ -1363,21 +1370,49 @@ mod tests {
         let again = CallRequest::from_json(r.to_value().to_string().as_bytes(), &Config::default())
             .unwrap();
         assert_eq!(r, again);
-        assert!(r.validate().is_ok());
+        assert!(r.validate(&Config::default()).is_ok());
     }
 
     #[test]
     fn validate_catches_bad_code_built_requests() {
         let mut r = CallRequest::new("+919876543210", "a");
         r.priority = 101;
-        assert_eq!(r.validate().unwrap_err().field.as_deref(), Some("priority"));
+        assert_eq!(
+            r.validate(&Config::default()).unwrap_err().field.as_deref(),
+            Some("priority")
+        );
         let mut r = CallRequest::new("+919876543210", "a");
         r.metadata = Some("[1]".into());
-        assert_eq!(r.validate().unwrap_err().field.as_deref(), Some("metadata"));
+        assert_eq!(
+            r.validate(&Config::default()).unwrap_err().field.as_deref(),
+            Some("metadata")
+        );
         let mut r = CallRequest::new("+919876543210", "a");
         r.gap_between_retries = Some(Gaps::List(Box::new([])));
         assert_eq!(
-            r.validate().unwrap_err().field.as_deref(),
+            r.validate(&Config::default()).unwrap_err().field.as_deref(),
+            Some("gap_between_retries")
+        );
+        // Metadata follows the engine's limit and is stored compact.
+        let mut r = CallRequest::new("+919876543210", "a");
+        r.metadata = Some(r#"{ "k" :  "vvvv" }"#.into());
+        let tight = Config {
+            max_metadata_bytes: 12,
+            ..Config::default()
+        };
+        assert_eq!(
+            r.clone().normalized(&tight).unwrap().metadata.as_deref(),
+            Some(r#"{"k":"vvvv"}"#)
+        );
+        r.metadata = Some(r#"{"k": "vvvvv"}"#.into());
+        assert_eq!(
+            r.validate(&tight).unwrap_err().field.as_deref(),
+            Some("metadata")
+        );
+        let mut r = CallRequest::new("+919876543210", "a");
+        r.gap_between_retries = Some(Gaps::List(Box::new([])));
+        assert_eq!(
+            r.validate(&Config::default()).unwrap_err().field.as_deref(),
             Some("gap_between_retries")
         );
     }

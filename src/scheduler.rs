@@ -288,7 +288,7 @@ impl Scheduler {
         request: CallRequest,
     ) -> Result<Accepted, Rejection> {
         let t = self.tick_for_submit(now)?;
-        let result = request.validate().and_then(|()| {
+        let result = request.normalized(&self.config).and_then(|request| {
             let canonical = if request.idempotency_key.is_some() {
                 request.to_value()
             } else {

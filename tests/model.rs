@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::{Rng, ZONES};
 use redial::{
@@ -759,7 +759,6 @@ fn model_knows_dst_and_detects_differences() {
         Utc.with_ymd_and_hms(2026, 11, 1, 5, 30, 0).unwrap()
     );
     assert!(matches!(ny.from_local_datetime(&gap), LocalResult::None));
-    let _ = Duration::zero();
     // Different configurations make the model and the engine disagree.
     let mut engine = Scheduler::new(Config {
         attempt_timeout_minutes: 10,
