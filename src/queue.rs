@@ -331,7 +331,11 @@ impl Timers {
         let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else {
             return false;
         };
-        let entries = self.buckets.get_mut(i).map(std::mem::take).unwrap_or_default();
+        let entries = self
+            .buckets
+            .get_mut(i)
+            .map(std::mem::take)
+            .unwrap_or_default();
         let Some(min) = entries.iter().map(|e| radix_key(e.at)).min() else {
             return false;
         };
@@ -483,7 +487,12 @@ mod tests {
                         seq += 1;
                         let spread = [1, 60, 100_000, 1 << 40][rand(4) as usize];
                         let at = now - 5 + i64::try_from(rand(spread)).unwrap();
-                        let e = TimerEntry { at, seq, slot: 0, generation: 0 };
+                        let e = TimerEntry {
+                            at,
+                            seq,
+                            slot: 0,
+                            generation: 0,
+                        };
                         t.push(e);
                         reference.push(Reverse(e));
                     }

@@ -13,7 +13,7 @@ use crate::queue::{LaneId, Lanes, ReadyKey, Slot, TimerEntry, Timers};
 use crate::request::{CallRequest, Language, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
 use crate::snapshot::Snapshot;
-use crate::window::{Window, local_date, wall_to_instant};
+use crate::window::{OccurrenceCache, Window, local_date, wall_to_instant};
 
 /// Earliest `now` the engine accepts: 0001-01-01T00:00:00Z.
 pub const MIN_TIME: i64 = -62_135_596_800;
@@ -21,6 +21,31 @@ pub const MIN_TIME: i64 = -62_135_596_800;
 pub const MAX_TIME: i64 = 253_402_300_799;
 
 const NO_BATCH: u32 = u32::MAX;
+
+/// Hashes acceptance numbers for the call index. They are engine-made, not
+/// host-chosen, so a multiplicative hash is safe from flooding and far
+/// cheaper than SipHash; the index is never iterated, so its order cannot
+/// leak into outputs.
+#[derive(Clone, Copy, Debug, Default)]
+struct SeqHasher(u64);
+
+impl std::hash::Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the product's high bits, which hashbrown uses
+        // for its control bytes, depend on every bit of `n`.
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type BuildSeqHasher = std::hash::BuildHasherDefault<SeqHasher>;
 
 /// The result of a successful submit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,7 +157,7 @@ pub struct Scheduler {
     pub(crate) next_seq: u64,
     calls: Vec<Option<Call>>,
     free: Vec<Slot>,
-    index: HashMap<u64, Slot>,
+    index: HashMap<u64, Slot, BuildSeqHasher>,
     pub(crate) agents: Vec<Agent>,
     agent_ids: HashMap<Box<str>, u32>,
     pub(crate) batches: Vec<Batch>,
@@ -140,6 +165,7 @@ pub struct Scheduler {
     lane_ids: HashMap<(u32, u32), LaneId>,
     ready: Lanes,
     timers: Timers,
+    occurrences: OccurrenceCache,
     pub(crate) idempotency: HashMap<Box<str>, Idempotent>,
     pub(crate) events: VecDeque<Event>,
 }
@@ -196,7 +222,7 @@ impl Scheduler {
             next_seq: 1,
             calls: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             agents: Vec::new(),
             agent_ids: HashMap::new(),
             batches: Vec::new(),
@@ -204,6 +230,7 @@ impl Scheduler {
             lane_ids: HashMap::new(),
             ready: Lanes::default(),
             timers: Timers::default(),
+            occurrences: OccurrenceCache::default(),
             idempotency: HashMap::new(),
             events: VecDeque::new(),
         })
@@ -665,14 +692,15 @@ impl Scheduler {
 
     /// A ready call's window occurrence ended before it was dialed.
     fn window_closed(&mut self, slot: Slot, at: i64) {
-        let Some(call) = self.call_mut(slot) else {
+        let Some(call) = self.calls.get_mut(slot as usize).and_then(Option::as_mut) else {
             return;
         };
         call.state = CallState::Waiting;
         let lane = call.lane;
         let next = if call.carry_over {
+            let occurrences = &mut self.occurrences;
             call.window
-                .and_then(|w| w.first_instant_at_or_after(call.tz, instant(at)))
+                .and_then(|w| occurrences.first_instant_at_or_after(&w, call.tz, instant(at)))
                 .map(|(due, o)| (ceil_secs(due), ceil_secs(o.end)))
         } else {
             None
@@ -707,7 +735,7 @@ impl Scheduler {
         let mut dispatch = Dispatch {
             call: CallId(call.seq),
             attempt,
-            to_number: call.to_number.to_string(),
+            to_number: String::from(&*call.to_number),
             agent_id: String::new(),
             batch_id: None,
             language: call.language,
@@ -716,12 +744,15 @@ impl Scheduler {
         self.set_timer(slot, Some(t.saturating_add(timeout)));
         if let Some(a) = self.agents.get_mut(agent as usize) {
             a.in_flight = a.in_flight.saturating_add(1);
-            dispatch.agent_id = a.name.to_string();
+            dispatch.agent_id = String::from(&*a.name);
             if a.cap.is_some_and(|c| a.in_flight >= c) {
                 self.refresh_agent(agent);
             }
         }
-        dispatch.batch_id = self.batches.get(batch as usize).map(|b| b.name.to_string());
+        dispatch.batch_id = self
+            .batches
+            .get(batch as usize)
+            .map(|b| String::from(&*b.name));
         self.emit(t, slot, EventKind::Triggered { attempt });
         Some(dispatch)
     }
@@ -758,7 +789,7 @@ impl Scheduler {
         if !self.config.is_retryable(outcome) {
             return self.end_call(slot, r, EventKind::Failed { outcome });
         }
-        let Some(call) = self.call(slot) else {
+        let Some(call) = self.calls.get(slot as usize).and_then(Option::as_ref) else {
             return;
         };
         if !has_next_attempt(call.retries, call.attempt) {
@@ -769,8 +800,9 @@ impl Scheduler {
         let next = match (call.occurrence_end, call.window) {
             (None, _) | (_, None) => Some((desired, call.occurrence_end, false)),
             (Some(end), Some(_)) if desired < end => Some((desired, Some(end), false)),
-            (Some(_), Some(w)) if call.carry_over => w
-                .first_instant_at_or_after(call.tz, instant(desired))
+            (Some(_), Some(w)) if call.carry_over => self
+                .occurrences
+                .first_instant_at_or_after(&w, call.tz, instant(desired))
                 .map(|(due, o)| (ceil_secs(due), Some(ceil_secs(o.end)), true)),
             _ => None,
         };
@@ -874,15 +906,18 @@ impl Scheduler {
         let (due, occurrence_end) = match window {
             None => (d, None),
             Some(w) => {
-                let o = w.first_ending_after(tz, instant(d)).ok_or_else(|| {
-                    Rejection::bad(
-                        "max_trigger_time",
-                        format!(
-                            "Window {w} has no occurrence near {}",
-                            instant(d).to_rfc3339()
-                        ),
-                    )
-                })?;
+                let o = self
+                    .occurrences
+                    .first_ending_after(&w, tz, instant(d))
+                    .ok_or_else(|| {
+                        Rejection::bad(
+                            "max_trigger_time",
+                            format!(
+                                "Window {w} has no occurrence near {}",
+                                instant(d).to_rfc3339()
+                            ),
+                        )
+                    })?;
                 let (start, end) = (ceil_secs(o.start), ceil_secs(o.end));
                 if d >= start || Some(o.date) == local_date(tz, instant(d)) || req.carry_over {
                     (d.max(start), Some(end))

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{GapInfo, Tz};
 use serde::{Deserialize, Serialize};
 
@@ -264,17 +264,7 @@ impl Window {
     /// assert_eq!(o.start, Kolkata.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap());
     /// ```
     pub fn first_ending_after(&self, tz: Tz, t: DateTime<Utc>) -> Option<Occurrence> {
-        // The previous date's occurrence can still be open (overnight windows).
-        let mut date = local_date(tz, t)?.pred_opt()?;
-        for _ in 0..=SEARCH_DAYS + 1 {
-            if let Some(o) = self.occurrence(tz, date)
-                && o.end > t
-            {
-                return Some(o);
-            }
-            date = date.succ_opt()?;
-        }
-        None
+        first_ending_after_by(tz, t, |date| self.occurrence(tz, date))
     }
 
     /// The first in-window instant at or after `t`, with its occurrence.
@@ -312,6 +302,117 @@ impl Window {
     /// ```
     pub fn contains(&self, tz: Tz, t: DateTime<Utc>) -> bool {
         self.first_ending_after(tz, t).is_some_and(|o| o.start <= t)
+    }
+}
+
+/// [`Window::first_ending_after`] with occurrences from `occurrence`.
+fn first_ending_after_by(
+    tz: Tz,
+    t: DateTime<Utc>,
+    mut occurrence: impl FnMut(NaiveDate) -> Option<Occurrence>,
+) -> Option<Occurrence> {
+    // The previous date's occurrence can still be open (overnight windows).
+    let mut date = local_date(tz, t)?.pred_opt()?;
+    for _ in 0..=SEARCH_DAYS + 1 {
+        if let Some(o) = occurrence(date)
+            && o.end > t
+        {
+            return Some(o);
+        }
+        date = date.succ_opt()?;
+    }
+    None
+}
+
+/// A memo of [`Window::occurrence`]: the engine asks for the same few
+/// (zone, window, date) triples over and over, and each answer costs two
+/// wall-clock conversions through chrono-tz. Direct-mapped and fixed in
+/// size; a memo of a pure function, so it changes no result, only speed.
+#[derive(Clone, Debug)]
+pub(crate) struct OccurrenceCache {
+    entries: Vec<Option<CachedOccurrence>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CachedOccurrence {
+    tz: Tz,
+    window: Window,
+    date: NaiveDate,
+    occurrence: Option<Occurrence>,
+}
+
+impl Default for OccurrenceCache {
+    fn default() -> OccurrenceCache {
+        OccurrenceCache::with_entries(1024)
+    }
+}
+
+impl OccurrenceCache {
+    /// A cache of `n` entries (a power of two).
+    pub(crate) fn with_entries(n: usize) -> OccurrenceCache {
+        OccurrenceCache {
+            entries: vec![None; n.next_power_of_two()],
+        }
+    }
+
+    fn index(&self, tz: Tz, window: &Window, date: NaiveDate) -> usize {
+        let minutes = |t: Option<TimeOfDay>| t.map_or(0xFFFF, |t| u64::from(t.minutes));
+        let h = (tz as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(minutes(window.min) << 16 | minutes(window.max))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(u64::from(date.num_days_from_ce().cast_unsigned()))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // High bits are the best mixed.
+        (h >> 32) as usize & (self.entries.len() - 1)
+    }
+
+    /// [`Window::occurrence`], remembered.
+    pub(crate) fn occurrence(
+        &mut self,
+        window: &Window,
+        tz: Tz,
+        date: NaiveDate,
+    ) -> Option<Occurrence> {
+        let i = self.index(tz, window, date);
+        if let Some(Some(e)) = self.entries.get(i)
+            && e.tz == tz
+            && e.window == *window
+            && e.date == date
+        {
+            return e.occurrence;
+        }
+        let occurrence = window.occurrence(tz, date);
+        if let Some(e) = self.entries.get_mut(i) {
+            *e = Some(CachedOccurrence {
+                tz,
+                window: *window,
+                date,
+                occurrence,
+            });
+        }
+        occurrence
+    }
+
+    /// [`Window::first_ending_after`] through the cache.
+    pub(crate) fn first_ending_after(
+        &mut self,
+        window: &Window,
+        tz: Tz,
+        t: DateTime<Utc>,
+    ) -> Option<Occurrence> {
+        first_ending_after_by(tz, t, |date| self.occurrence(window, tz, date))
+    }
+
+    /// [`Window::first_instant_at_or_after`] through the cache.
+    pub(crate) fn first_instant_at_or_after(
+        &mut self,
+        window: &Window,
+        tz: Tz,
+        t: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, Occurrence)> {
+        let o = self.first_ending_after(window, tz, t)?;
+        Some((t.max(o.start), o))
     }
 }
 
@@ -633,6 +734,55 @@ mod tests {
         // 04:00 UTC on the 30th is 18:00 on the 29th locally, after that day's window.
         let o = w.first_ending_after(apia, utc(2011, 12, 30, 4, 0)).unwrap();
         assert_eq!(o.date, date(2011, 12, 31));
+    }
+
+    /// The memo changes no answer, even when entries keep evicting each
+    /// other (a 4-entry cache) and across DST changes.
+    #[test]
+    fn occurrence_cache_agrees_with_direct_computation() {
+        let zones = [New_York, London, Lord_Howe, Santiago, Kolkata, Kathmandu];
+        let mut small = OccurrenceCache::with_entries(4);
+        let mut large = OccurrenceCache::default();
+        let mut x = 0x1234_5678_u64;
+        let mut rand = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let time = |m: u64| {
+            TimeOfDay::new(
+                u32::try_from(m / 60).unwrap(),
+                u32::try_from(m % 60).unwrap(),
+            )
+        };
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let tz = zones[rand(6) as usize];
+            let (a, b) = (time(rand(1440) / 30 * 30), time(rand(1440) / 30 * 30));
+            let Ok(w) = Window::new(if rand(5) == 0 { None } else { a }, b) else {
+                continue;
+            };
+            // Mostly a week around a DST change (so the cache hits), else
+            // anywhere in 2020-2030; second precision.
+            let base =
+                [1_772_668_800, 1_775_347_200, 1_777_075_200, 1_792_800_000][rand(4) as usize];
+            let secs = if rand(4) == 0 {
+                1_577_836_800 + i64::try_from(rand(11 * 365 * 86_400)).unwrap()
+            } else {
+                base + i64::try_from(rand(7 * 86_400)).unwrap()
+            };
+            let t = DateTime::from_timestamp(secs, 0).unwrap();
+            let want = w.first_ending_after(tz, t);
+            assert_eq!(small.first_ending_after(&w, tz, t), want, "{w} {tz} {t}");
+            assert_eq!(large.first_ending_after(&w, tz, t), want, "{w} {tz} {t}");
+            assert_eq!(
+                large.first_instant_at_or_after(&w, tz, t),
+                w.first_instant_at_or_after(tz, t)
+            );
+            checked += 1;
+        }
+        assert!(checked > 15_000);
     }
 
     #[test]
