@@ -253,6 +253,8 @@ pub(crate) struct Timers {
     late: BinaryHeap<Reverse<TimerEntry>>,
     /// 65 buckets; bucket 0 stays empty (its entries go to `late`).
     buckets: Vec<Vec<TimerEntry>>,
+    /// An empty vector whose capacity the next refill reuses.
+    spare: Vec<TimerEntry>,
     last: u64,
     /// Entries standing for pending timers.
     live: usize,
@@ -266,6 +268,7 @@ impl Default for Timers {
             current: Vec::new(),
             late: BinaryHeap::new(),
             buckets: vec![Vec::new(); 65],
+            spare: Vec::new(),
             last: 0,
             live: 0,
             stored: 0,
@@ -331,16 +334,17 @@ impl Timers {
         let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else {
             return false;
         };
-        let entries = self
-            .buckets
-            .get_mut(i)
-            .map(std::mem::take)
-            .unwrap_or_default();
+        // Swap in the spare (empty) vector so bucket capacity is reused, not
+        // freed and grown again on every refill.
+        let mut entries = std::mem::take(&mut self.spare);
+        if let Some(b) = self.buckets.get_mut(i) {
+            std::mem::swap(b, &mut entries);
+        }
         let Some(min) = entries.iter().map(|e| radix_key(e.at)).min() else {
             return false;
         };
         self.last = min;
-        for e in entries {
+        for e in entries.drain(..) {
             let key = radix_key(e.at);
             if key == min {
                 self.current.push(e);
@@ -348,6 +352,7 @@ impl Timers {
                 b.push(e);
             }
         }
+        self.spare = entries;
         self.current.sort_unstable_by(|a, b| b.cmp(a));
         true
     }
