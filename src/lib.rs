@@ -183,6 +183,7 @@
     )
 )]
 
+mod call;
 pub mod config;
 pub mod event;
 mod queue;

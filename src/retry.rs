@@ -142,13 +142,16 @@ impl Gaps {
     pub fn after_attempt(&self, attempt: u32) -> u32 {
         match self {
             Gaps::Every(g) => u32::from(*g),
-            Gaps::List(list) => {
-                let index = usize::try_from(attempt.max(1) - 1).unwrap_or(usize::MAX);
-                list.get(index)
-                    .or_else(|| list.last())
-                    .map_or(0, |g| u32::from(*g))
-            }
+            Gaps::List(list) => Gaps::list_gap_after(list, attempt),
         }
+    }
+
+    /// [`Gaps::after_attempt`] for a list of gaps.
+    pub(crate) fn list_gap_after(list: &[u16], attempt: u32) -> u32 {
+        let index = usize::try_from(attempt.max(1) - 1).unwrap_or(usize::MAX);
+        list.get(index)
+            .or_else(|| list.last())
+            .map_or(0, |g| u32::from(*g))
     }
 }
 

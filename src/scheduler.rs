@@ -3,17 +3,17 @@
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::call::{Call, CallRecord};
 use crate::config::{Config, ConfigError};
 use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
 use crate::queue::{LaneId, Lanes, ReadyKey, Slot, TimerEntry, Timers};
-use crate::request::{CallRequest, Language, Rejection, ScheduleAt, SuccessResponse, parse_body};
+use crate::request::{CallRequest, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
 use crate::snapshot::Snapshot;
-use crate::window::{OccurrenceCache, Window, local_date, wall_to_instant};
+use crate::window::{OccurrenceCache, local_date, wall_to_instant};
 
 /// Earliest `now` the engine accepts: 0001-01-01T00:00:00Z.
 pub const MIN_TIME: i64 = -62_135_596_800;
@@ -75,47 +75,6 @@ pub enum CallState {
     Ready,
     /// Handed out; its attempt's outcome is awaited.
     InFlight,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct Call {
-    pub seq: u64,
-    pub to_number: Box<str>,
-    pub agent: u32,
-    pub batch: u32,
-    /// Derived on restore: lanes are numbered in the order they are made.
-    #[serde(skip)]
-    pub lane: LaneId,
-    pub language: Option<Language>,
-    pub metadata: Option<Box<str>>,
-    pub tz: Tz,
-    pub window: Option<Window>,
-    pub carry_over: bool,
-    pub retries: u8,
-    pub gaps: Gaps,
-    pub priority: i8,
-    pub idempotency_key: Option<Box<str>>,
-    pub state: CallState,
-    /// The pending or in-flight attempt (1-based).
-    pub attempt: u32,
-    pub due: i64,
-    /// End of the window occurrence the call is bound to; `None` without a window.
-    pub occurrence_end: Option<i64>,
-    /// The pending timer's instant, if any.
-    pub timer: Option<i64>,
-    #[serde(skip)]
-    pub timer_generation: u32,
-    pub cancel_requested: bool,
-}
-
-impl Call {
-    fn ready_key(&self) -> ReadyKey {
-        ReadyKey {
-            priority: self.priority,
-            due: self.due,
-            seq: self.seq,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -198,7 +157,7 @@ fn valid_timer(calls: &[Option<Call>], e: &TimerEntry) -> bool {
         .get(e.slot as usize)
         .and_then(Option::as_ref)
         .is_some_and(|c| {
-            c.seq == e.seq && c.timer_generation == e.generation && c.timer == Some(e.at)
+            c.seq == e.seq && c.timer_generation == e.generation && c.timer() == Some(e.at)
         })
 }
 
@@ -668,12 +627,12 @@ impl Scheduler {
         let Some(call) = self.call_mut(slot) else {
             return;
         };
-        call.timer = None;
+        call.set_timer_at(None);
         match call.state {
             CallState::Waiting => self.make_ready(slot),
             CallState::Ready => self.window_closed(slot, at),
             CallState::InFlight => {
-                let attempt = call.attempt;
+                let attempt = call.attempt();
                 self.emit(at, slot, EventKind::TimedOut { attempt });
                 self.finish_attempt(slot, Outcome::Timeout, at);
             }
@@ -685,7 +644,7 @@ impl Scheduler {
             return;
         };
         call.state = CallState::Ready;
-        let (lane, key, end) = (call.lane, call.ready_key(), call.occurrence_end);
+        let (lane, key, end) = (call.lane, call.ready_key(), call.occurrence_end());
         self.ready.push(lane, key, slot);
         self.set_timer(slot, end);
     }
@@ -697,9 +656,9 @@ impl Scheduler {
         };
         call.state = CallState::Waiting;
         let lane = call.lane;
-        let next = if call.carry_over {
+        let next = if call.carry_over() {
             let occurrences = &mut self.occurrences;
-            call.window
+            call.window()
                 .and_then(|w| occurrences.first_instant_at_or_after(&w, call.tz, instant(at)))
                 .map(|(due, o)| (ceil_secs(due), ceil_secs(o.end)))
         } else {
@@ -711,7 +670,7 @@ impl Scheduler {
             Some((due, end)) => {
                 if let Some(call) = self.call_mut(slot) {
                     call.due = due;
-                    call.occurrence_end = Some(end);
+                    call.set_occurrence_end(Some(end));
                 }
                 self.set_timer(slot, Some(due));
                 self.emit(at, slot, EventKind::CarriedOver { due: instant(due) });
@@ -731,15 +690,15 @@ impl Scheduler {
         let timeout = i64::from(self.config.attempt_timeout_minutes) * 60;
         let call = self.call_mut(slot)?;
         call.state = CallState::InFlight;
-        let (agent, batch, attempt) = (call.agent, call.batch, call.attempt);
+        let (agent, batch, attempt) = (call.agent, call.batch, call.attempt());
         let mut dispatch = Dispatch {
             call: CallId(call.seq),
             attempt,
-            to_number: String::from(&*call.to_number),
+            to_number: call.to_number(),
             agent_id: String::new(),
             batch_id: None,
             language: call.language,
-            metadata: call.metadata.as_deref().unwrap_or("{}").to_owned(),
+            metadata: call.metadata().unwrap_or("{}").to_owned(),
         };
         self.set_timer(slot, Some(t.saturating_add(timeout)));
         if let Some(a) = self.agents.get_mut(agent as usize) {
@@ -763,7 +722,7 @@ impl Scheduler {
             return;
         };
         let agent = call.agent;
-        let cancelled = call.cancel_requested;
+        let cancelled = call.cancel_requested();
         let released = match self.agents.get_mut(agent as usize) {
             Some(a) => {
                 let was_saturated = a.cap.is_some_and(|c| a.in_flight >= c);
@@ -792,15 +751,15 @@ impl Scheduler {
         let Some(call) = self.calls.get(slot as usize).and_then(Option::as_ref) else {
             return;
         };
-        if !has_next_attempt(call.retries, call.attempt) {
+        if !has_next_attempt(call.retries, call.attempt()) {
             return self.end_call(slot, r, EventKind::Exhausted);
         }
-        let gap = i64::from(call.gaps.after_attempt(call.attempt)) * 60;
+        let gap = i64::from(call.gap_after(call.attempt())) * 60;
         let desired = r.saturating_add(gap);
-        let next = match (call.occurrence_end, call.window) {
-            (None, _) | (_, None) => Some((desired, call.occurrence_end, false)),
+        let next = match (call.occurrence_end(), call.window()) {
+            (None, _) | (_, None) => Some((desired, call.occurrence_end(), false)),
             (Some(end), Some(_)) if desired < end => Some((desired, Some(end), false)),
-            (Some(_), Some(w)) if call.carry_over => self
+            (Some(_), Some(w)) if call.carry_over() => self
                 .occurrences
                 .first_instant_at_or_after(&w, call.tz, instant(desired))
                 .map(|(due, o)| (ceil_secs(due), Some(ceil_secs(o.end)), true)),
@@ -811,11 +770,11 @@ impl Scheduler {
                 let Some(call) = self.call_mut(slot) else {
                     return;
                 };
-                call.attempt = call.attempt.saturating_add(1);
+                call.next_attempt();
                 call.due = due;
-                call.occurrence_end = end;
+                call.set_occurrence_end(end);
                 call.state = CallState::Waiting;
-                let attempt = call.attempt;
+                let attempt = call.attempt();
                 self.set_timer(slot, Some(due));
                 self.emit(
                     r,
@@ -842,7 +801,7 @@ impl Scheduler {
             return;
         };
         match call.state {
-            CallState::InFlight => call.cancel_requested = true,
+            CallState::InFlight => call.request_cancel(),
             CallState::Waiting | CallState::Ready => self.end_call(slot, t, EventKind::Cancelled),
         }
     }
@@ -991,12 +950,11 @@ impl Scheduler {
             b.members.push(seq);
             b.live += 1;
         }
-        let call = Call {
+        let record = CallRecord {
             seq,
             to_number: req.to_number.into(),
             agent,
             batch,
-            lane,
             language: req.language,
             metadata: req.metadata.filter(|m| m != "{}").map(Into::into),
             tz,
@@ -1014,9 +972,12 @@ impl Scheduler {
             due,
             occurrence_end,
             timer: None,
-            timer_generation: 0,
             cancel_requested: false,
         };
+        // The request was validated, so the record converts; should it not,
+        // nothing has been changed yet but the sequence number.
+        let mut call = Call::from_record(record).map_err(Rejection::bad_body)?;
+        call.lane = lane;
         let slot = self.insert(call);
         if due <= t {
             // Due already: ready at once, no timer round trip.
@@ -1036,8 +997,8 @@ impl Scheduler {
         let Some(call) = self.call_mut(slot) else {
             return;
         };
-        let had = call.timer.is_some();
-        call.timer = at;
+        let had = call.timer().is_some();
+        call.set_timer_at(at);
         call.timer_generation = call.timer_generation.wrapping_add(1);
         let (seq, generation) = (call.seq, call.timer_generation);
         if had {
@@ -1069,7 +1030,7 @@ impl Scheduler {
             self.ready
                 .forget(call.lane, |s, k| valid_ready(calls, s, k));
         }
-        if let Some(key) = &call.idempotency_key
+        if let Some(key) = call.idempotency_key()
             && self
                 .idempotency
                 .get(key)
@@ -1204,8 +1165,8 @@ impl Scheduler {
 
     // ---- snapshot support --------------------------------------------
 
-    pub(crate) fn live_call_records(&self) -> Vec<Call> {
-        let mut calls: Vec<Call> = self.calls.iter().flatten().cloned().collect();
+    pub(crate) fn live_call_records(&self) -> Vec<CallRecord> {
+        let mut calls: Vec<CallRecord> = self.calls.iter().flatten().map(Call::to_record).collect();
         calls.sort_by_key(|c| c.seq);
         calls
     }
@@ -1248,7 +1209,8 @@ impl Scheduler {
             }
         }
         let mut last_seq = 0;
-        for mut c in calls {
+        for record in calls {
+            let mut c = Call::from_record(record)?;
             if c.seq <= last_seq || c.seq >= next_seq {
                 return Err(format!("call sequence {} out of order", c.seq));
             }
@@ -1258,13 +1220,7 @@ impl Scheduler {
             {
                 return Err(format!("call {} names an unknown agent or batch", c.seq));
             }
-            if c.attempt == 0 || c.attempt > u32::from(c.retries) + 1 {
-                return Err(format!(
-                    "call {} has attempt {} out of range",
-                    c.seq, c.attempt
-                ));
-            }
-            let times = [Some(c.due), c.timer, c.occurrence_end];
+            let times = [Some(c.due), c.timer(), c.occurrence_end()];
             if times.iter().flatten().any(|t| !sane.contains(t)) {
                 return Err(format!("call {} has an instant out of range", c.seq));
             }
@@ -1273,8 +1229,8 @@ impl Scheduler {
                 b.members.push(c.seq);
                 b.live += 1;
             }
-            let (state, timer) = (c.state, c.timer);
-            c.timer = None;
+            let (state, timer) = (c.state, c.timer());
+            c.set_timer_at(None);
             c.state = CallState::Waiting;
             let agent = c.agent;
             let slot = s.insert(c);
@@ -1300,7 +1256,7 @@ impl Scheduler {
         // Keys and calls must point at each other, one to one.
         for (k, v) in idempotency {
             let owner = s.index.get(&v.call).and_then(|slot| s.call(*slot));
-            if owner.and_then(|c| c.idempotency_key.as_deref()) != Some(k.as_str()) {
+            if owner.and_then(Call::idempotency_key) != Some(k.as_str()) {
                 return Err(format!(
                     "idempotency key {k:?} does not match call-{}",
                     v.call
@@ -1314,7 +1270,7 @@ impl Scheduler {
             .calls
             .iter()
             .flatten()
-            .filter(|c| c.idempotency_key.is_some())
+            .filter(|c| c.idempotency_key().is_some())
             .count();
         if keyed != s.idempotency.len() {
             return Err("a call's idempotency key has no entry".to_owned());

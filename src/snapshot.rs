@@ -9,9 +9,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::call::CallRecord;
 use crate::config::Config;
 use crate::event::Event;
-use crate::scheduler::{Agent, Batch, Call, Idempotent, Scheduler};
+use crate::scheduler::{Agent, Batch, Idempotent, Scheduler};
 
 /// The snapshot format this build writes and reads.
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -39,7 +40,7 @@ pub struct Snapshot {
     pub(crate) next_seq: u64,
     pub(crate) agents: Vec<Agent>,
     pub(crate) batches: Vec<Batch>,
-    pub(crate) calls: Vec<Call>,
+    pub(crate) calls: Vec<CallRecord>,
     pub(crate) idempotency: Vec<(String, Idempotent)>,
     pub(crate) events: Vec<Event>,
 }

@@ -214,6 +214,24 @@ impl Window {
         self.max
     }
 
+    /// `window` in 32 bits: each bound's minutes, `0xFFFF` for none.
+    pub(crate) fn pack(window: Option<Window>) -> u32 {
+        let bits = |t: Option<TimeOfDay>| t.map_or(0xFFFF, |t| u32::from(t.minutes));
+        window.map_or(u32::MAX, |w| bits(w.min) << 16 | bits(w.max))
+    }
+
+    /// The inverse of [`Window::pack`].
+    pub(crate) fn unpack(bits: u32) -> Option<Window> {
+        let bound = |b: u32| {
+            u16::try_from(b & 0xFFFF)
+                .ok()
+                .filter(|m| *m < 24 * 60)
+                .map(|minutes| TimeOfDay { minutes })
+        };
+        let (min, max) = (bound(bits >> 16), bound(bits));
+        (min.is_some() || max.is_some()).then_some(Window { min, max })
+    }
+
     /// Whether an occurrence ends on the day after it starts.
     pub fn is_overnight(&self) -> bool {
         match (self.min, self.max) {

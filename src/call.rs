@@ -1,0 +1,348 @@
+//! A live call's record (private): compact in memory, explicit in snapshots.
+//!
+//! Millions of calls wait at once, so the in-memory [`Call`] is 80 bytes:
+//! the number as an integer (E.164 is `+` and at most 15 digits, no leading
+//! zero, so the digits round-trip exactly), optional instants as a value
+//! plus a flag bit, the window packed into 32 bits, and the rarely present
+//! fields (metadata, idempotency key, a list of gaps) behind one pointer.
+//! Snapshots use [`CallRecord`], the same facts spelled out, so the file
+//! format does not follow the memory layout.
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::queue::{LaneId, ReadyKey};
+use crate::request::Language;
+use crate::retry::{Gaps, MAX_RETRIES};
+use crate::scheduler::CallState;
+use crate::window::Window;
+
+const CARRY_OVER: u8 = 1;
+const CANCEL_REQUESTED: u8 = 2;
+const HAS_END: u8 = 4;
+const HAS_TIMER: u8 = 8;
+
+/// Fields most calls do not have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Extra {
+    metadata: Option<Box<str>>,
+    idempotency_key: Option<Box<str>>,
+    gap_list: Option<Box<[u16]>>,
+}
+
+/// A live call as the engine keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct Call {
+    pub seq: u64,
+    pub due: i64,
+    occurrence_end: i64,
+    timer: i64,
+    number: u64,
+    pub agent: u32,
+    pub batch: u32,
+    /// Derived on restore: lanes are numbered in the order they are made.
+    pub lane: LaneId,
+    pub timer_generation: u32,
+    extra: Option<Box<Extra>>,
+    window: u32,
+    pub tz: Tz,
+    gap: u16,
+    /// The pending or in-flight attempt (1-based, at most 11).
+    attempt: u8,
+    pub retries: u8,
+    pub priority: i8,
+    pub language: Option<Language>,
+    pub state: CallState,
+    flags: u8,
+}
+
+/// A live call as a snapshot spells it (snapshot format 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CallRecord {
+    pub seq: u64,
+    pub to_number: Box<str>,
+    pub agent: u32,
+    pub batch: u32,
+    pub language: Option<Language>,
+    pub metadata: Option<Box<str>>,
+    pub tz: Tz,
+    pub window: Option<Window>,
+    pub carry_over: bool,
+    pub retries: u8,
+    pub gaps: Gaps,
+    pub priority: i8,
+    pub idempotency_key: Option<Box<str>>,
+    pub state: CallState,
+    /// The pending or in-flight attempt (1-based).
+    pub attempt: u32,
+    pub due: i64,
+    /// End of the window occurrence the call is bound to; `None` without a window.
+    pub occurrence_end: Option<i64>,
+    /// The pending timer's instant, if any.
+    pub timer: Option<i64>,
+    pub cancel_requested: bool,
+}
+
+/// The digits of an E.164 number, or `None` when it is not one.
+fn e164_digits(number: &str) -> Option<u64> {
+    let digits = number.strip_prefix('+')?;
+    let ok = (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    ok.then(|| digits.parse().ok()).flatten()
+}
+
+impl Call {
+    /// The compact form of a record; `lane` is filled in by the engine.
+    ///
+    /// # Errors
+    /// A message when the record breaks a rule requests obey (number,
+    /// retries, attempt).
+    pub fn from_record(r: CallRecord) -> Result<Call, String> {
+        let number = e164_digits(&r.to_number)
+            .ok_or_else(|| format!("call {} has an invalid to_number", r.seq))?;
+        if r.retries > MAX_RETRIES {
+            return Err(format!("call {} has too many retries", r.seq));
+        }
+        let attempt = u8::try_from(r.attempt)
+            .ok()
+            .filter(|a| *a >= 1 && *a <= r.retries + 1)
+            .ok_or_else(|| format!("call {} has attempt {} out of range", r.seq, r.attempt))?;
+        let (gap, gap_list) = match r.gaps {
+            Gaps::Every(g) => (g, None),
+            Gaps::List(list) => (0, Some(list)),
+        };
+        let extra = Extra {
+            metadata: r.metadata,
+            idempotency_key: r.idempotency_key,
+            gap_list,
+        };
+        let mut flags = 0;
+        if r.carry_over {
+            flags |= CARRY_OVER;
+        }
+        if r.cancel_requested {
+            flags |= CANCEL_REQUESTED;
+        }
+        let mut call = Call {
+            seq: r.seq,
+            due: r.due,
+            occurrence_end: 0,
+            timer: 0,
+            number,
+            agent: r.agent,
+            batch: r.batch,
+            lane: 0,
+            timer_generation: 0,
+            extra: (extra != Extra::default()).then(|| Box::new(extra)),
+            window: Window::pack(r.window),
+            tz: r.tz,
+            gap,
+            attempt,
+            retries: r.retries,
+            priority: r.priority,
+            language: r.language,
+            state: r.state,
+            flags,
+        };
+        call.set_occurrence_end(r.occurrence_end);
+        call.set_timer_at(r.timer);
+        Ok(call)
+    }
+
+    /// The record a snapshot writes.
+    pub fn to_record(&self) -> CallRecord {
+        let extra = self.extra.as_deref();
+        CallRecord {
+            seq: self.seq,
+            to_number: self.to_number().into(),
+            agent: self.agent,
+            batch: self.batch,
+            language: self.language,
+            metadata: extra.and_then(|e| e.metadata.clone()),
+            tz: self.tz,
+            window: self.window(),
+            carry_over: self.carry_over(),
+            retries: self.retries,
+            gaps: match extra.and_then(|e| e.gap_list.clone()) {
+                Some(list) => Gaps::List(list),
+                None => Gaps::Every(self.gap),
+            },
+            priority: self.priority,
+            idempotency_key: extra.and_then(|e| e.idempotency_key.clone()),
+            state: self.state,
+            attempt: u32::from(self.attempt),
+            due: self.due,
+            occurrence_end: self.occurrence_end(),
+            timer: self.timer(),
+            cancel_requested: self.cancel_requested(),
+        }
+    }
+
+    pub fn ready_key(&self) -> ReadyKey {
+        ReadyKey {
+            priority: self.priority,
+            due: self.due,
+            seq: self.seq,
+        }
+    }
+
+    /// The number in E.164 form.
+    pub fn to_number(&self) -> String {
+        format!("+{}", self.number)
+    }
+
+    pub fn metadata(&self) -> Option<&str> {
+        self.extra.as_deref().and_then(|e| e.metadata.as_deref())
+    }
+
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.extra
+            .as_deref()
+            .and_then(|e| e.idempotency_key.as_deref())
+    }
+
+    /// Minutes to wait after attempt `attempt` fails.
+    pub fn gap_after(&self, attempt: u32) -> u32 {
+        match self.extra.as_deref().and_then(|e| e.gap_list.as_deref()) {
+            Some(list) => Gaps::list_gap_after(list, attempt),
+            None => u32::from(self.gap),
+        }
+    }
+
+    pub fn window(&self) -> Option<Window> {
+        Window::unpack(self.window)
+    }
+
+    pub fn attempt(&self) -> u32 {
+        u32::from(self.attempt)
+    }
+
+    pub fn next_attempt(&mut self) {
+        self.attempt = self.attempt.saturating_add(1);
+    }
+
+    pub fn carry_over(&self) -> bool {
+        self.flags & CARRY_OVER != 0
+    }
+
+    pub fn cancel_requested(&self) -> bool {
+        self.flags & CANCEL_REQUESTED != 0
+    }
+
+    pub fn request_cancel(&mut self) {
+        self.flags |= CANCEL_REQUESTED;
+    }
+
+    pub fn occurrence_end(&self) -> Option<i64> {
+        (self.flags & HAS_END != 0).then_some(self.occurrence_end)
+    }
+
+    pub fn set_occurrence_end(&mut self, end: Option<i64>) {
+        self.set_optional(HAS_END, end);
+    }
+
+    /// The pending timer's instant, if any.
+    pub fn timer(&self) -> Option<i64> {
+        (self.flags & HAS_TIMER != 0).then_some(self.timer)
+    }
+
+    pub fn set_timer_at(&mut self, at: Option<i64>) {
+        self.set_optional(HAS_TIMER, at);
+    }
+
+    fn set_optional(&mut self, flag: u8, value: Option<i64>) {
+        let field = if flag == HAS_END {
+            &mut self.occurrence_end
+        } else {
+            &mut self.timer
+        };
+        match value {
+            Some(v) => {
+                *field = v;
+                self.flags |= flag;
+            }
+            None => {
+                *field = 0;
+                self.flags &= !flag;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> CallRecord {
+        CallRecord {
+            seq: 7,
+            to_number: "+919876543210".into(),
+            agent: 1,
+            batch: 2,
+            language: Some(Language::Hi),
+            metadata: Some(r#"{"a":1}"#.into()),
+            tz: chrono_tz::Asia::Kolkata,
+            window: Window::new(crate::TimeOfDay::new(21, 0), crate::TimeOfDay::new(6, 0)).ok(),
+            carry_over: true,
+            retries: 3,
+            gaps: Gaps::List(vec![5, 10].into()),
+            priority: -4,
+            idempotency_key: Some("k".into()),
+            state: CallState::InFlight,
+            attempt: 2,
+            due: -5,
+            occurrence_end: Some(0),
+            timer: None,
+            cancel_requested: true,
+        }
+    }
+
+    #[test]
+    fn compact_record_is_small() {
+        assert!(size_of::<Call>() <= 80, "{}", size_of::<Call>());
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let r = record();
+        assert_eq!(Call::from_record(r.clone()).unwrap().to_record(), r);
+        let plain = CallRecord {
+            language: None,
+            metadata: None,
+            window: None,
+            carry_over: false,
+            gaps: Gaps::Every(30),
+            idempotency_key: None,
+            attempt: 1,
+            occurrence_end: None,
+            timer: Some(i64::MIN),
+            cancel_requested: false,
+            to_number: "+123456789012345".into(),
+            ..r
+        };
+        let call = Call::from_record(plain.clone()).unwrap();
+        assert!(call.extra.is_none());
+        assert_eq!(call.gap_after(9), 30);
+        assert_eq!(call.to_record(), plain);
+    }
+
+    #[test]
+    fn records_that_break_request_rules_are_refused() {
+        for number in ["919876543210", "+0123", "+1", "+1234567890123456", "+12a4"] {
+            let r = CallRecord {
+                to_number: number.into(),
+                ..record()
+            };
+            assert!(Call::from_record(r).is_err(), "{number}");
+        }
+        for (retries, attempt) in [(11, 1), (3, 0), (3, 5), (10, 300)] {
+            let r = CallRecord {
+                retries,
+                attempt,
+                ..record()
+            };
+            assert!(Call::from_record(r).is_err(), "{retries} {attempt}");
+        }
+    }
+}
