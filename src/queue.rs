@@ -210,12 +210,13 @@ impl Lanes {
     }
 }
 
-/// One piece of time-driven work: at `at`, the call in `slot` (acceptance
-/// number `seq`) needs attention, if its timer generation is still `generation`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// One piece of time-driven work: at `at`, the call in `slot` needs
+/// attention, if the slot's timer generation is still `generation`. Ties at
+/// one instant go in acceptance order, read from the call when needed, so
+/// an entry is 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerEntry {
     pub at: i64,
-    pub seq: u64,
     pub slot: Slot,
     pub generation: u32,
 }
@@ -248,9 +249,12 @@ fn bucket_of(key: u64, last: u64) -> usize {
 /// entry is valid and in `current` or `late`, so [`Timers::peek`] is O(1).
 #[derive(Debug)]
 pub(crate) struct Timers {
-    /// Entries at instant `last`, in reverse pop order (popped from the end).
-    current: Vec<TimerEntry>,
-    late: BinaryHeap<Reverse<TimerEntry>>,
+    /// Entries at instant `last` with their acceptance numbers, in reverse
+    /// pop order (popped from the end).
+    current: Vec<(u64, TimerEntry)>,
+    /// Entries at or before `last` pushed after `current` was filled, by
+    /// (instant, acceptance number).
+    late: BinaryHeap<Reverse<(i64, u64, Slot, u32)>>,
     /// 65 buckets; bucket 0 stays empty (its entries go to `late`).
     buckets: Vec<Vec<TimerEntry>>,
     /// An empty vector whose capacity the next refill reuses.
@@ -277,12 +281,14 @@ impl Default for Timers {
 }
 
 impl Timers {
-    pub fn push(&mut self, entry: TimerEntry) {
+    /// Adds `entry` for the call with acceptance number `seq`.
+    pub fn push(&mut self, entry: TimerEntry, seq: u64) {
         self.live += 1;
         self.stored += 1;
         let key = radix_key(entry.at);
         if key <= self.last {
-            self.late.push(Reverse(entry));
+            self.late
+                .push(Reverse((entry.at, seq, entry.slot, entry.generation)));
         } else if let Some(b) = self.buckets.get_mut(bucket_of(key, self.last)) {
             b.push(entry);
         }
@@ -292,8 +298,14 @@ impl Timers {
     pub fn forget(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
         self.live = self.live.saturating_sub(1);
         if self.stored > 2 * self.live + 64 {
-            self.current.retain(&valid);
-            self.late.retain(|Reverse(e)| valid(e));
+            self.current.retain(|(_, e)| valid(e));
+            self.late.retain(|Reverse((at, _, slot, generation))| {
+                valid(&TimerEntry {
+                    at: *at,
+                    slot: *slot,
+                    generation: *generation,
+                })
+            });
             for b in &mut self.buckets {
                 b.retain(&valid);
             }
@@ -303,24 +315,43 @@ impl Timers {
         }
     }
 
-    /// The earliest of `current` and `late`.
-    fn front(&self) -> Option<&TimerEntry> {
+    /// Whether the earliest entry is in `late` rather than `current`.
+    fn late_first(&self) -> bool {
         match (self.current.last(), self.late.peek()) {
-            (Some(c), Some(Reverse(l))) => Some(if l < c { l } else { c }),
-            (c, l) => c.or(l.map(|Reverse(e)| e)),
+            (Some((seq, c)), Some(Reverse((at, late_seq, _, _)))) => {
+                (*at, *late_seq) < (c.at, *seq)
+            }
+            (None, _) => true,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The earliest of `current` and `late`.
+    fn front(&self) -> Option<TimerEntry> {
+        if self.late_first() {
+            self.late
+                .peek()
+                .map(|Reverse((at, _, slot, generation))| TimerEntry {
+                    at: *at,
+                    slot: *slot,
+                    generation: *generation,
+                })
+        } else {
+            self.current.last().map(|(_, e)| *e)
         }
     }
 
     fn pop_front(&mut self) -> Option<TimerEntry> {
-        let from_late = match (self.current.last(), self.late.peek()) {
-            (Some(c), Some(Reverse(l))) => l < c,
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        let entry = if from_late {
-            self.late.pop().map(|Reverse(e)| e)
+        let entry = if self.late_first() {
+            self.late
+                .pop()
+                .map(|Reverse((at, _, slot, generation))| TimerEntry {
+                    at,
+                    slot,
+                    generation,
+                })
         } else {
-            self.current.pop()
+            self.current.pop().map(|(_, e)| e)
         };
         if entry.is_some() {
             self.stored = self.stored.saturating_sub(1);
@@ -330,7 +361,7 @@ impl Timers {
 
     /// Advances `last` to the earliest bucketed instant and sorts the
     /// entries at it into `current`. False when nothing is stored.
-    fn refill(&mut self) -> bool {
+    fn refill(&mut self, seq_of: impl Fn(Slot) -> u64) -> bool {
         let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else {
             return false;
         };
@@ -347,26 +378,28 @@ impl Timers {
         for e in entries.drain(..) {
             let key = radix_key(e.at);
             if key == min {
-                self.current.push(e);
+                self.current.push((seq_of(e.slot), e));
             } else if let Some(b) = self.buckets.get_mut(bucket_of(key, min)) {
                 b.push(e);
             }
         }
         self.spare = entries;
-        self.current.sort_unstable_by(|a, b| b.cmp(a));
+        // Stale entries sort anywhere; they are dropped when they surface.
+        self.current.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         true
     }
 
-    /// Drops stale entries until the earliest one is valid.
-    pub fn clean_top(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
+    /// Drops stale entries until the earliest one is valid. `seq_of` gives
+    /// the acceptance number of the call in a slot.
+    pub fn clean_top(&mut self, valid: impl Fn(&TimerEntry) -> bool, seq_of: impl Fn(Slot) -> u64) {
         loop {
             match self.front() {
-                Some(e) if valid(e) => return,
+                Some(e) if valid(&e) => return,
                 Some(_) => {
                     self.pop_front();
                 }
                 None => {
-                    if !self.refill() {
+                    if !self.refill(&seq_of) {
                         return;
                     }
                 }
@@ -380,8 +413,13 @@ impl Timers {
     }
 
     /// Pops the earliest valid entry due at or before `now`.
-    pub fn pop_due(&mut self, now: i64, valid: impl Fn(&TimerEntry) -> bool) -> Option<TimerEntry> {
-        self.clean_top(&valid);
+    pub fn pop_due(
+        &mut self,
+        now: i64,
+        valid: impl Fn(&TimerEntry) -> bool,
+        seq_of: impl Fn(Slot) -> u64,
+    ) -> Option<TimerEntry> {
+        self.clean_top(&valid, seq_of);
         if self.front().is_some_and(|e| e.at <= now) {
             self.live = self.live.saturating_sub(1);
             self.pop_front()
@@ -449,28 +487,35 @@ mod tests {
         assert_eq!(q.pop_best(|_, _| true), Some((a, 1)));
     }
 
+    fn timer(at: i64, slot: Slot) -> TimerEntry {
+        TimerEntry {
+            at,
+            slot,
+            generation: 0,
+        }
+    }
+
     #[test]
     fn timers_pop_in_instant_then_acceptance_order() {
         let mut t = Timers::default();
-        for (at, seq) in [(5, 2), (5, 1), (3, 9), (7, 0)] {
-            t.push(TimerEntry {
-                at,
-                seq,
-                slot: 0,
-                generation: 0,
-            });
+        // (instant, acceptance number); the slot is the index here.
+        let calls = [(5, 2), (5, 1), (3, 9), (7, 0)];
+        for (slot, (at, seq)) in calls.iter().enumerate() {
+            t.push(timer(*at, u32::try_from(slot).unwrap()), *seq);
         }
+        let seq_of = |slot: Slot| calls[slot as usize].1;
         let all = |_: &TimerEntry| true;
-        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all))
-            .map(|e| (e.at, e.seq))
+        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all, seq_of))
+            .map(|e| (e.at, seq_of(e.slot)))
             .collect();
         assert_eq!(order, vec![(3, 9), (5, 1), (5, 2)]);
         assert_eq!(t.peek(), Some(7));
     }
 
-    /// The radix heap against a plain binary heap: random pushes (some at or
-    /// before the last minimum, many sharing an instant), random
-    /// invalidations and a clock that only moves forward.
+    /// The radix heap against a plain binary heap of (instant, acceptance
+    /// number): random pushes (some at or before the last minimum, many
+    /// sharing an instant), acceptance numbers in no relation to push order,
+    /// random invalidations and a clock that only moves forward.
     #[test]
     fn radix_timers_match_a_binary_heap() {
         for seed in 1..200_u64 {
@@ -483,49 +528,49 @@ mod tests {
             };
             let mut t = Timers::default();
             let mut reference = BinaryHeap::new();
+            let mut seqs: Vec<u64> = Vec::new();
             let mut dead = HashSet::new();
             let mut now = -1_000_i64;
-            let mut seq = 0_u64;
             for _ in 0..2_000 {
                 match rand(10) {
                     0..=4 => {
-                        seq += 1;
+                        let slot = u32::try_from(seqs.len()).unwrap();
+                        let seq = rand(1 << 20) << 12 | u64::from(slot);
+                        seqs.push(seq);
                         let spread = [1, 60, 100_000, 1 << 40][rand(4) as usize];
                         let at = now - 5 + i64::try_from(rand(spread)).unwrap();
-                        let e = TimerEntry {
-                            at,
-                            seq,
-                            slot: 0,
-                            generation: 0,
-                        };
-                        t.push(e);
-                        reference.push(Reverse(e));
+                        t.push(timer(at, slot), seq);
+                        reference.push(Reverse((at, seq, slot)));
                     }
-                    5 if seq > 0 => {
-                        dead.insert(rand(seq) + 1);
-                        t.forget(|e| !dead.contains(&e.seq));
+                    5 if !seqs.is_empty() => {
+                        dead.insert(u32::try_from(rand(seqs.len() as u64)).unwrap());
+                        t.forget(|e| !dead.contains(&e.slot));
                     }
                     _ => {
                         now += i64::try_from(rand(3_000)).unwrap();
-                        let valid = |e: &TimerEntry| !dead.contains(&e.seq);
+                        let valid = |e: &TimerEntry| !dead.contains(&e.slot);
+                        let seq_of = |slot: Slot| seqs[slot as usize];
                         loop {
-                            while reference.peek().is_some_and(|Reverse(e)| !valid(e)) {
+                            while reference
+                                .peek()
+                                .is_some_and(|Reverse((_, _, slot))| dead.contains(slot))
+                            {
                                 reference.pop();
                             }
                             let want = reference
                                 .peek()
-                                .filter(|Reverse(e)| e.at <= now)
-                                .map(|Reverse(e)| *e);
+                                .filter(|Reverse((at, _, _))| *at <= now)
+                                .map(|Reverse((at, _, slot))| timer(*at, *slot));
                             if want.is_some() {
                                 reference.pop();
                             }
-                            assert_eq!(t.pop_due(now, valid), want, "seed {seed}");
+                            assert_eq!(t.pop_due(now, valid, seq_of), want, "seed {seed}");
                             if want.is_none() {
                                 break;
                             }
                         }
-                        t.clean_top(valid);
-                        let next = reference.peek().map(|Reverse(e)| e.at);
+                        t.clean_top(valid, seq_of);
+                        let next = reference.peek().map(|Reverse((at, _, _))| *at);
                         assert_eq!(t.peek(), next, "seed {seed}");
                     }
                 }
@@ -537,13 +582,16 @@ mod tests {
     fn stale_timers_are_compacted() {
         let mut t = Timers::default();
         for i in 0..10_000 {
-            t.push(TimerEntry {
-                at: i,
-                seq: 0,
-                slot: 0,
-                generation: u32::try_from(i).unwrap(),
-            });
-            t.forget(|e| e.generation == u32::try_from(i).unwrap());
+            let generation = u32::try_from(i).unwrap();
+            t.push(
+                TimerEntry {
+                    at: i,
+                    slot: 0,
+                    generation,
+                },
+                0,
+            );
+            t.forget(|e| e.generation == generation);
         }
         assert!(t.stored() < 200, "{}", t.stored());
     }

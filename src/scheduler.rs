@@ -47,6 +47,28 @@ impl std::hash::Hasher for SeqHasher {
 
 type BuildSeqHasher = std::hash::BuildHasherDefault<SeqHasher>;
 
+/// An acceptance number as two 32-bit halves: with a 32-bit slot, an index
+/// entry takes 12 bytes instead of the 16 a `u64` key's alignment costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SeqKey([u32; 2]);
+
+impl SeqKey {
+    fn new(seq: u64) -> SeqKey {
+        let [a, b, c, d, e, f, g, h] = seq.to_le_bytes();
+        SeqKey([
+            u32::from_le_bytes([a, b, c, d]),
+            u32::from_le_bytes([e, f, g, h]),
+        ])
+    }
+}
+
+impl std::hash::Hash for SeqKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let [lo, hi] = self.0;
+        state.write_u64(u64::from(hi) << 32 | u64::from(lo));
+    }
+}
+
 /// The result of a successful submit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accepted {
@@ -115,8 +137,9 @@ pub struct Scheduler {
     pub(crate) now: Option<i64>,
     pub(crate) next_seq: u64,
     calls: Vec<Option<Call>>,
-    free: Vec<Slot>,
-    index: HashMap<u64, Slot, BuildSeqHasher>,
+    /// Empty slots with the timer generation their last call reached.
+    free: Vec<(Slot, u32)>,
+    index: HashMap<SeqKey, Slot, BuildSeqHasher>,
     pub(crate) agents: Vec<Agent>,
     agent_ids: HashMap<Box<str>, u32>,
     pub(crate) batches: Vec<Batch>,
@@ -156,9 +179,16 @@ fn valid_timer(calls: &[Option<Call>], e: &TimerEntry) -> bool {
     calls
         .get(e.slot as usize)
         .and_then(Option::as_ref)
-        .is_some_and(|c| {
-            c.seq == e.seq && c.timer_generation == e.generation && c.timer() == Some(e.at)
-        })
+        .is_some_and(|c| c.timer_generation == e.generation && c.timer() == Some(e.at))
+}
+
+/// The acceptance number of the call in `slot` (0 for an empty slot, whose
+/// entries are stale anyway).
+fn seq_in(calls: &[Option<Call>], slot: Slot) -> u64 {
+    calls
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |c| c.seq)
 }
 
 impl Scheduler {
@@ -455,7 +485,7 @@ impl Scheduler {
                     .map(|x| x.members.clone())
                     .unwrap_or_default();
                 for seq in members {
-                    if let Some(slot) = self.index.get(&seq).copied() {
+                    if let Some(slot) = self.index.get(&SeqKey::new(seq)).copied() {
                         self.cancel_slot(slot, t);
                     }
                 }
@@ -608,13 +638,17 @@ impl Scheduler {
             self.advance(now);
         }
         let calls = &self.calls;
-        self.timers.clean_top(|e| valid_timer(calls, e));
+        self.timers
+            .clean_top(|e| valid_timer(calls, e), |s| seq_in(calls, s));
     }
 
     fn advance(&mut self, now: i64) {
         loop {
             let calls = &self.calls;
-            let Some(entry) = self.timers.pop_due(now, |e| valid_timer(calls, e)) else {
+            let Some(entry) =
+                self.timers
+                    .pop_due(now, |e| valid_timer(calls, e), |s| seq_in(calls, s))
+            else {
                 break;
             };
             self.on_timer(entry);
@@ -1006,12 +1040,14 @@ impl Scheduler {
             self.timers.forget(|e| valid_timer(calls, e));
         }
         if let Some(at) = at {
-            self.timers.push(TimerEntry {
-                at,
+            self.timers.push(
+                TimerEntry {
+                    at,
+                    slot,
+                    generation,
+                },
                 seq,
-                slot,
-                generation,
-            });
+            );
         }
     }
 
@@ -1023,8 +1059,10 @@ impl Scheduler {
         let Some(call) = self.calls.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
-        self.free.push(slot);
-        self.index.remove(&call.seq);
+        // The slot's next call continues its timer generations, so entries
+        // left behind by this one can never look valid.
+        self.free.push((slot, call.timer_generation));
+        self.index.remove(&SeqKey::new(call.seq));
         if was_ready {
             let calls = &self.calls;
             self.ready
@@ -1042,7 +1080,7 @@ impl Scheduler {
             b.live = b.live.saturating_sub(1);
             if b.members.len() > 2 * b.live + 16 {
                 let index = &self.index;
-                b.members.retain(|s| index.contains_key(s));
+                b.members.retain(|s| index.contains_key(&SeqKey::new(*s)));
             }
         }
     }
@@ -1056,10 +1094,11 @@ impl Scheduler {
         });
     }
 
-    fn insert(&mut self, call: Call) -> Slot {
+    fn insert(&mut self, mut call: Call) -> Slot {
         let seq = call.seq;
         let slot = match self.free.pop() {
-            Some(s) => {
+            Some((s, generation)) => {
+                call.timer_generation = generation;
                 if let Some(place) = self.calls.get_mut(s as usize) {
                     *place = Some(call);
                 }
@@ -1070,7 +1109,7 @@ impl Scheduler {
                 Slot::try_from(self.calls.len() - 1).unwrap_or(Slot::MAX)
             }
         };
-        self.index.insert(seq, slot);
+        self.index.insert(SeqKey::new(seq), slot);
         slot
     }
 
@@ -1083,7 +1122,7 @@ impl Scheduler {
     }
 
     fn slot_of(&self, id: CallId) -> Option<Slot> {
-        self.index.get(&id.0).copied()
+        self.index.get(&SeqKey::new(id.0)).copied()
     }
 
     fn intern_agent(&mut self, name: &str) -> u32 {
@@ -1255,7 +1294,10 @@ impl Scheduler {
         }
         // Keys and calls must point at each other, one to one.
         for (k, v) in idempotency {
-            let owner = s.index.get(&v.call).and_then(|slot| s.call(*slot));
+            let owner = s
+                .index
+                .get(&SeqKey::new(v.call))
+                .and_then(|slot| s.call(*slot));
             if owner.and_then(Call::idempotency_key) != Some(k.as_str()) {
                 return Err(format!(
                     "idempotency key {k:?} does not match call-{}",
