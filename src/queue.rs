@@ -385,7 +385,7 @@ impl Timers {
         }
         self.spare = entries;
         // Stale entries sort anywhere; they are dropped when they surface.
-        self.current.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        self.current.sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         true
     }
 

@@ -116,11 +116,6 @@ pub(crate) struct Batch {
     pub paused: bool,
     #[serde(skip)]
     pub lanes: Vec<LaneId>,
-    /// Acceptance numbers of calls, ascending; ended ones are pruned lazily.
-    #[serde(skip)]
-    pub members: Vec<u64>,
-    #[serde(skip)]
-    pub live: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -479,15 +474,19 @@ impl Scheduler {
         let result = match self.batch_ids.get(batch).copied() {
             None => Err(OpError::UnknownBatch(batch.to_owned())),
             Some(b) => {
-                let members = self
-                    .batches
-                    .get(b as usize)
-                    .map(|x| x.members.clone())
-                    .unwrap_or_default();
-                for seq in members {
-                    if let Some(slot) = self.index.get(&SeqKey::new(seq)).copied() {
-                        self.cancel_slot(slot, t);
-                    }
+                // Cancelling a campaign is rare: a scan of the slab costs
+                // less than keeping a member list for every batch.
+                let mut members: Vec<(u64, Slot)> = self
+                    .calls
+                    .iter()
+                    .zip(0..)
+                    .filter_map(|(c, slot)| {
+                        c.as_ref().filter(|c| c.batch == b).map(|c| (c.seq, slot))
+                    })
+                    .collect();
+                members.sort_unstable();
+                for (_, slot) in members {
+                    self.cancel_slot(slot, t);
                 }
                 Ok(())
             }
@@ -980,10 +979,6 @@ impl Scheduler {
             .as_deref()
             .map_or(NO_BATCH, |b| self.intern_batch(b));
         let lane = self.lane(agent, batch);
-        if let Some(b) = self.batches.get_mut(batch as usize) {
-            b.members.push(seq);
-            b.live += 1;
-        }
         let record = CallRecord {
             seq,
             to_number: req.to_number.into(),
@@ -1076,13 +1071,6 @@ impl Scheduler {
         {
             self.idempotency.remove(key);
         }
-        if let Some(b) = self.batches.get_mut(call.batch as usize) {
-            b.live = b.live.saturating_sub(1);
-            if b.members.len() > 2 * b.live + 16 {
-                let index = &self.index;
-                b.members.retain(|s| index.contains_key(&SeqKey::new(*s)));
-            }
-        }
     }
 
     fn emit(&mut self, at: i64, slot: Slot, kind: EventKind) {
@@ -1150,8 +1138,6 @@ impl Scheduler {
             name: name.into(),
             paused: false,
             lanes: Vec::new(),
-            members: Vec::new(),
-            live: 0,
         });
         self.batch_ids.insert(name.into(), id);
         id
@@ -1264,10 +1250,6 @@ impl Scheduler {
                 return Err(format!("call {} has an instant out of range", c.seq));
             }
             c.lane = s.lane(c.agent, c.batch);
-            if let Some(b) = s.batches.get_mut(c.batch as usize) {
-                b.members.push(c.seq);
-                b.live += 1;
-            }
             let (state, timer) = (c.state, c.timer());
             c.set_timer_at(None);
             c.state = CallState::Waiting;
