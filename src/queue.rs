@@ -45,10 +45,53 @@ impl PartialOrd for ReadyKey {
     }
 }
 
+/// Bits of a packed due instant: seconds since [`MIN_DUE`].
+const DUE_BITS: u32 = 40;
+const DUE_MASK: u64 = (1 << DUE_BITS) - 1;
+/// Earliest due instant a packed key orders correctly (year 1); the
+/// engine's instants span less than 2^39 seconds from it.
+const MIN_DUE: i64 = -62_135_596_800;
+/// Largest acceptance number a packed key holds (2^48 - 1): at a million
+/// calls a second, nine years of them.
+pub(crate) const MAX_SEQ: u64 = (1 << 48) - 1;
+
+/// A ready call as one 16-byte integer whose order is dial order:
+/// priority (sign flipped) in the top 8 bits, then the due instant and the
+/// acceptance number, each inverted so that earlier is larger, then the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct ReadyEntry {
-    key: ReadyKey,
-    slot: Slot,
+struct ReadyEntry(u128);
+
+impl ReadyEntry {
+    fn new(key: ReadyKey, slot: Slot) -> ReadyEntry {
+        let priority = u128::from(key.priority.cast_unsigned() ^ 0x80);
+        let due = u64::try_from(key.due.saturating_sub(MIN_DUE))
+            .unwrap_or(0)
+            .min(DUE_MASK);
+        let seq = key.seq.min(MAX_SEQ);
+        ReadyEntry(
+            priority << 120
+                | u128::from(DUE_MASK - due) << 80
+                | u128::from(MAX_SEQ - seq) << 32
+                | u128::from(slot),
+        )
+    }
+
+    fn key(self) -> ReadyKey {
+        let bits = self.0;
+        let field =
+            |shift: u32, mask: u64| u64::try_from(bits >> shift & u128::from(mask)).unwrap_or(0);
+        let priority = u8::try_from(field(120, 0xFF)).unwrap_or(0x80) ^ 0x80;
+        let due = i64::try_from(DUE_MASK - field(80, DUE_MASK)).unwrap_or(0);
+        ReadyKey {
+            priority: priority.cast_signed(),
+            due: MIN_DUE.saturating_add(due),
+            seq: MAX_SEQ - field(32, MAX_SEQ),
+        }
+    }
+
+    fn slot(self) -> Slot {
+        Slot::try_from(self.0 & 0xFFFF_FFFF).unwrap_or(Slot::MAX)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,7 +170,7 @@ impl Lanes {
         let Some(l) = self.lanes.get_mut(lane as usize) else {
             return;
         };
-        l.heap.push(ReadyEntry { key, slot });
+        l.heap.push(ReadyEntry::new(key, slot));
         l.live += 1;
         self.live += 1;
         if l.eligible && l.queued.is_none_or(|q| key > q) {
@@ -144,7 +187,7 @@ impl Lanes {
         l.live = l.live.saturating_sub(1);
         self.live = self.live.saturating_sub(1);
         if l.heap.len() > 2 * l.live + 32 {
-            l.heap.retain(|e| valid(e.slot, e.key));
+            l.heap.retain(|e| valid(e.slot(), e.key()));
             // Compaction can only make the top worse: the invariant holds.
         }
     }
@@ -158,7 +201,7 @@ impl Lanes {
         }
         l.eligible = eligible;
         let key = if eligible {
-            l.heap.peek().map(|t| t.key)
+            l.heap.peek().map(|t| t.key())
         } else {
             None
         };
@@ -174,24 +217,24 @@ impl Lanes {
             if !l.eligible || l.stamp != entry.stamp {
                 continue;
             }
-            while l.heap.peek().is_some_and(|t| !valid(t.slot, t.key)) {
+            while l.heap.peek().is_some_and(|t| !valid(t.slot(), t.key())) {
                 l.heap.pop();
             }
             let Some(best) = l.heap.peek().copied() else {
                 self.requeue(entry.lane, None);
                 continue;
             };
-            if best.key != entry.key {
+            if best.key() != entry.key {
                 // The queued call left; requeue the lane at its true best.
-                self.requeue(entry.lane, Some(best.key));
+                self.requeue(entry.lane, Some(best.key()));
                 continue;
             }
             l.heap.pop();
             l.live = l.live.saturating_sub(1);
             self.live = self.live.saturating_sub(1);
-            let next = l.heap.peek().map(|n| n.key);
+            let next = l.heap.peek().map(|n| n.key());
             self.requeue(entry.lane, next);
-            return Some((entry.lane, best.slot));
+            return Some((entry.lane, best.slot()));
         }
         None
     }
@@ -385,7 +428,8 @@ impl Timers {
         }
         self.spare = entries;
         // Stale entries sort anywhere; they are dropped when they surface.
-        self.current.sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        self.current
+            .sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
         true
     }
 
@@ -449,6 +493,54 @@ mod tests {
         assert!(key(1, 100, 9) > key(0, 0, 0));
         assert!(key(0, 5, 9) > key(0, 6, 1));
         assert!(key(0, 5, 1) > key(0, 5, 2));
+    }
+
+    /// Packed entries order as their keys do and unpack to them.
+    #[test]
+    fn packed_ready_entries_keep_key_order() {
+        let mut x = 99_u64;
+        let mut rand = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let extremes = [
+            MIN_DUE,
+            -1,
+            0,
+            1,
+            1_772_755_200,
+            253_402_300_799 + 20 * 366 * 86_400,
+        ];
+        let mut keys = Vec::new();
+        for _ in 0..5_000 {
+            let priority = [-128, -100, -1, 0, 1, 100, 127][rand(7) as usize];
+            let due = if rand(2) == 0 {
+                extremes[rand(6) as usize]
+            } else {
+                1_772_755_200 + i64::try_from(rand(200)).unwrap()
+            };
+            let seq = [0, 1, MAX_SEQ, rand(1000), rand(MAX_SEQ)][rand(5) as usize];
+            keys.push((
+                key(priority, due, seq),
+                u32::try_from(rand(1 << 32)).unwrap(),
+            ));
+        }
+        for (k, slot) in &keys {
+            let e = ReadyEntry::new(*k, *slot);
+            assert_eq!((e.key(), e.slot()), (*k, *slot));
+        }
+        for pair in keys.windows(2) {
+            let ((a, sa), (b, sb)) = (pair[0], pair[1]);
+            if a != b {
+                assert_eq!(
+                    a.cmp(&b),
+                    ReadyEntry::new(a, sa).cmp(&ReadyEntry::new(b, sb)),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
     }
 
     #[test]

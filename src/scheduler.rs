@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::call::{Call, CallRecord};
 use crate::config::{Config, ConfigError};
 use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
-use crate::queue::{LaneId, Lanes, ReadyKey, Slot, TimerEntry, Timers};
+use crate::queue::{LaneId, Lanes, MAX_SEQ, ReadyKey, Slot, TimerEntry, Timers};
 use crate::request::{CallRequest, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
 use crate::snapshot::Snapshot;
@@ -961,6 +961,11 @@ impl Scheduler {
             });
         }
 
+        if self.next_seq > MAX_SEQ {
+            return Err(Rejection::bad_body(format!(
+                "This engine has accepted {MAX_SEQ} calls, the most its call IDs can number; expected a new engine"
+            )));
+        }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
         if let Some(key) = &req.idempotency_key {
@@ -1217,6 +1222,9 @@ impl Scheduler {
             return Err("now out of range".to_owned());
         }
         s.now = now;
+        if next_seq == 0 || next_seq > MAX_SEQ + 1 {
+            return Err(format!("next_seq {next_seq} out of range"));
+        }
         s.next_seq = next_seq;
         s.calls.reserve(calls.len());
         s.index.reserve(calls.len());

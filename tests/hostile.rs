@@ -301,3 +301,45 @@ fn regression_fuzz_idempotency_keys_must_match_their_calls() {
         Scheduler::restore(Snapshot::from_bytes(&e.snapshot().to_bytes()).unwrap()).unwrap();
     }
 }
+
+/// Ready queues pack acceptance numbers into 48 bits: the engine refuses
+/// the call after the 2^48 - 1st instead of misordering it, and a snapshot
+/// cannot smuggle in a larger counter.
+#[test]
+fn acceptance_numbers_stop_at_their_packed_width() {
+    const MAX_SEQ: u64 = (1 << 48) - 1;
+    let with_next_seq = |next: u64| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&engine_with_calls().snapshot().to_bytes()).unwrap();
+        v["next_seq"] = next.into();
+        Snapshot::from_bytes(&serde_json::to_vec(&v).unwrap()).map(Scheduler::restore)
+    };
+    let body = br#"{"to_number": "+919876543210", "agent_id": "a"}"#;
+
+    let mut last = with_next_seq(MAX_SEQ).unwrap().unwrap();
+    let ok = last.submit(t0(), body).unwrap();
+    assert_eq!(ok.call.to_string(), format!("call-{MAX_SEQ}"));
+    while last.poll_event().is_some() {}
+    let before = fingerprint(&last);
+    let err = last.submit(t0(), body).unwrap_err();
+    assert_eq!(err.status, 400);
+    assert!(err.message.contains("call IDs"), "{}", err.message);
+    let _rejected = last.poll_event().unwrap();
+    assert!(same(&fingerprint(&last), &before));
+    // The newest call is dialed after the older ready ones, in order.
+    let order: Vec<String> = last
+        .dial(t0(), 10)
+        .unwrap()
+        .iter()
+        .map(|d| d.call.to_string())
+        .collect();
+    let max = format!("call-{MAX_SEQ}");
+    assert_eq!(order, ["call-3", "call-4", "call-5", max.as_str()]);
+
+    for bad in [0, MAX_SEQ + 2, u64::MAX] {
+        assert!(
+            matches!(with_next_seq(bad), Ok(Err(SnapshotError::Inconsistent(_)))),
+            "{bad}"
+        );
+    }
+}
