@@ -3,7 +3,8 @@
 //! (no metadata), divided by N. Prints one line per size; runs as a
 //! `harness = false` bench so `cargo bench` includes it.
 //!
-//! `REDIAL_BENCH_SMOKE=1` measures 10,000 calls only.
+//! Sizes: `REDIAL_BENCH_SIZES=1000000,10000000` (default); CI smoke runs
+//! use `REDIAL_BENCH_SMOKE=1` (10,000 calls only).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,12 +80,15 @@ fn measure(n: usize) -> (f64, f64) {
 
 fn main() {
     // `cargo bench` passes flags such as --bench; they do not apply here.
-    let sizes: &[usize] = if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() {
-        &[10_000]
+    let sizes: Vec<usize> = if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() {
+        vec![10_000]
     } else {
-        &[1_000_000]
+        std::env::var("REDIAL_BENCH_SIZES")
+            .ok()
+            .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![1_000_000, 10_000_000])
     };
-    for &n in sizes {
+    for n in sizes {
         let (mixed, ready) = measure(n);
         println!(
             "memory/{n}: {mixed:.0} bytes per pending call (half of them waiting for a window); {ready:.0} bytes per ready call"

@@ -190,6 +190,7 @@ mod queue;
 pub mod request;
 pub mod retry;
 pub mod scheduler;
+mod slab;
 pub mod snapshot;
 pub mod template;
 pub mod trace;

@@ -12,6 +12,7 @@ use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
 use crate::queue::{LaneId, Lanes, MAX_SEQ, ReadyKey, Slot, TimerEntry, Timers};
 use crate::request::{CallRequest, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
+use crate::slab::Slab;
 use crate::snapshot::Snapshot;
 use crate::window::{OccurrenceCache, local_date, wall_to_instant};
 
@@ -131,7 +132,7 @@ pub struct Scheduler {
     pub(crate) config: Config,
     pub(crate) now: Option<i64>,
     pub(crate) next_seq: u64,
-    calls: Vec<Option<Call>>,
+    calls: Slab<Call>,
     /// Empty slots with the timer generation their last call reached.
     free: Vec<(Slot, u32)>,
     index: HashMap<SeqKey, Slot, BuildSeqHasher>,
@@ -163,27 +164,22 @@ fn ceil_secs(t: DateTime<Utc>) -> i64 {
     }
 }
 
-fn valid_ready(calls: &[Option<Call>], slot: Slot, key: ReadyKey) -> bool {
+fn valid_ready(calls: &Slab<Call>, slot: Slot, key: ReadyKey) -> bool {
     calls
-        .get(slot as usize)
-        .and_then(Option::as_ref)
+        .get(slot)
         .is_some_and(|c| c.seq == key.seq && c.state == CallState::Ready && c.due == key.due)
 }
 
-fn valid_timer(calls: &[Option<Call>], e: &TimerEntry) -> bool {
+fn valid_timer(calls: &Slab<Call>, e: &TimerEntry) -> bool {
     calls
-        .get(e.slot as usize)
-        .and_then(Option::as_ref)
+        .get(e.slot)
         .is_some_and(|c| c.timer_generation == e.generation && c.timer() == Some(e.at))
 }
 
 /// The acceptance number of the call in `slot` (0 for an empty slot, whose
 /// entries are stale anyway).
-fn seq_in(calls: &[Option<Call>], slot: Slot) -> u64 {
-    calls
-        .get(slot as usize)
-        .and_then(Option::as_ref)
-        .map_or(0, |c| c.seq)
+fn seq_in(calls: &Slab<Call>, slot: Slot) -> u64 {
+    calls.get(slot).map_or(0, |c| c.seq)
 }
 
 impl Scheduler {
@@ -204,7 +200,7 @@ impl Scheduler {
             config,
             now: None,
             next_seq: 1,
-            calls: Vec::new(),
+            calls: Slab::default(),
             free: Vec::new(),
             index: HashMap::default(),
             agents: Vec::new(),
@@ -479,10 +475,8 @@ impl Scheduler {
                 let mut members: Vec<(u64, Slot)> = self
                     .calls
                     .iter()
-                    .zip(0..)
-                    .filter_map(|(c, slot)| {
-                        c.as_ref().filter(|c| c.batch == b).map(|c| (c.seq, slot))
-                    })
+                    .filter(|(_, c)| c.batch == b)
+                    .map(|(slot, c)| (c.seq, slot))
                     .collect();
                 members.sort_unstable();
                 for (_, slot) in members {
@@ -684,7 +678,7 @@ impl Scheduler {
 
     /// A ready call's window occurrence ended before it was dialed.
     fn window_closed(&mut self, slot: Slot, at: i64) {
-        let Some(call) = self.calls.get_mut(slot as usize).and_then(Option::as_mut) else {
+        let Some(call) = self.calls.get_mut(slot) else {
             return;
         };
         call.state = CallState::Waiting;
@@ -781,7 +775,7 @@ impl Scheduler {
         if !self.config.is_retryable(outcome) {
             return self.end_call(slot, r, EventKind::Failed { outcome });
         }
-        let Some(call) = self.calls.get(slot as usize).and_then(Option::as_ref) else {
+        let Some(call) = self.calls.get(slot) else {
             return;
         };
         if !has_next_attempt(call.retries, call.attempt()) {
@@ -961,6 +955,12 @@ impl Scheduler {
             });
         }
 
+        if self.free.is_empty() && self.calls.slots() > Slot::MAX as usize {
+            return Err(Rejection::bad_body(format!(
+                "This engine holds {} live calls, the most it can; expected fewer",
+                self.calls.slots()
+            )));
+        }
         if self.next_seq > MAX_SEQ {
             return Err(Rejection::bad_body(format!(
                 "This engine has accepted {MAX_SEQ} calls, the most its call IDs can number; expected a new engine"
@@ -1056,7 +1056,7 @@ impl Scheduler {
         self.emit(at, slot, kind);
         let was_ready = self.call(slot).is_some_and(|c| c.state == CallState::Ready);
         self.set_timer(slot, None);
-        let Some(call) = self.calls.get_mut(slot as usize).and_then(Option::take) else {
+        let Some(call) = self.calls.take(slot) else {
             return;
         };
         // The slot's next call continues its timer generations, so entries
@@ -1092,14 +1092,12 @@ impl Scheduler {
         let slot = match self.free.pop() {
             Some((s, generation)) => {
                 call.timer_generation = generation;
-                if let Some(place) = self.calls.get_mut(s as usize) {
-                    *place = Some(call);
-                }
+                self.calls.put(s, call);
                 s
             }
             None => {
-                self.calls.push(Some(call));
-                Slot::try_from(self.calls.len() - 1).unwrap_or(Slot::MAX)
+                // Unreachable: accept refuses a call when no slot is left.
+                self.calls.push(call).unwrap_or(Slot::MAX)
             }
         };
         self.index.insert(SeqKey::new(seq), slot);
@@ -1107,11 +1105,11 @@ impl Scheduler {
     }
 
     pub(crate) fn call(&self, slot: Slot) -> Option<&Call> {
-        self.calls.get(slot as usize).and_then(Option::as_ref)
+        self.calls.get(slot)
     }
 
     fn call_mut(&mut self, slot: Slot) -> Option<&mut Call> {
-        self.calls.get_mut(slot as usize).and_then(Option::as_mut)
+        self.calls.get_mut(slot)
     }
 
     fn slot_of(&self, id: CallId) -> Option<Slot> {
@@ -1196,7 +1194,7 @@ impl Scheduler {
     // ---- snapshot support --------------------------------------------
 
     pub(crate) fn live_call_records(&self) -> Vec<CallRecord> {
-        let mut calls: Vec<CallRecord> = self.calls.iter().flatten().map(Call::to_record).collect();
+        let mut calls: Vec<CallRecord> = self.calls.iter().map(|(_, c)| c.to_record()).collect();
         calls.sort_by_key(|c| c.seq);
         calls
     }
@@ -1226,7 +1224,6 @@ impl Scheduler {
             return Err(format!("next_seq {next_seq} out of range"));
         }
         s.next_seq = next_seq;
-        s.calls.reserve(calls.len());
         s.index.reserve(calls.len());
         for a in agents {
             let id = s.intern_agent(&a.name);
@@ -1301,8 +1298,7 @@ impl Scheduler {
         let keyed = s
             .calls
             .iter()
-            .flatten()
-            .filter(|c| c.idempotency_key().is_some())
+            .filter(|(_, c)| c.idempotency_key().is_some())
             .count();
         if keyed != s.idempotency.len() {
             return Err("a call's idempotency key has no entry".to_owned());
