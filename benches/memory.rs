@@ -38,6 +38,20 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The process's resident set (Linux), for the "under 2 GiB at 1e7" check.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 fn measure(n: usize) -> (f64, f64) {
     let now: DateTime<Utc> = "2026-03-06T00:00:00Z".parse().unwrap();
     let before = LIVE.load(Ordering::Relaxed);
@@ -60,6 +74,12 @@ fn measure(n: usize) -> (f64, f64) {
         while e.poll_event().is_some() {}
     }
     let waiting = LIVE.load(Ordering::Relaxed) - before;
+    if let Some(rss) = resident_bytes() {
+        println!(
+            "memory/{n}: process resident {:.2} GiB with the engine built",
+            rss as f64 / f64::from(1 << 30)
+        );
+    }
     // The same calls once they are all ready (due now) instead of waiting.
     drop(e);
     let before = LIVE.load(Ordering::Relaxed);
