@@ -11,9 +11,13 @@
 //!   3 batches;
 //! * `adversarial`: uniformly random due instants over 24 hours, no windows.
 //!
-//! Peers implement the same cycle: `naive` (std `BinaryHeap`s with tuple
-//! keys, a `HashMap` of records, chrono-tz conversions for every window
-//! check) and `btree` (`BTreeMap`s as the queues). `floor` is the unavoidable
+//! Peers implement the same cycle with the same outputs (a dispatch with
+//! owned fields, an attempt timeout set and made stale by the report,
+//! events stamped with instants and drained): `naive` (std `BinaryHeap`s
+//! with tuple keys, a `HashMap` of records, chrono-tz conversions for every
+//! window check) and `btree` (`BTreeMap`s as the queues). They skip what
+//! redial does beyond that: request validation, window-end timers for
+//! ready calls, agent caps and lanes, idempotency bookkeeping. `floor` is the unavoidable
 //! work written bare: a timer pop and push on a monotone bucket queue, a
 //! push and pop on a small 8-byte-key heap, a cached zone-offset lookup and
 //! a read-modify-write of one 64-byte record out of N.
@@ -177,6 +181,32 @@ struct Rec {
     attempt: u8,
     priority: i8,
     due: i64,
+    /// Bumped when the pending timer changes; older timer entries are stale.
+    generation: u32,
+    to_number: String,
+    agent: String,
+    batch: String,
+}
+
+/// What a peer hands out per attempt: the same owned fields as
+/// `redial::Dispatch`.
+#[allow(dead_code)] // read through black_box only
+struct PeerDispatch {
+    call: u64,
+    attempt: u8,
+    to_number: String,
+    agent_id: String,
+    batch_id: Option<String>,
+    metadata: String,
+}
+
+/// The events a peer reports, stamped as redial's are.
+#[allow(dead_code)] // read through black_box only
+enum PeerEvent {
+    Accepted(u64, DateTime<Utc>),
+    Triggered(u64, u8),
+    Retry(u64, DateTime<Utc>),
+    Ended(u64),
 }
 
 /// Next instant >= t inside 09:00-18:00 local, through chrono-tz.
@@ -197,8 +227,8 @@ fn next_in_window(zone: Tz, t: i64) -> i64 {
 }
 
 trait Queues {
-    fn push_timer(&mut self, due: i64, seq: u64);
-    fn pop_timer(&mut self, now: i64) -> Option<u64>;
+    fn push_timer(&mut self, due: i64, seq: u64, generation: u32);
+    fn pop_timer(&mut self, now: i64) -> Option<(u64, u32)>;
     fn next_timer(&self) -> Option<i64>;
     fn push_ready(&mut self, priority: i8, due: i64, seq: u64);
     fn pop_ready(&mut self) -> Option<u64>;
@@ -206,23 +236,23 @@ trait Queues {
 
 #[derive(Default)]
 struct NaiveQ {
-    timers: BinaryHeap<Reverse<(i64, u64)>>,
+    timers: BinaryHeap<Reverse<(i64, u64, u32)>>,
     ready: BinaryHeap<(i8, Reverse<i64>, Reverse<u64>)>,
 }
 
 impl Queues for NaiveQ {
-    fn push_timer(&mut self, due: i64, seq: u64) {
-        self.timers.push(Reverse((due, seq)));
+    fn push_timer(&mut self, due: i64, seq: u64, generation: u32) {
+        self.timers.push(Reverse((due, seq, generation)));
     }
-    fn pop_timer(&mut self, now: i64) -> Option<u64> {
-        if self.timers.peek().is_some_and(|Reverse((d, _))| *d <= now) {
-            self.timers.pop().map(|Reverse((_, s))| s)
+    fn pop_timer(&mut self, now: i64) -> Option<(u64, u32)> {
+        if self.timers.peek().is_some_and(|Reverse((d, _, _))| *d <= now) {
+            self.timers.pop().map(|Reverse((_, s, g))| (s, g))
         } else {
             None
         }
     }
     fn next_timer(&self) -> Option<i64> {
-        self.timers.peek().map(|Reverse((d, _))| *d)
+        self.timers.peek().map(|Reverse((d, _, _))| *d)
     }
     fn push_ready(&mut self, priority: i8, due: i64, seq: u64) {
         self.ready.push((priority, Reverse(due), Reverse(seq)));
@@ -234,19 +264,19 @@ impl Queues for NaiveQ {
 
 #[derive(Default)]
 struct BTreeQ {
-    timers: BTreeMap<(i64, u64), ()>,
+    timers: BTreeMap<(i64, u64, u32), ()>,
     ready: BTreeMap<(Reverse<i8>, i64, u64), ()>,
 }
 
 impl Queues for BTreeQ {
-    fn push_timer(&mut self, due: i64, seq: u64) {
-        self.timers.insert((due, seq), ());
+    fn push_timer(&mut self, due: i64, seq: u64, generation: u32) {
+        self.timers.insert((due, seq, generation), ());
     }
-    fn pop_timer(&mut self, now: i64) -> Option<u64> {
-        let (&(d, s), _) = self.timers.first_key_value()?;
+    fn pop_timer(&mut self, now: i64) -> Option<(u64, u32)> {
+        let (&(d, s, g), _) = self.timers.first_key_value()?;
         (d <= now).then(|| {
             self.timers.pop_first();
-            s
+            (s, g)
         })
     }
     fn next_timer(&self) -> Option<i64> {
@@ -263,17 +293,21 @@ impl Queues for BTreeQ {
 struct Peer<Q: Queues> {
     q: Q,
     calls: HashMap<u64, Rec>,
+    events: VecDeque<PeerEvent>,
     next: u64,
     now: i64,
     rng: Rng,
     w: Workload,
 }
 
+const TIMEOUT: i64 = 3_600;
+
 impl<Q: Queues + Default> Peer<Q> {
     fn new(n: usize, w: Workload) -> Self {
         let mut p = Peer {
             q: Q::default(),
             calls: HashMap::new(),
+            events: VecDeque::new(),
             next: 0,
             now: T0,
             rng: Rng(7),
@@ -282,6 +316,7 @@ impl<Q: Queues + Default> Peer<Q> {
         for _ in 0..n {
             p.add();
         }
+        p.events.clear();
         p
     }
 
@@ -302,22 +337,35 @@ impl<Q: Queues + Default> Peer<Q> {
                 attempt: 1,
                 priority: 0,
                 due,
+                generation: 0,
+                to_number: "+919876543210".to_owned(),
+                agent: ["a0", "a1", "a2", "a3", "a4"][s.agent].to_owned(),
+                batch: ["b0", "b1", "b2"][s.batch].to_owned(),
             },
         );
-        self.q.push_timer(due, seq);
+        self.q.push_timer(due, seq, 0);
+        self.events.push_back(PeerEvent::Accepted(seq, at(due)));
     }
 
+    /// One call handed out and reported, with the same outputs as redial's
+    /// cycle: a dispatch with owned fields, an attempt timeout set and
+    /// dropped, events stamped and drained.
     fn cycle(&mut self) {
         loop {
-            while let Some(seq) = self.q.pop_timer(self.now) {
-                let rec = &self.calls[&seq];
+            while let Some((seq, generation)) = self.q.pop_timer(self.now) {
+                let Some(rec) = self.calls.get_mut(&seq) else {
+                    continue;
+                };
+                if rec.generation != generation {
+                    continue; // a timeout that the report made stale
+                }
                 let open = if rec.window {
                     next_in_window(rec.zone, self.now)
                 } else {
                     self.now
                 };
                 if open != self.now {
-                    self.q.push_timer(open, seq); // carried to the next window
+                    self.q.push_timer(open, seq, generation); // carried to the next window
                 } else {
                     self.q.push_ready(rec.priority, rec.due, seq);
                 }
@@ -325,8 +373,21 @@ impl<Q: Queues + Default> Peer<Q> {
             if let Some(seq) = self.q.pop_ready() {
                 let answered = self.rng.below(10) < 3;
                 let rec = self.calls.get_mut(&seq).unwrap();
+                rec.generation += 1;
+                self.q.push_timer(self.now + TIMEOUT, seq, rec.generation);
+                black_box(PeerDispatch {
+                    call: seq,
+                    attempt: rec.attempt,
+                    to_number: rec.to_number.clone(),
+                    agent_id: rec.agent.clone(),
+                    batch_id: Some(rec.batch.clone()),
+                    metadata: "{}".to_owned(),
+                });
+                self.events.push_back(PeerEvent::Triggered(seq, rec.attempt));
+                rec.generation += 1; // the report drops the timeout
                 if answered || rec.attempt == 4 {
                     self.calls.remove(&seq);
+                    self.events.push_back(PeerEvent::Ended(seq));
                     self.add();
                 } else {
                     rec.attempt += 1;
@@ -335,8 +396,12 @@ impl<Q: Queues + Default> Peer<Q> {
                     } else {
                         self.now + 1800
                     };
-                    let due = rec.due;
-                    self.q.push_timer(due, seq);
+                    let (due, generation) = (rec.due, rec.generation);
+                    self.q.push_timer(due, seq, generation);
+                    self.events.push_back(PeerEvent::Retry(seq, at(due)));
+                }
+                while let Some(e) = self.events.pop_front() {
+                    black_box(e);
                 }
                 return;
             }
