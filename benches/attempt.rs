@@ -245,7 +245,11 @@ impl Queues for NaiveQ {
         self.timers.push(Reverse((due, seq, generation)));
     }
     fn pop_timer(&mut self, now: i64) -> Option<(u64, u32)> {
-        if self.timers.peek().is_some_and(|Reverse((d, _, _))| *d <= now) {
+        if self
+            .timers
+            .peek()
+            .is_some_and(|Reverse((d, _, _))| *d <= now)
+        {
             self.timers.pop().map(|Reverse((_, s, g))| (s, g))
         } else {
             None
@@ -383,7 +387,8 @@ impl<Q: Queues + Default> Peer<Q> {
                     batch_id: Some(rec.batch.clone()),
                     metadata: "{}".to_owned(),
                 });
-                self.events.push_back(PeerEvent::Triggered(seq, rec.attempt));
+                self.events
+                    .push_back(PeerEvent::Triggered(seq, rec.attempt));
                 rec.generation += 1; // the report drops the timeout
                 if answered || rec.attempt == 4 {
                     self.calls.remove(&seq);

@@ -152,6 +152,21 @@
 //! * If today's occurrence was made empty by a DST gap, today's window has
 //!   "already closed": the request needs `carry_over`.
 //! * Events queue until the host drains them.
+//! * One engine accepts at most 2^48 - 1 calls over its life (call IDs are
+//!   packed into 48 bits in the ready queue); the next submit is a 400
+//!   that says so. At a million calls a second that is nine years.
+//! * A snapshot is checked as a request would be: a call whose number is
+//!   not E.164, or whose `retries` exceed 10, makes restore fail.
+//!
+//! ## Memory and speed
+//!
+//! A pending call costs about 120-140 bytes without metadata (measured by
+//! `cargo bench --bench memory` at 10^6 and 10^7 calls): an 80-byte record
+//! in a slab that grows by fixed chunks, a 12-byte index entry, a 16-byte
+//! timer or ready-queue entry. Time-driven work sits in a monotone radix
+//! heap (the clock never goes backwards), whose cost does not grow with the
+//! number of pending calls; ready calls sit in binary heaps of 16-byte
+//! packed keys. Window occurrences are memoised per (zone, window, date).
 //!
 //! ## Panics, errors and unwraps
 //!

@@ -346,9 +346,19 @@ fn first_ending_after_by(
 /// (zone, window, date) triples over and over, and each answer costs two
 /// wall-clock conversions through chrono-tz. Direct-mapped and fixed in
 /// size; a memo of a pure function, so it changes no result, only speed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct OccurrenceCache {
     entries: Vec<Option<CachedOccurrence>>,
+}
+
+impl fmt::Debug for OccurrenceCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A thousand entries of memo would drown a debug print of the engine.
+        f.debug_struct("OccurrenceCache")
+            .field("filled", &self.entries.iter().flatten().count())
+            .field("entries", &self.entries.len())
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
