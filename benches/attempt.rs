@@ -23,7 +23,8 @@
 //! a read-modify-write of one 64-byte record out of N.
 //!
 //! Sizes: `REDIAL_BENCH_SIZES=1000,100000,1000000` (default); CI smoke runs
-//! use `REDIAL_BENCH_SMOKE=1` (1,000 only).
+//! use `REDIAL_BENCH_SMOKE=1` (1,000 only). `REDIAL_BENCH_DESIGNS=redial,floor`
+//! builds and runs only the designs named.
 
 #![allow(clippy::disallowed_methods)] // the peers use chrono-tz directly, on dates well in range
 
@@ -479,22 +480,33 @@ fn attempt_cycle(c: &mut Criterion) {
             "attempt/adversarial"
         };
         let mut group = c.benchmark_group(name);
+        // Designs are built only when they run: at 10^7 calls each takes
+        // a while and a gigabyte or more.
+        let run = |design: &str| {
+            std::env::var("REDIAL_BENCH_DESIGNS")
+                .map_or(true, |only| only.split(',').any(|d| d.trim() == design))
+        };
         for n in sizes() {
-            let mut floor = Floor::new(n);
-            group.bench_function(BenchmarkId::new("floor", n), |b| b.iter(|| floor.cycle()));
-            drop(floor);
-            let mut engine = Redial::new(n, w);
-            group.bench_function(BenchmarkId::new("redial", n), |b| b.iter(|| engine.cycle()));
-            drop(engine);
-            let mut naive = Peer::<NaiveQ>::new(n, w);
-            group.bench_function(BenchmarkId::new("naive_binaryheap", n), |b| {
-                b.iter(|| naive.cycle())
-            });
-            drop(naive);
-            let mut btree = Peer::<BTreeQ>::new(n, w);
-            group.bench_function(BenchmarkId::new("btreemap", n), |b| {
-                b.iter(|| btree.cycle())
-            });
+            if run("floor") {
+                let mut floor = Floor::new(n);
+                group.bench_function(BenchmarkId::new("floor", n), |b| b.iter(|| floor.cycle()));
+            }
+            if run("redial") {
+                let mut engine = Redial::new(n, w);
+                group.bench_function(BenchmarkId::new("redial", n), |b| b.iter(|| engine.cycle()));
+            }
+            if run("naive_binaryheap") {
+                let mut naive = Peer::<NaiveQ>::new(n, w);
+                group.bench_function(BenchmarkId::new("naive_binaryheap", n), |b| {
+                    b.iter(|| naive.cycle())
+                });
+            }
+            if run("btreemap") {
+                let mut btree = Peer::<BTreeQ>::new(n, w);
+                group.bench_function(BenchmarkId::new("btreemap", n), |b| {
+                    b.iter(|| btree.cycle())
+                });
+            }
         }
         group.finish();
     }
