@@ -42,7 +42,6 @@ pub(crate) struct Call {
     pub batch: u32,
     /// Derived on restore: lanes are numbered in the order they are made.
     pub lane: LaneId,
-    pub timer_generation: u32,
     extra: Option<Box<Extra>>,
     window: u32,
     pub tz: Tz,
@@ -133,7 +132,6 @@ impl Call {
             agent: r.agent,
             batch: r.batch,
             lane: 0,
-            timer_generation: 0,
             extra: (extra != Extra::default()).then(|| Box::new(extra)),
             window: Window::pack(r.window),
             tz: r.tz,

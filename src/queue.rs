@@ -463,7 +463,11 @@ impl Timers {
 
     /// Advances `last` to the earliest bucketed instant and sorts the
     /// entries at it into `current`. False when nothing is stored.
-    fn refill(&mut self, seq_of: impl Fn(Slot) -> u64) -> bool {
+    fn refill(
+        &mut self,
+        valid: impl Fn(&TimerEntry) -> bool,
+        seq_of: impl Fn(Slot) -> u64,
+    ) -> bool {
         let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else {
             return false;
         };
@@ -480,7 +484,12 @@ impl Timers {
         for e in entries.drain(..) {
             let key = radix_key(e.at);
             if key == min {
-                self.current.push((seq_of(e.slot), e));
+                // Stale entries go now, before their order is looked up.
+                if valid(&e) {
+                    self.current.push((seq_of(e.slot), e));
+                } else {
+                    self.stored = self.stored.saturating_sub(1);
+                }
             } else if let Some(b) = self.buckets.get_mut(bucket_of(key, min)) {
                 b.push(e);
             }
@@ -502,7 +511,7 @@ impl Timers {
                     self.pop_front();
                 }
                 None => {
-                    if !self.refill(&seq_of) {
+                    if !self.refill(&valid, &seq_of) {
                         return;
                     }
                 }

@@ -133,8 +133,9 @@ pub struct Scheduler {
     pub(crate) now: Option<i64>,
     pub(crate) next_seq: u64,
     calls: Slab<Call>,
-    /// Empty slots with the timer generation their last call reached.
-    free: Vec<(Slot, u32)>,
+    free: Vec<Slot>,
+    /// Per slot: the generation of its pending timer (see [`valid_timer`]).
+    timer_generations: Vec<u32>,
     index: HashMap<SeqKey, Slot, BuildSeqHasher>,
     pub(crate) agents: Vec<Agent>,
     agent_ids: HashMap<Box<str>, u32>,
@@ -189,10 +190,12 @@ fn valid_ready(calls: &Slab<Call>, slot: Slot, key: ReadyKey) -> bool {
         .is_some_and(|c| c.seq == key.seq && c.state == CallState::Ready && c.due == key.due)
 }
 
-fn valid_timer(calls: &Slab<Call>, e: &TimerEntry) -> bool {
-    calls
-        .get(e.slot)
-        .is_some_and(|c| c.timer_generation == e.generation && c.timer() == Some(e.at))
+/// Whether a timer entry is its slot's current timer. Every change to a
+/// slot's timer bumps its generation, so the small dense array answers
+/// without touching the call record: two of an attempt's three timer
+/// entries go stale, and at millions of calls each record is a cache miss.
+fn valid_timer(generations: &[u32], e: &TimerEntry) -> bool {
+    generations.get(e.slot as usize) == Some(&e.generation)
 }
 
 /// The acceptance number of the call in `slot` (0 for an empty slot, whose
@@ -221,6 +224,7 @@ impl Scheduler {
             next_seq: 1,
             calls: Slab::default(),
             free: Vec::new(),
+            timer_generations: Vec::new(),
             index: HashMap::default(),
             agents: Vec::new(),
             agent_ids: HashMap::new(),
@@ -649,17 +653,17 @@ impl Scheduler {
         if let Some(now) = self.now {
             self.advance(now);
         }
-        let calls = &self.calls;
+        let (calls, generations) = (&self.calls, &self.timer_generations);
         self.timers
-            .clean_top(|e| valid_timer(calls, e), |s| seq_in(calls, s));
+            .clean_top(|e| valid_timer(generations, e), |s| seq_in(calls, s));
     }
 
     fn advance(&mut self, now: i64) {
         loop {
-            let calls = &self.calls;
+            let (calls, generations) = (&self.calls, &self.timer_generations);
             let Some(entry) =
                 self.timers
-                    .pop_due(now, |e| valid_timer(calls, e), |s| seq_in(calls, s))
+                    .pop_due(now, |e| valid_timer(generations, e), |s| seq_in(calls, s))
             else {
                 break;
             };
@@ -1052,11 +1056,17 @@ impl Scheduler {
         };
         let had = call.timer().is_some();
         call.set_timer_at(at);
-        call.timer_generation = call.timer_generation.wrapping_add(1);
-        let (seq, generation) = (call.seq, call.timer_generation);
+        let seq = call.seq;
+        let Some(generation) = self.timer_generations.get_mut(slot as usize) else {
+            return;
+        };
+        // Slots keep counting across calls, so entries a previous call left
+        // behind never look valid.
+        *generation = generation.wrapping_add(1);
+        let generation = *generation;
         if had {
-            let calls = &self.calls;
-            self.timers.forget(|e| valid_timer(calls, e));
+            let generations = &self.timer_generations;
+            self.timers.forget(|e| valid_timer(generations, e));
         }
         if let Some(at) = at {
             self.timers.push(
@@ -1078,9 +1088,7 @@ impl Scheduler {
         let Some(call) = self.calls.take(slot) else {
             return;
         };
-        // The slot's next call continues its timer generations, so entries
-        // left behind by this one can never look valid.
-        self.free.push((slot, call.timer_generation));
+        self.free.push(slot);
         self.index.remove(&SeqKey::new(call.seq));
         if was_ready {
             let calls = &self.calls;
@@ -1106,15 +1114,15 @@ impl Scheduler {
         });
     }
 
-    fn insert(&mut self, mut call: Call) -> Slot {
+    fn insert(&mut self, call: Call) -> Slot {
         let seq = call.seq;
         let slot = match self.free.pop() {
-            Some((s, generation)) => {
-                call.timer_generation = generation;
+            Some(s) => {
                 self.calls.put(s, call);
                 s
             }
             None => {
+                self.timer_generations.push(0);
                 // Unreachable: accept refuses a call when no slot is left.
                 self.calls.push(call).unwrap_or(Slot::MAX)
             }
