@@ -201,6 +201,7 @@
 mod call;
 pub mod config;
 pub mod event;
+mod index;
 mod queue;
 pub mod request;
 pub mod retry;

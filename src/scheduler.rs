@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::call::{Call, CallRecord};
 use crate::config::{Config, ConfigError};
 use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
+use crate::index::{CallIndex, SeqKey};
 use crate::queue::{LaneId, Lanes, MAX_SEQ, ReadyKey, Slot, TimerEntry, Timers};
 use crate::request::{CallRequest, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
@@ -22,53 +23,6 @@ pub const MIN_TIME: i64 = -62_135_596_800;
 pub const MAX_TIME: i64 = 253_402_300_799;
 
 const NO_BATCH: u32 = u32::MAX;
-
-/// Hashes acceptance numbers for the call index. They are engine-made, not
-/// host-chosen, so a multiplicative hash is safe from flooding and far
-/// cheaper than SipHash; the index is never iterated, so its order cannot
-/// leak into outputs.
-#[derive(Clone, Copy, Debug, Default)]
-struct SeqHasher(u64);
-
-impl std::hash::Hasher for SeqHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        // Fibonacci hashing: the product's high bits, which hashbrown uses
-        // for its control bytes, depend on every bit of `n`.
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type BuildSeqHasher = std::hash::BuildHasherDefault<SeqHasher>;
-
-/// An acceptance number as two 32-bit halves: with a 32-bit slot, an index
-/// entry takes 12 bytes instead of the 16 a `u64` key's alignment costs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct SeqKey([u32; 2]);
-
-impl SeqKey {
-    fn new(seq: u64) -> SeqKey {
-        let [a, b, c, d, e, f, g, h] = seq.to_le_bytes();
-        SeqKey([
-            u32::from_le_bytes([a, b, c, d]),
-            u32::from_le_bytes([e, f, g, h]),
-        ])
-    }
-}
-
-impl std::hash::Hash for SeqKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let [lo, hi] = self.0;
-        state.write_u64(u64::from(hi) << 32 | u64::from(lo));
-    }
-}
 
 /// The result of a successful submit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,7 +90,7 @@ pub struct Scheduler {
     free: Vec<Slot>,
     /// Per slot: the generation of its pending timer (see [`valid_timer`]).
     timer_generations: Vec<u32>,
-    index: HashMap<SeqKey, Slot, BuildSeqHasher>,
+    index: CallIndex,
     pub(crate) agents: Vec<Agent>,
     agent_ids: HashMap<Box<str>, u32>,
     pub(crate) batches: Vec<Batch>,
