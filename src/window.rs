@@ -348,6 +348,10 @@ fn first_ending_after_by(
 /// size; a memo of a pure function, so it changes no result, only speed.
 #[derive(Clone)]
 pub(crate) struct OccurrenceCache {
+    /// Entries, a power of two.
+    size: usize,
+    /// Empty until first used, so an engine that never sees a window pays
+    /// nothing.
     entries: Vec<Option<CachedOccurrence>>,
 }
 
@@ -356,7 +360,7 @@ impl fmt::Debug for OccurrenceCache {
         // A thousand entries of memo would drown a debug print of the engine.
         f.debug_struct("OccurrenceCache")
             .field("filled", &self.entries.iter().flatten().count())
-            .field("entries", &self.entries.len())
+            .field("entries", &self.size)
             .finish()
     }
 }
@@ -379,7 +383,8 @@ impl OccurrenceCache {
     /// A cache of `n` entries (a power of two).
     pub(crate) fn with_entries(n: usize) -> OccurrenceCache {
         OccurrenceCache {
-            entries: vec![None; n.next_power_of_two()],
+            size: n.next_power_of_two().max(1),
+            entries: Vec::new(),
         }
     }
 
@@ -392,7 +397,7 @@ impl OccurrenceCache {
             .wrapping_add(u64::from(date.num_days_from_ce().cast_unsigned()))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         // High bits are the best mixed.
-        (h >> 32) as usize & (self.entries.len() - 1)
+        (h >> 32) as usize & (self.size - 1)
     }
 
     /// [`Window::occurrence`], remembered.
@@ -402,6 +407,9 @@ impl OccurrenceCache {
         tz: Tz,
         date: NaiveDate,
     ) -> Option<Occurrence> {
+        if self.entries.is_empty() {
+            self.entries = vec![None; self.size];
+        }
         let i = self.index(tz, window, date);
         if let Some(Some(e)) = self.entries.get(i)
             && e.tz == tz
