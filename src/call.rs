@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::queue::{LaneId, ReadyKey};
-use crate::request::Language;
+use crate::request::{Language, e164_digits};
 use crate::retry::{Gaps, MAX_RETRIES};
 use crate::scheduler::CallState;
 use crate::window::Window;
@@ -82,15 +82,6 @@ pub(crate) struct CallRecord {
     pub cancel_requested: bool,
 }
 
-/// The digits of an E.164 number, or `None` when it is not one.
-fn e164_digits(number: &str) -> Option<u64> {
-    let digits = number.strip_prefix('+')?;
-    let ok = (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    ok.then(|| digits.parse().ok()).flatten()
-}
-
 impl Call {
     /// The compact form of a record; `lane` is filled in by the engine.
     ///
@@ -116,13 +107,6 @@ impl Call {
             idempotency_key: r.idempotency_key,
             gap_list,
         };
-        let mut flags = 0;
-        if r.carry_over {
-            flags |= CARRY_OVER;
-        }
-        if r.cancel_requested {
-            flags |= CANCEL_REQUESTED;
-        }
         let mut call = Call {
             seq: r.seq,
             due: r.due,
@@ -141,8 +125,10 @@ impl Call {
             priority: r.priority,
             language: r.language,
             state: r.state,
-            flags,
+            flags: 0,
         };
+        call.set_flag(CARRY_OVER, r.carry_over);
+        call.set_flag(CANCEL_REQUESTED, r.cancel_requested);
         call.set_occurrence_end(r.occurrence_end);
         call.set_timer_at(r.timer);
         Ok(call)
@@ -244,7 +230,7 @@ impl Call {
     }
 
     pub fn request_cancel(&mut self) {
-        self.flags |= CANCEL_REQUESTED;
+        self.set_flag(CANCEL_REQUESTED, true);
     }
 
     pub fn occurrence_end(&self) -> Option<i64> {
@@ -252,7 +238,8 @@ impl Call {
     }
 
     pub fn set_occurrence_end(&mut self, end: Option<i64>) {
-        self.set_optional(HAS_END, end);
+        self.occurrence_end = end.unwrap_or(0);
+        self.set_flag(HAS_END, end.is_some());
     }
 
     /// The pending timer's instant, if any.
@@ -261,24 +248,15 @@ impl Call {
     }
 
     pub fn set_timer_at(&mut self, at: Option<i64>) {
-        self.set_optional(HAS_TIMER, at);
+        self.timer = at.unwrap_or(0);
+        self.set_flag(HAS_TIMER, at.is_some());
     }
 
-    fn set_optional(&mut self, flag: u8, value: Option<i64>) {
-        let field = if flag == HAS_END {
-            &mut self.occurrence_end
+    fn set_flag(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
         } else {
-            &mut self.timer
-        };
-        match value {
-            Some(v) => {
-                *field = v;
-                self.flags |= flag;
-            }
-            None => {
-                *field = 0;
-                self.flags &= !flag;
-            }
+            self.flags &= !flag;
         }
     }
 }

@@ -316,7 +316,7 @@ impl Lanes {
 /// attention, if the slot's timer generation is still `generation`. Ties at
 /// one instant go in acceptance order, read from the call when needed, so
 /// an entry is 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct TimerEntry {
     pub at: i64,
     pub slot: Slot,
@@ -355,8 +355,8 @@ pub(crate) struct Timers {
     /// pop order (popped from the end).
     current: Vec<(u64, TimerEntry)>,
     /// Entries at or before `last` pushed after `current` was filled, by
-    /// (instant, acceptance number).
-    late: BinaryHeap<Reverse<(i64, u64, Slot, u32)>>,
+    /// (instant, acceptance number); the pair comes first to set the order.
+    late: BinaryHeap<Reverse<(i64, u64, TimerEntry)>>,
     /// 65 buckets; bucket 0 stays empty (its entries go to `late`).
     buckets: Vec<Vec<TimerEntry>>,
     /// An empty vector whose capacity the next refill reuses.
@@ -389,8 +389,7 @@ impl Timers {
         self.stored += 1;
         let key = radix_key(entry.at);
         if key <= self.last {
-            self.late
-                .push(Reverse((entry.at, seq, entry.slot, entry.generation)));
+            self.late.push(Reverse((entry.at, seq, entry)));
         } else if let Some(b) = self.buckets.get_mut(bucket_of(key, self.last)) {
             b.push(entry);
         }
@@ -401,13 +400,7 @@ impl Timers {
         self.live = self.live.saturating_sub(1);
         if self.stored > 2 * self.live + 64 {
             self.current.retain(|(_, e)| valid(e));
-            self.late.retain(|Reverse((at, _, slot, generation))| {
-                valid(&TimerEntry {
-                    at: *at,
-                    slot: *slot,
-                    generation: *generation,
-                })
-            });
+            self.late.retain(|Reverse((_, _, e))| valid(e));
             for b in &mut self.buckets {
                 b.retain(&valid);
             }
@@ -420,9 +413,7 @@ impl Timers {
     /// Whether the earliest entry is in `late` rather than `current`.
     fn late_first(&self) -> bool {
         match (self.current.last(), self.late.peek()) {
-            (Some((seq, c)), Some(Reverse((at, late_seq, _, _)))) => {
-                (*at, *late_seq) < (c.at, *seq)
-            }
+            (Some((seq, c)), Some(Reverse((at, late_seq, _)))) => (*at, *late_seq) < (c.at, *seq),
             (None, _) => true,
             (Some(_), None) => false,
         }
@@ -431,13 +422,7 @@ impl Timers {
     /// The earliest of `current` and `late`.
     fn front(&self) -> Option<TimerEntry> {
         if self.late_first() {
-            self.late
-                .peek()
-                .map(|Reverse((at, _, slot, generation))| TimerEntry {
-                    at: *at,
-                    slot: *slot,
-                    generation: *generation,
-                })
+            self.late.peek().map(|Reverse((_, _, e))| *e)
         } else {
             self.current.last().map(|(_, e)| *e)
         }
@@ -445,13 +430,7 @@ impl Timers {
 
     fn pop_front(&mut self) -> Option<TimerEntry> {
         let entry = if self.late_first() {
-            self.late
-                .pop()
-                .map(|Reverse((at, _, slot, generation))| TimerEntry {
-                    at,
-                    slot,
-                    generation,
-                })
+            self.late.pop().map(|Reverse((_, _, e))| e)
         } else {
             self.current.pop().map(|(_, e)| e)
         };
@@ -566,13 +545,7 @@ mod tests {
     /// Packed entries order as their keys do and unpack to them.
     #[test]
     fn packed_ready_entries_keep_key_order() {
-        let mut x = 99_u64;
-        let mut rand = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rand = crate::test_rng::xorshift(99_u64);
         let extremes = [
             MIN_DUE,
             -1,
@@ -640,13 +613,7 @@ mod tests {
     fn lanes_match_a_sorted_reference() {
         use std::collections::BTreeSet;
         for seed in 1..100_u64 {
-            let mut x = seed;
-            let mut rand = move |n: u64| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % n
-            };
+            let mut rand = crate::test_rng::xorshift(seed);
             let mut q = Lanes::default();
             let lanes = [q.add_lane((0, 0), true), q.add_lane((1, 0), true)];
             // Live ready calls: (key, lane, slot); slot = acceptance number.
@@ -751,13 +718,7 @@ mod tests {
     #[test]
     fn radix_timers_match_a_binary_heap() {
         for seed in 1..200_u64 {
-            let mut x = seed;
-            let mut rand = move |n: u64| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % n
-            };
+            let mut rand = crate::test_rng::xorshift(seed);
             let mut t = Timers::default();
             let mut reference = BinaryHeap::new();
             let mut seqs: Vec<u64> = Vec::new();

@@ -835,12 +835,19 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
 }
 
 /// `^\+[1-9]\d{1,14}$`, ASCII digits only.
-fn check_e164(number: &str) -> Result<(), Rejection> {
-    let digits = number.strip_prefix('+').unwrap_or("");
+/// The digits of an E.164 number (`+`, then 2 to 15 digits, the first not
+/// 0), or `None` when it is not one. The digits fit a `u64` and print back
+/// exactly, which is how the engine stores numbers.
+pub(crate) fn e164_digits(number: &str) -> Option<u64> {
+    let digits = number.strip_prefix('+')?;
     let ok = (2..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0');
-    if ok {
+    ok.then(|| digits.parse().ok()).flatten()
+}
+
+fn check_e164(number: &str) -> Result<(), Rejection> {
+    if e164_digits(number).is_some() {
         Ok(())
     } else {
         Err(Rejection::bad(

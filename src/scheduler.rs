@@ -944,28 +944,13 @@ impl Scheduler {
             )));
         }
         let seq = self.next_seq;
-        self.next_seq = self.next_seq.saturating_add(1);
-        if let Some(key) = &req.idempotency_key {
-            self.idempotency.insert(
-                key.as_str().into(),
-                Idempotent {
-                    call: seq,
-                    request: canonical,
-                    due,
-                },
-            );
-        }
-        let agent = self.intern_agent(&req.agent_id);
-        let batch = req
-            .batch_id
-            .as_deref()
-            .map_or(NO_BATCH, |b| self.intern_batch(b));
-        let lane = self.lane(agent, batch);
+        // The compact record is made first, so that should it refuse the
+        // (validated) request, the engine has not changed.
         let record = CallRecord {
             seq,
             to_number: req.to_number.into(),
-            agent,
-            batch,
+            agent: 0,
+            batch: NO_BATCH,
             language: req.language,
             metadata: req.metadata.filter(|m| m != "{}").map(Into::into),
             tz,
@@ -977,7 +962,7 @@ impl Scheduler {
                 .or_else(|| Gaps::every(self.config.default_retry_gap_minutes))
                 .unwrap_or(Gaps::Every(0)),
             priority: req.priority,
-            idempotency_key: req.idempotency_key.map(Into::into),
+            idempotency_key: req.idempotency_key.as_deref().map(Into::into),
             state: CallState::Waiting,
             attempt: 1,
             due,
@@ -985,10 +970,23 @@ impl Scheduler {
             timer: None,
             cancel_requested: false,
         };
-        // The request was validated, so the record converts; should it not,
-        // nothing has been changed yet but the sequence number.
         let mut call = Call::from_record(record).map_err(Rejection::bad_body)?;
-        call.lane = lane;
+        self.next_seq = seq.saturating_add(1);
+        if let Some(key) = req.idempotency_key {
+            self.idempotency.insert(
+                key.into(),
+                Idempotent {
+                    call: seq,
+                    request: canonical,
+                    due,
+                },
+            );
+        }
+        call.agent = self.intern_agent(&req.agent_id);
+        if let Some(b) = req.batch_id.as_deref() {
+            call.batch = self.intern_batch(b);
+        }
+        call.lane = self.lane(call.agent, call.batch);
         let slot = self.insert(call);
         if due <= t {
             // Due already: ready at once, no timer round trip.
@@ -1299,13 +1297,10 @@ mod tests {
     #[test]
     fn instant_matches_chrono() {
         let mut secs = vec![MIN_TIME, MIN_TIME + 1, -1, 0, 1, 86_399, 86_400, MAX_TIME];
-        let mut x = 7_u64;
+        let mut rand = crate::test_rng::xorshift(7);
+        let span = u64::try_from(MAX_TIME - MIN_TIME).unwrap();
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let span = u64::try_from(MAX_TIME - MIN_TIME).unwrap();
-            let t = MIN_TIME + i64::try_from(x % span).unwrap();
+            let t = MIN_TIME + i64::try_from(rand(span)).unwrap();
             secs.extend([t, t + 1, t + 86_400]);
         }
         for s in secs {

@@ -389,10 +389,9 @@ impl OccurrenceCache {
     }
 
     fn index(&self, tz: Tz, window: &Window, date: NaiveDate) -> usize {
-        let minutes = |t: Option<TimeOfDay>| t.map_or(0xFFFF, |t| u64::from(t.minutes));
         let h = (tz as u64)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(minutes(window.min) << 16 | minutes(window.max))
+            .wrapping_add(u64::from(Window::pack(Some(*window))))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(u64::from(date.num_days_from_ce().cast_unsigned()))
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -779,13 +778,7 @@ mod tests {
         let zones = [New_York, London, Lord_Howe, Santiago, Kolkata, Kathmandu];
         let mut small = OccurrenceCache::with_entries(4);
         let mut large = OccurrenceCache::default();
-        let mut x = 0x1234_5678_u64;
-        let mut rand = move |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rand = crate::test_rng::xorshift(0x1234_5678_u64);
         let time = |m: u64| {
             TimeOfDay::new(
                 u32::try_from(m / 60).unwrap(),
