@@ -12,26 +12,87 @@ use crate::retry::Outcome;
 /// A call's ID: unique within an engine and deterministic (the `n`th
 /// accepted call is `call-n`).
 ///
+/// An ID the engine hands out also remembers where the call is stored, so
+/// reporting or cancelling through it skips the lookup by number. That
+/// hint is not part of the ID: it is not printed or serialized, and IDs
+/// compare, hash and order by their number alone. An ID parsed from text
+/// (or one whose call has ended) is simply looked up.
+///
 /// # Example
 /// ```
 /// let id: redial::CallId = "call-42".parse().unwrap();
 /// assert_eq!(id.to_string(), "call-42");
+/// assert_eq!(id.sequence(), 42);
 /// assert!("call-x".parse::<redial::CallId>().is_err());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
-pub struct CallId(pub(crate) u64);
+pub struct CallId {
+    seq: u64,
+    /// Where the call was stored when the ID was made; `NO_SLOT` if unknown.
+    slot: u32,
+}
+
+/// No storage hint.
+const NO_SLOT: u32 = u32::MAX;
 
 impl CallId {
     /// The acceptance sequence number behind the ID (1-based).
     pub fn sequence(self) -> u64 {
-        self.0
+        self.seq
+    }
+
+    /// The ID of call number `seq`, stored in `slot`.
+    pub(crate) fn stored(seq: u64, slot: u32) -> CallId {
+        CallId { seq, slot }
+    }
+
+    /// The ID of call number `seq`, storage unknown.
+    pub(crate) fn number(seq: u64) -> CallId {
+        CallId { seq, slot: NO_SLOT }
+    }
+
+    /// Where the call may be stored (a hint: check it holds call `seq`).
+    pub(crate) fn slot_hint(self) -> Option<u32> {
+        (self.slot != NO_SLOT).then_some(self.slot)
+    }
+}
+
+impl PartialEq for CallId {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq
+    }
+}
+
+impl Eq for CallId {}
+
+impl std::hash::Hash for CallId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.seq.hash(state);
+    }
+}
+
+impl PartialOrd for CallId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CallId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.seq.cmp(&other.seq)
+    }
+}
+
+impl fmt::Debug for CallId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CallId({})", self.seq)
     }
 }
 
 impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "call-{}", self.0)
+        write!(f, "call-{}", self.seq)
     }
 }
 
@@ -53,7 +114,7 @@ impl FromStr for CallId {
         s.strip_prefix("call-")
             .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse().ok())
-            .map(CallId)
+            .map(CallId::number)
             .ok_or_else(|| BadCallId(s.to_owned()))
     }
 }

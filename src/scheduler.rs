@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::call::{Call, CallRecord};
 use crate::config::{Config, ConfigError};
 use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
-use crate::index::{CallIndex, SeqKey};
+use crate::index::CallIndex;
 use crate::queue::{LaneId, Lanes, MAX_SEQ, ReadyKey, Slot, TimerEntry, Timers};
 use crate::request::{CallRequest, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
@@ -179,7 +179,7 @@ impl Scheduler {
             calls: Slab::default(),
             free: Vec::new(),
             timer_generations: Vec::new(),
-            index: HashMap::default(),
+            index: CallIndex::default(),
             agents: Vec::new(),
             agent_ids: HashMap::new(),
             batches: Vec::new(),
@@ -696,7 +696,7 @@ impl Scheduler {
         call.state = CallState::InFlight;
         let (agent, batch, attempt) = (call.agent, call.batch, call.attempt());
         let mut dispatch = Dispatch {
-            call: CallId(call.seq),
+            call: CallId::stored(call.seq, slot),
             attempt,
             to_number: call.to_number(),
             agent_id: String::new(),
@@ -917,7 +917,7 @@ impl Scheduler {
         {
             if previous.request == canonical {
                 return Ok(Accepted {
-                    call: CallId(previous.call),
+                    call: CallId::number(previous.call),
                     due: instant(previous.due),
                     duplicate: true,
                 });
@@ -995,7 +995,7 @@ impl Scheduler {
             self.set_timer(slot, Some(due));
         }
         Ok(Accepted {
-            call: CallId(seq),
+            call: CallId::stored(seq, slot),
             due: instant(due),
             duplicate: false,
         })
@@ -1041,7 +1041,7 @@ impl Scheduler {
             return;
         };
         self.free.push(slot);
-        self.index.remove(&SeqKey::new(call.seq));
+        self.index.remove(call.seq);
         if was_ready {
             let calls = &self.calls;
             self.ready
@@ -1058,7 +1058,7 @@ impl Scheduler {
     }
 
     fn emit(&mut self, at: i64, slot: Slot, kind: EventKind) {
-        let call = self.call(slot).map(|c| CallId(c.seq));
+        let call = self.call(slot).map(|c| CallId::stored(c.seq, slot));
         self.events.push_back(Event {
             at: instant(at),
             call,
@@ -1079,7 +1079,7 @@ impl Scheduler {
                 self.calls.push(call).unwrap_or(Slot::MAX)
             }
         };
-        self.index.insert(SeqKey::new(seq), slot);
+        self.index.insert(seq, slot);
         slot
     }
 
@@ -1092,7 +1092,14 @@ impl Scheduler {
     }
 
     fn slot_of(&self, id: CallId) -> Option<Slot> {
-        self.index.get(&SeqKey::new(id.0)).copied()
+        // An ID the engine made knows its slot: one read of the call, which
+        // the caller needs anyway, instead of an index probe.
+        if let Some(slot) = id.slot_hint()
+            && self.call(slot).is_some_and(|c| c.seq == id.sequence())
+        {
+            return Some(slot);
+        }
+        self.index.get(id.sequence())
     }
 
     fn intern_agent(&mut self, name: &str) -> u32 {
@@ -1260,10 +1267,7 @@ impl Scheduler {
         }
         // Keys and calls must point at each other, one to one.
         for (k, v) in idempotency {
-            let owner = s
-                .index
-                .get(&SeqKey::new(v.call))
-                .and_then(|slot| s.call(*slot));
+            let owner = s.index.get(v.call).and_then(|slot| s.call(slot));
             if owner.and_then(Call::idempotency_key) != Some(k.as_str()) {
                 return Err(format!(
                     "idempotency key {k:?} does not match call-{}",

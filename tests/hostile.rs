@@ -343,3 +343,55 @@ fn acceptance_numbers_stop_at_their_packed_width() {
         );
     }
 }
+
+/// An ID the engine handed out remembers where its call was stored. Once
+/// the call ends and its storage is reused, the old ID must still name
+/// nothing; a restored engine stores calls elsewhere, and IDs from before
+/// the restart must still reach them.
+#[test]
+fn handed_out_ids_never_reach_another_call() {
+    let body = |n: u32| format!(r#"{{"to_number": "+91987654{n:04}", "agent_id": "a"}}"#);
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    let first = e.submit(t0(), body(1).as_bytes()).unwrap().call;
+    let dialed = e.dial(t0(), 1).unwrap().pop().unwrap().call;
+    assert_eq!(dialed, first);
+    e.report(t0(), dialed, Outcome::Completed).unwrap();
+    // The next call takes the freed storage.
+    let second = e.submit(t0(), body(2).as_bytes()).unwrap().call;
+    while e.poll_event().is_some() {}
+    let before = fingerprint(&e);
+    for stale in [first, dialed] {
+        assert_eq!(
+            e.report(t0(), stale, Outcome::Completed),
+            Err(OpError::UnknownCall(first))
+        );
+        assert_eq!(e.cancel(t0(), stale), Err(OpError::UnknownCall(first)));
+    }
+    assert!(e.poll_event().is_none());
+    assert!(same(&fingerprint(&e), &before));
+
+    // The same call reached by a handed-out ID and by its text.
+    let parsed: CallId = second.to_string().parse().unwrap();
+    assert_eq!(parsed, second);
+    assert_eq!(
+        e.report(t0(), parsed, Outcome::Completed),
+        Err(OpError::NotInFlight(second))
+    );
+
+    // After a restart with more calls stored first, old IDs still work.
+    let mut calls = vec![second];
+    for n in 3..40 {
+        calls.push(e.submit(t0(), body(n).as_bytes()).unwrap().call);
+    }
+    e.cancel(t0(), second).unwrap();
+    let bytes = e.snapshot().to_bytes();
+    let mut restored = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap();
+    assert_eq!(
+        restored.cancel(t0(), second),
+        Err(OpError::UnknownCall(second))
+    );
+    for id in calls.iter().skip(1) {
+        restored.cancel(t0(), *id).unwrap();
+    }
+    assert_eq!(restored.live_calls(), 0);
+}
