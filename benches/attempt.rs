@@ -12,7 +12,7 @@
 //! * `adversarial`: uniformly random due instants over 24 hours, no windows.
 //!
 //! Peers implement the same cycle with the same outputs (a dispatch with
-//! owned fields, an attempt timeout set and made stale by the report,
+//! the same fields, an attempt timeout set and made stale by the report,
 //! events stamped with instants and drained): `naive` (std `BinaryHeap`s
 //! with tuple keys, a `HashMap` of records, chrono-tz conversions for every
 //! window check) and `btree` (`BTreeMap`s as the queues). They skip what
@@ -31,6 +31,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::hint::black_box;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -97,6 +98,8 @@ fn spec(rng: &mut Rng, w: Workload, now: i64) -> Spec {
 
 struct Redial {
     e: Scheduler,
+    /// Dispatches, through a vector kept across rounds as a run loop would.
+    out: Vec<redial::Dispatch>,
     now: i64,
     rng: Rng,
     w: Workload,
@@ -129,6 +132,7 @@ impl Redial {
         }
         let mut me = Redial {
             e,
+            out: Vec::with_capacity(1),
             now: T0,
             rng: Rng(7),
             w,
@@ -144,7 +148,9 @@ impl Redial {
 
     fn cycle(&mut self) {
         loop {
-            if let Some(d) = self.e.dial(at(self.now), 1).unwrap().pop() {
+            self.out.clear();
+            self.e.dial_into(at(self.now), 1, &mut self.out).unwrap();
+            if let Some(d) = self.out.pop() {
                 let answered = self.rng.below(10) < 3;
                 let outcome = if answered {
                     Outcome::Completed
@@ -185,20 +191,20 @@ struct Rec {
     /// Bumped when the pending timer changes; older timer entries are stale.
     generation: u32,
     to_number: String,
-    agent: String,
-    batch: String,
+    agent: Arc<str>,
+    batch: Arc<str>,
 }
 
-/// What a peer hands out per attempt: the same owned fields as
-/// `redial::Dispatch`.
+/// What a peer hands out per attempt: the same fields as
+/// `redial::Dispatch` (an owned number, shared agent, batch and metadata).
 #[allow(dead_code)] // read through black_box only
 struct PeerDispatch {
     call: u64,
     attempt: u8,
     to_number: String,
-    agent_id: String,
-    batch_id: Option<String>,
-    metadata: String,
+    agent_id: Arc<str>,
+    batch_id: Option<Arc<str>>,
+    metadata: Arc<str>,
 }
 
 /// The events a peer reports, stamped as redial's are.
@@ -303,6 +309,11 @@ struct Peer<Q: Queues> {
     now: i64,
     rng: Rng,
     w: Workload,
+    /// Interned agent and batch names and the empty metadata, shared with
+    /// dispatches as redial shares its own.
+    agents: Vec<Arc<str>>,
+    batches: Vec<Arc<str>>,
+    no_metadata: Arc<str>,
 }
 
 const TIMEOUT: i64 = 3_600;
@@ -317,6 +328,9 @@ impl<Q: Queues + Default> Peer<Q> {
             now: T0,
             rng: Rng(7),
             w,
+            agents: ["a0", "a1", "a2", "a3", "a4"].map(Arc::from).to_vec(),
+            batches: ["b0", "b1", "b2"].map(Arc::from).to_vec(),
+            no_metadata: Arc::from("{}"),
         };
         for _ in 0..n {
             p.add();
@@ -344,8 +358,8 @@ impl<Q: Queues + Default> Peer<Q> {
                 due,
                 generation: 0,
                 to_number: "+919876543210".to_owned(),
-                agent: ["a0", "a1", "a2", "a3", "a4"][s.agent].to_owned(),
-                batch: ["b0", "b1", "b2"][s.batch].to_owned(),
+                agent: Arc::clone(&self.agents[s.agent]),
+                batch: Arc::clone(&self.batches[s.batch]),
             },
         );
         self.q.push_timer(due, seq, 0);
@@ -353,7 +367,7 @@ impl<Q: Queues + Default> Peer<Q> {
     }
 
     /// One call handed out and reported, with the same outputs as redial's
-    /// cycle: a dispatch with owned fields, an attempt timeout set and
+    /// cycle: a dispatch with the same fields, an attempt timeout set and
     /// dropped, events stamped and drained.
     fn cycle(&mut self) {
         loop {
@@ -384,9 +398,9 @@ impl<Q: Queues + Default> Peer<Q> {
                     call: seq,
                     attempt: rec.attempt,
                     to_number: rec.to_number.clone(),
-                    agent_id: rec.agent.clone(),
-                    batch_id: Some(rec.batch.clone()),
-                    metadata: "{}".to_owned(),
+                    agent_id: Arc::clone(&rec.agent),
+                    batch_id: Some(Arc::clone(&rec.batch)),
+                    metadata: Arc::clone(&self.no_metadata),
                 });
                 self.events
                     .push_back(PeerEvent::Triggered(seq, rec.attempt));

@@ -8,6 +8,8 @@
 //! Snapshots use [`CallRecord`], the same facts spelled out, so the file
 //! format does not follow the memory layout.
 
+use std::sync::Arc;
+
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +27,8 @@ const HAS_TIMER: u8 = 8;
 /// Fields most calls do not have.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Extra {
-    metadata: Option<Box<str>>,
+    /// Shared with every dispatch of the call, so dialing copies no text.
+    metadata: Option<Arc<str>>,
     idempotency_key: Option<Box<str>>,
     gap_list: Option<Box<[u16]>>,
 }
@@ -103,7 +106,7 @@ impl Call {
             Gaps::List(list) => (0, Some(list)),
         };
         let extra = Extra {
-            metadata: r.metadata,
+            metadata: r.metadata.map(Arc::from),
             idempotency_key: r.idempotency_key,
             gap_list,
         };
@@ -143,7 +146,7 @@ impl Call {
             agent: self.agent,
             batch: self.batch,
             language: self.language,
-            metadata: extra.and_then(|e| e.metadata.clone()),
+            metadata: extra.and_then(|e| e.metadata.as_deref()).map(Into::into),
             tz: self.tz,
             window: self.window(),
             carry_over: self.carry_over(),
@@ -173,11 +176,12 @@ impl Call {
 
     /// The number in E.164 form.
     pub fn to_number(&self) -> String {
-        // By hand: `format!` costs more than the rest of a dispatch.
-        let mut digits = [0_u8; 20];
+        // By hand into one buffer, '+' included: `format!` or pushing chars
+        // costs more than the rest of a dispatch.
+        let mut text = [0_u8; 21];
         let mut n = self.number;
-        let mut start = digits.len();
-        while let Some(place) = start.checked_sub(1).and_then(|i| digits.get_mut(i)) {
+        let mut start = text.len();
+        while let Some(place) = start.checked_sub(1).and_then(|i| text.get_mut(i)) {
             *place = b'0' + (n % 10) as u8;
             start -= 1;
             n /= 10;
@@ -185,14 +189,18 @@ impl Call {
                 break;
             }
         }
-        let mut out = String::with_capacity(16);
-        out.push('+');
-        out.extend(digits.iter().skip(start).map(|d| char::from(*d)));
-        out
+        if let Some(plus) = start.checked_sub(1).and_then(|i| text.get_mut(i)) {
+            *plus = b'+';
+            start -= 1;
+        }
+        text.get(start..)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .map(String::from)
+            .unwrap_or_default()
     }
 
-    pub fn metadata(&self) -> Option<&str> {
-        self.extra.as_deref().and_then(|e| e.metadata.as_deref())
+    pub fn metadata(&self) -> Option<&Arc<str>> {
+        self.extra.as_deref().and_then(|e| e.metadata.as_ref())
     }
 
     pub fn idempotency_key(&self) -> Option<&str> {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -247,6 +248,10 @@ impl EventKind {
 }
 
 /// A call handed out to dial now, with everything needed to dial it.
+///
+/// The agent, batch and metadata texts are shared with the engine
+/// (`Arc<str>`, read as `&str` through `Deref`), so a dispatch copies no
+/// text but the number.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dispatch {
     /// The call.
@@ -256,13 +261,13 @@ pub struct Dispatch {
     /// E.164 number.
     pub to_number: String,
     /// The agent that talks.
-    pub agent_id: String,
+    pub agent_id: Arc<str>,
     /// The campaign, if any.
-    pub batch_id: Option<String>,
+    pub batch_id: Option<Arc<str>>,
     /// Language, if given.
     pub language: Option<Language>,
     /// Compact JSON text of the metadata object (`{}` when none).
-    pub metadata: String,
+    pub metadata: Arc<str>,
 }
 
 impl Dispatch {

@@ -1,6 +1,7 @@
 //! The sans-IO scheduler: inputs carry `now`, outputs are polled.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,8 @@ pub enum CallState {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Agent {
-    pub name: Box<str>,
+    /// Shared with every dispatch for the agent.
+    pub name: Arc<str>,
     pub registered: bool,
     pub cap: Option<u32>,
     #[serde(skip)]
@@ -67,7 +69,8 @@ pub(crate) struct Agent {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Batch {
-    pub name: Box<str>,
+    /// Shared with every dispatch in the batch.
+    pub name: Arc<str>,
     pub paused: bool,
     #[serde(skip)]
     pub lanes: Vec<LaneId>,
@@ -101,6 +104,11 @@ pub struct Scheduler {
     occurrences: OccurrenceCache,
     pub(crate) idempotency: HashMap<Box<str>, Idempotent>,
     pub(crate) events: VecDeque<Event>,
+    /// `{}`, the metadata of every dispatch whose call has none.
+    no_metadata: Arc<str>,
+    /// Stands in until a dispatch's agent is filled in (always, for a
+    /// consistent engine).
+    no_agent: Arc<str>,
 }
 
 thread_local! {
@@ -190,6 +198,8 @@ impl Scheduler {
             occurrences: OccurrenceCache::default(),
             idempotency: HashMap::new(),
             events: VecDeque::new(),
+            no_metadata: Arc::from("{}"),
+            no_agent: Arc::from(""),
         })
     }
 
@@ -299,23 +309,59 @@ impl Scheduler {
     /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap();
     /// let calls = engine.dial(now, 10).unwrap();
     /// assert_eq!(calls.len(), 1);
-    /// assert_eq!((calls[0].attempt, calls[0].metadata.as_str()), (1, "{}"));
+    /// assert_eq!((calls[0].attempt, &*calls[0].metadata), (1, "{}"));
     /// assert!(engine.dial(now, 10).unwrap().is_empty());
     /// ```
     pub fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Result<Vec<Dispatch>, OpError> {
-        let t = self.tick(now)?;
         let mut out = Vec::new();
-        while out.len() < max {
+        self.dial_into(now, max, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Scheduler::dial`] into a vector the host keeps: appends up to
+    /// `max` calls to `out` and returns how many, so a run loop that dials
+    /// often allocates no vector per round.
+    ///
+    /// # Errors
+    /// [`OpError::TimeOutOfRange`] when `now` is outside years 1 to 9999;
+    /// `out` is then left as it was.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
+    /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
+    /// for n in ["+919876543210", "+919876543211"] {
+    ///     let body = format!(r#"{{"to_number": "{n}", "agent_id": "a"}}"#);
+    ///     engine.submit(now, body.as_bytes()).unwrap();
+    /// }
+    /// let mut calls = Vec::with_capacity(8);
+    /// assert_eq!(engine.dial_into(now, 1, &mut calls).unwrap(), 1);
+    /// assert_eq!(engine.dial_into(now, 5, &mut calls).unwrap(), 1);
+    /// assert_eq!(calls[1].to_number, "+919876543211");
+    /// calls.clear(); // the capacity stays for the next round
+    /// assert_eq!(engine.dial_into(now, 5, &mut calls).unwrap(), 0);
+    /// ```
+    pub fn dial_into(
+        &mut self,
+        now: DateTime<Utc>,
+        max: usize,
+        out: &mut Vec<Dispatch>,
+    ) -> Result<usize, OpError> {
+        let t = self.tick(now)?;
+        let mut handed = 0;
+        while handed < max {
             let calls = &self.calls;
             let Some((_, slot)) = self.ready.pop_best(|s, k| valid_ready(calls, s, k)) else {
                 break;
             };
             if let Some(d) = self.trigger(slot, t) {
                 out.push(d);
+                handed += 1;
             }
         }
         self.settle();
-        Ok(out)
+        Ok(handed)
     }
 
     /// Reports the outcome of a call's in-flight attempt (semantics §3.4).
@@ -692,22 +738,22 @@ impl Scheduler {
     /// Hands out a ready call just popped from the ready queue.
     fn trigger(&mut self, slot: Slot, t: i64) -> Option<Dispatch> {
         let timeout = i64::from(self.config.attempt_timeout_minutes) * 60;
-        let call = self.call_mut(slot)?;
+        let call = self.calls.get_mut(slot)?;
         call.state = CallState::InFlight;
         let (agent, batch, attempt) = (call.agent, call.batch, call.attempt());
         let mut dispatch = Dispatch {
             call: CallId::stored(call.seq, slot),
             attempt,
             to_number: call.to_number(),
-            agent_id: String::new(),
+            agent_id: Arc::clone(&self.no_agent),
             batch_id: None,
             language: call.language,
-            metadata: call.metadata().unwrap_or("{}").to_owned(),
+            metadata: Arc::clone(call.metadata().unwrap_or(&self.no_metadata)),
         };
         self.set_timer(slot, Some(t.saturating_add(timeout)));
         if let Some(a) = self.agents.get_mut(agent as usize) {
             a.in_flight = a.in_flight.saturating_add(1);
-            dispatch.agent_id = String::from(&*a.name);
+            dispatch.agent_id = Arc::clone(&a.name);
             if a.cap.is_some_and(|c| a.in_flight >= c) {
                 self.refresh_agent(agent);
             }
@@ -715,7 +761,7 @@ impl Scheduler {
         dispatch.batch_id = self
             .batches
             .get(batch as usize)
-            .map(|b| String::from(&*b.name));
+            .map(|b| Arc::clone(&b.name));
         self.emit(t, slot, EventKind::Triggered { attempt });
         Some(dispatch)
     }

@@ -98,6 +98,9 @@ enum MState {
     InFlight,
 }
 
+/// A dispatch as compared: call, attempt, number, agent, batch, metadata.
+type Dialed = (CallId, u32, String, String, Option<String>, String);
+
 struct MCall {
     id: CallId,
     req: CallRequest,
@@ -417,7 +420,7 @@ impl Model {
                 .is_none_or(|cap| busy < cap as usize)
     }
 
-    fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Vec<(CallId, u32)> {
+    fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Vec<Dialed> {
         let t = self.tick(now);
         let mut out = Vec::new();
         while out.len() < max {
@@ -435,7 +438,14 @@ impl Model {
             c.state = MState::InFlight;
             c.timeout = t + i64::from(self.config.attempt_timeout_minutes) * 60;
             let attempt = c.attempt;
-            out.push((c.id, attempt));
+            out.push((
+                c.id,
+                attempt,
+                c.req.to_number.clone(),
+                c.req.agent_id.clone(),
+                c.req.batch_id.clone(),
+                c.req.metadata.clone().unwrap_or_else(|| "{}".to_owned()),
+            ));
             self.emit(t, i, EventKind::Triggered { attempt });
         }
         out
@@ -567,6 +577,11 @@ fn body(rng: &mut Rng, now: i64) -> String {
     if rng.below(5) == 0 {
         r["idempotency_key"] = json!(format!("k{}", rng.below(3)));
     }
+    // Dispatches carry these back; the comparison checks them.
+    r["to_number"] = json!(format!("+1212555{:04}", rng.below(10_000)));
+    if rng.below(4) == 0 {
+        r["metadata"] = json!({"lead": rng.below(100), "note": "call back"});
+    }
     r.to_string()
 }
 
@@ -624,11 +639,27 @@ fn compare(seed: u64) -> Result<(), String> {
             }
             3..=5 => {
                 let n = rng.below(4) as usize;
-                let e: Vec<(CallId, u32)> = engine
-                    .dial(t, n)
-                    .unwrap()
+                // Both ways of dialing, the same order either way.
+                let dispatched = if ids.len().is_multiple_of(2) {
+                    engine.dial(t, n).unwrap()
+                } else {
+                    let mut out = Vec::new();
+                    let handed = engine.dial_into(t, n, &mut out).unwrap();
+                    assert_eq!(handed, out.len());
+                    out
+                };
+                let e: Vec<Dialed> = dispatched
                     .iter()
-                    .map(|d| (d.call, d.attempt))
+                    .map(|d| {
+                        (
+                            d.call,
+                            d.attempt,
+                            d.to_number.clone(),
+                            d.agent_id.to_string(),
+                            d.batch_id.as_deref().map(str::to_owned),
+                            d.metadata.to_string(),
+                        )
+                    })
                     .collect();
                 (
                     format!("dial {n}"),
