@@ -510,6 +510,11 @@ impl Timers {
         valid: impl Fn(&TimerEntry) -> bool,
         seq_of: impl Fn(Slot) -> u64,
     ) -> Option<TimerEntry> {
+        // Fast path for the common "nothing due": the front entry, stale or
+        // not, is at or before every stored one.
+        if self.front().is_some_and(|e| e.at > now) {
+            return None;
+        }
         self.clean_top(&valid, seq_of);
         if self.front().is_some_and(|e| e.at <= now) {
             self.live = self.live.saturating_sub(1);

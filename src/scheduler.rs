@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::call::{Call, CallRecord};
 use crate::config::{Config, ConfigError};
 use crate::event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
-use crate::index::CallIndex;
+use crate::index::{BuildEngineIdHasher, CallIndex};
 use crate::queue::{LaneId, Lanes, MAX_SEQ, ReadyKey, Slot, TimerEntry, Timers};
 use crate::request::{CallRequest, Rejection, ScheduleAt, SuccessResponse, parse_body};
 use crate::retry::{Gaps, Outcome, has_next_attempt};
@@ -98,7 +98,7 @@ pub struct Scheduler {
     agent_ids: HashMap<Box<str>, u32>,
     pub(crate) batches: Vec<Batch>,
     batch_ids: HashMap<Box<str>, u32>,
-    lane_ids: HashMap<(u32, u32), LaneId>,
+    lane_ids: HashMap<(u32, u32), LaneId, BuildEngineIdHasher>,
     ready: Lanes,
     timers: Timers,
     occurrences: OccurrenceCache,
@@ -192,7 +192,7 @@ impl Scheduler {
             agent_ids: HashMap::new(),
             batches: Vec::new(),
             batch_ids: HashMap::new(),
-            lane_ids: HashMap::new(),
+            lane_ids: HashMap::default(),
             ready: Lanes::default(),
             timers: Timers::default(),
             occurrences: OccurrenceCache::default(),
