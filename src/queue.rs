@@ -510,9 +510,9 @@ impl Timers {
         valid: impl Fn(&TimerEntry) -> bool,
         seq_of: impl Fn(Slot) -> u64,
     ) -> Option<TimerEntry> {
-        // Fast path for the common "nothing due": the front entry, stale or
-        // not, is at or before every stored one.
-        if self.front().is_some_and(|e| e.at > now) {
+        // Fast path for the common "nothing due": a valid front entry later
+        // than `now` (cleaning would stop at it at once).
+        if self.front().is_some_and(|e| e.at > now && valid(&e)) {
             return None;
         }
         self.clean_top(&valid, seq_of);
