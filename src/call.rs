@@ -58,10 +58,14 @@ pub(crate) struct Call {
     flags: u8,
 }
 
-/// A live call as a snapshot spells it (snapshot format 1).
+/// A live call as a snapshot spells it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CallRecord {
     pub seq: u64,
+    /// The slot the call is stored in, which its ID names (format 2; a
+    /// format-1 snapshot has none, and its calls get fresh slots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
     pub to_number: Box<str>,
     pub agent: u32,
     pub batch: u32,
@@ -142,6 +146,7 @@ impl Call {
         let extra = self.extra.as_deref();
         CallRecord {
             seq: self.seq,
+            slot: None,
             to_number: self.to_number().into(),
             agent: self.agent,
             batch: self.batch,
@@ -276,6 +281,7 @@ mod tests {
     fn record() -> CallRecord {
         CallRecord {
             seq: 7,
+            slot: None,
             to_number: "+919876543210".into(),
             agent: 1,
             batch: 2,

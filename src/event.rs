@@ -10,31 +10,39 @@ use serde::{Deserialize, Serialize};
 use crate::request::Language;
 use crate::retry::Outcome;
 
-/// A call's ID: unique within an engine and deterministic (the `n`th
-/// accepted call is `call-n`).
+/// A call's ID, `call-n-s`: `n` is its acceptance number (the `n`th
+/// accepted call) and `s` the slot the engine stores it in, so naming a
+/// call costs the engine no lookup. IDs are unique within an engine and
+/// deterministic; a snapshot keeps every call in its slot, so IDs stay
+/// valid across a restart.
 ///
-/// An ID the engine hands out also remembers where the call is stored, so
-/// reporting or cancelling through it skips the lookup by number. That
-/// hint is not part of the ID: it is not printed or serialized, and IDs
-/// compare, hash and order by their number alone. An ID parsed from text
-/// (or one whose call has ended) is simply looked up.
+/// The bare form `call-n` (the IDs of format-1 snapshots' engines) is
+/// accepted too: the engine then finds the call by its number, through an
+/// index it builds the first time a bare ID is used and keeps from then on.
+/// An ID whose slot does not hold call `n` names no call. IDs compare,
+/// hash and order by `n` alone.
 ///
 /// # Example
 /// ```
-/// let id: redial::CallId = "call-42".parse().unwrap();
-/// assert_eq!(id.to_string(), "call-42");
+/// let id: redial::CallId = "call-42-7".parse().unwrap();
+/// assert_eq!(id.to_string(), "call-42-7");
 /// assert_eq!(id.sequence(), 42);
-/// assert!("call-x".parse::<redial::CallId>().is_err());
+/// let bare: redial::CallId = "call-42".parse().unwrap();
+/// assert_eq!((bare, bare.to_string()), (id, "call-42".to_owned()));
+/// for bad in ["call-x", "call-042-7", "call-42-07", "call-42-", "call-42-7-1"] {
+///     assert!(bad.parse::<redial::CallId>().is_err(), "{bad}");
+/// }
 /// ```
 #[derive(Clone, Copy, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub struct CallId {
     seq: u64,
-    /// Where the call was stored when the ID was made; `NO_SLOT` if unknown.
+    /// The call's slot; `NO_SLOT` for a bare ID.
     slot: u32,
 }
 
-/// No storage hint.
+/// A bare ID's slot. No call is ever stored there: an engine refuses a
+/// call rather than fill the last of 2^32 slots.
 const NO_SLOT: u32 = u32::MAX;
 
 impl CallId {
@@ -48,13 +56,8 @@ impl CallId {
         CallId { seq, slot }
     }
 
-    /// The ID of call number `seq`, storage unknown.
-    pub(crate) fn number(seq: u64) -> CallId {
-        CallId { seq, slot: NO_SLOT }
-    }
-
-    /// Where the call may be stored (a hint: check it holds call `seq`).
-    pub(crate) fn slot_hint(self) -> Option<u32> {
+    /// The slot the ID names, unless it is bare.
+    pub(crate) fn slot(self) -> Option<u32> {
         (self.slot != NO_SLOT).then_some(self.slot)
     }
 }
@@ -93,7 +96,10 @@ impl fmt::Debug for CallId {
 
 impl fmt::Display for CallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "call-{}", self.seq)
+        match self.slot() {
+            Some(slot) => write!(f, "call-{}-{slot}", self.seq),
+            None => write!(f, "call-{}", self.seq),
+        }
     }
 }
 
@@ -103,7 +109,7 @@ pub struct BadCallId(pub String);
 
 impl fmt::Display for BadCallId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid call ID {:?}: expected call-N", self.0)
+        write!(f, "invalid call ID {:?}: expected call-N-S", self.0)
     }
 }
 
@@ -112,11 +118,26 @@ impl std::error::Error for BadCallId {}
 impl FromStr for CallId {
     type Err = BadCallId;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.strip_prefix("call-")
-            .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse().ok())
-            .map(CallId::number)
-            .ok_or_else(|| BadCallId(s.to_owned()))
+        // Digits with no leading zero (but "0" itself, for a slot).
+        fn number<T: FromStr>(text: &str, zero_ok: bool) -> Option<T> {
+            let canonical = !text.starts_with('0') || (zero_ok && text == "0");
+            (canonical && text.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| text.parse().ok())
+                .flatten()
+        }
+        let id = s.strip_prefix("call-").and_then(|rest| {
+            let (seq, slot) = match rest.split_once('-') {
+                Some((seq, slot)) => (seq, Some(slot)),
+                None => (rest, None),
+            };
+            let seq = number::<u64>(seq, false)?;
+            let slot = match slot {
+                Some(text) => number::<u32>(text, true).filter(|s| *s != NO_SLOT)?,
+                None => NO_SLOT,
+            };
+            Some(CallId { seq, slot })
+        });
+        id.ok_or_else(|| BadCallId(s.to_owned()))
     }
 }
 

@@ -56,6 +56,7 @@ const MIN_CAPACITY: usize = 16;
 
 impl CallIndex {
     /// How many calls are indexed.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

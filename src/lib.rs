@@ -27,7 +27,8 @@
 //!                 "number_of_retries": 2, "gap_between_retries": [30, 60]}"#;
 //! let accepted = engine.submit(now, body)?;
 //! // The HTTP response body:
-//! assert_eq!(serde_json::to_value(accepted.to_response())?["call_id"], "call-1");
+//! // `call-n-s`: the first accepted call, stored in slot 0.
+//! assert_eq!(serde_json::to_value(accepted.to_response())?["call_id"], "call-1-0");
 //!
 //! // Two free lines: take up to two calls to dial now.
 //! let calls = engine.dial(now, 2)?;
@@ -182,7 +183,8 @@
 //! ## Determinism
 //!
 //! The same inputs give byte-identical outputs, call IDs included
-//! (`call-1`, `call-2`, ... in acceptance order). No output depends on
+//! (`call-n-s`: the `n`th accepted call, stored in slot `s`; see
+//! [`CallId`]). No output depends on
 //! `HashMap` iteration; nothing is random. A [`Snapshot`] restored into a
 //! new engine continues exactly as the original would.
 #![forbid(unsafe_code)]

@@ -79,6 +79,9 @@ pub(crate) struct Batch {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Idempotent {
     pub call: u64,
+    /// The call's slot (snapshots store it with the call).
+    #[serde(skip)]
+    pub slot: Slot,
     pub request: Value,
     pub due: i64,
 }
@@ -93,7 +96,9 @@ pub struct Scheduler {
     free: Vec<Slot>,
     /// Per slot: the generation of its pending timer (see [`valid_timer`]).
     timer_generations: Vec<u32>,
-    index: CallIndex,
+    /// Slots by acceptance number, built the first time a bare `call-n`
+    /// ID is used (IDs the engine hands out name their slot).
+    index: Option<CallIndex>,
     pub(crate) agents: Vec<Agent>,
     agent_ids: HashMap<Box<str>, u32>,
     pub(crate) batches: Vec<Batch>,
@@ -187,7 +192,7 @@ impl Scheduler {
             calls: Slab::default(),
             free: Vec::new(),
             timer_generations: Vec::new(),
-            index: CallIndex::default(),
+            index: None,
             agents: Vec::new(),
             agent_ids: HashMap::new(),
             batches: Vec::new(),
@@ -215,7 +220,7 @@ impl Scheduler {
 
     /// Calls that are not terminal: waiting, ready or in flight.
     pub fn live_calls(&self) -> usize {
-        self.index.len()
+        self.calls.slots() - self.free.len()
     }
 
     /// Calls that are due and wait for a line, blocked ones included.
@@ -224,10 +229,21 @@ impl Scheduler {
     }
 
     /// The state of a live call, or `None` once it ended.
+    ///
+    /// A bare `call-n` ID is found through the bare-ID index if an earlier
+    /// input built it, else by a scan of the live calls.
     pub fn state(&self, call: CallId) -> Option<CallState> {
-        self.slot_of(call)
-            .and_then(|s| self.call(s))
-            .map(|c| c.state)
+        let seq = call.sequence();
+        let slot = match (call.slot(), &self.index) {
+            (Some(slot), _) => self.slot_holding(slot, seq),
+            (None, Some(index)) => index.get(seq),
+            (None, None) => self
+                .calls
+                .iter()
+                .find(|(_, c)| c.seq == seq)
+                .map(|(s, _)| s),
+        };
+        slot.and_then(|s| self.call(s)).map(|c| c.state)
     }
 
     // ---- inputs -------------------------------------------------------
@@ -250,7 +266,7 @@ impl Scheduler {
     /// let mut engine = redial::Scheduler::new(redial::Config::default()).unwrap();
     /// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
     /// let ok = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap();
-    /// assert_eq!((ok.call.to_string(), ok.due), ("call-1".to_string(), now));
+    /// assert_eq!((ok.call.to_string(), ok.due), ("call-1-0".to_string(), now));
     /// let err = engine.submit(now, br#"{"to_number": "+919876543210"}"#).unwrap_err();
     /// assert_eq!(err.field.as_deref(), Some("agent_id"));
     /// ```
@@ -963,7 +979,7 @@ impl Scheduler {
         {
             if previous.request == canonical {
                 return Ok(Accepted {
-                    call: CallId::number(previous.call),
+                    call: CallId::stored(previous.call, previous.slot),
                     due: instant(previous.due),
                     duplicate: true,
                 });
@@ -994,6 +1010,7 @@ impl Scheduler {
         // (validated) request, the engine has not changed.
         let record = CallRecord {
             seq,
+            slot: None,
             to_number: req.to_number.into(),
             agent: 0,
             batch: NO_BATCH,
@@ -1018,22 +1035,23 @@ impl Scheduler {
         };
         let mut call = Call::from_record(record).map_err(Rejection::bad_body)?;
         self.next_seq = seq.saturating_add(1);
-        if let Some(key) = req.idempotency_key {
-            self.idempotency.insert(
-                key.into(),
-                Idempotent {
-                    call: seq,
-                    request: canonical,
-                    due,
-                },
-            );
-        }
         call.agent = self.intern_agent(&req.agent_id);
         if let Some(b) = req.batch_id.as_deref() {
             call.batch = self.intern_batch(b);
         }
         call.lane = self.lane(call.agent, call.batch);
         let slot = self.insert(call);
+        if let Some(key) = req.idempotency_key {
+            self.idempotency.insert(
+                key.into(),
+                Idempotent {
+                    call: seq,
+                    slot,
+                    request: canonical,
+                    due,
+                },
+            );
+        }
         if due <= t {
             // Due already: ready at once, no timer round trip.
             self.make_ready(slot);
@@ -1087,7 +1105,9 @@ impl Scheduler {
             return;
         };
         self.free.push(slot);
-        self.index.remove(call.seq);
+        if let Some(index) = &mut self.index {
+            index.remove(call.seq);
+        }
         if was_ready {
             let calls = &self.calls;
             self.ready
@@ -1125,8 +1145,42 @@ impl Scheduler {
                 self.calls.push(call).unwrap_or(Slot::MAX)
             }
         };
-        self.index.insert(seq, slot);
+        if let Some(index) = &mut self.index {
+            index.insert(seq, slot);
+        }
         slot
+    }
+
+    /// Empty slots, the next one to reuse last.
+    pub(crate) fn free_slots(&self) -> &[Slot] {
+        &self.free
+    }
+
+    /// The slot of the live call an ID names.
+    fn slot_of(&mut self, id: CallId) -> Option<Slot> {
+        match id.slot() {
+            Some(slot) => self.slot_holding(slot, id.sequence()),
+            None => self.bare_index().get(id.sequence()),
+        }
+    }
+
+    /// `slot`, if it holds call `seq`.
+    fn slot_holding(&self, slot: Slot, seq: u64) -> Option<Slot> {
+        self.call(slot).filter(|c| c.seq == seq).map(|_| slot)
+    }
+
+    /// The index for bare `call-n` IDs, built on first use and kept from
+    /// then on.
+    fn bare_index(&mut self) -> &CallIndex {
+        let (calls, live) = (&self.calls, self.live_calls());
+        self.index.get_or_insert_with(|| {
+            let mut index = CallIndex::default();
+            index.reserve(live);
+            for (slot, call) in calls.iter() {
+                index.insert(call.seq, slot);
+            }
+            index
+        })
     }
 
     pub(crate) fn call(&self, slot: Slot) -> Option<&Call> {
@@ -1135,17 +1189,6 @@ impl Scheduler {
 
     fn call_mut(&mut self, slot: Slot) -> Option<&mut Call> {
         self.calls.get_mut(slot)
-    }
-
-    fn slot_of(&self, id: CallId) -> Option<Slot> {
-        // An ID the engine made knows its slot: one read of the call, which
-        // the caller needs anyway, instead of an index probe.
-        if let Some(slot) = id.slot_hint()
-            && self.call(slot).is_some_and(|c| c.seq == id.sequence())
-        {
-            return Some(slot);
-        }
-        self.index.get(id.sequence())
     }
 
     fn intern_agent(&mut self, name: &str) -> u32 {
@@ -1225,8 +1268,57 @@ impl Scheduler {
 
     // ---- snapshot support --------------------------------------------
 
+    /// Prepares the slots a snapshot's calls go back into: a format-2
+    /// snapshot names every call's slot and the free slots (in the order
+    /// they are reused), and together they must cover `0..n` once each; a
+    /// format-1 snapshot names none, and its calls take fresh slots.
+    fn restore_slots(
+        &mut self,
+        format: u32,
+        calls: &[CallRecord],
+        free: Option<Vec<Slot>>,
+    ) -> Result<(), String> {
+        let named = calls.iter().filter(|c| c.slot.is_some()).count();
+        let free = match (format, free) {
+            (1, None) if named == 0 => return Ok(()),
+            (2, Some(free)) if named == calls.len() => free,
+            _ => {
+                return Err(format!(
+                    "format {format} snapshot with missing or unexpected slots"
+                ));
+            }
+        };
+        let total = calls.len().saturating_add(free.len());
+        // The last slot number stands for "no slot" in bare IDs.
+        if total >= Slot::MAX as usize {
+            return Err(format!("{total} slots: expected fewer than 2^32 - 1"));
+        }
+        let mut used = vec![false; total];
+        for slot in calls
+            .iter()
+            .filter_map(|c| c.slot)
+            .chain(free.iter().copied())
+        {
+            match used.get_mut(slot as usize) {
+                Some(u) if !*u => *u = true,
+                _ => return Err(format!("slot {slot} out of range or named twice")),
+            }
+        }
+        self.calls.grow_to(total);
+        self.timer_generations = vec![0; total];
+        self.free = free;
+        Ok(())
+    }
+
     pub(crate) fn live_call_records(&self) -> Vec<CallRecord> {
-        let mut calls: Vec<CallRecord> = self.calls.iter().map(|(_, c)| c.to_record()).collect();
+        let mut calls: Vec<CallRecord> = self
+            .calls
+            .iter()
+            .map(|(slot, c)| CallRecord {
+                slot: Some(slot),
+                ..c.to_record()
+            })
+            .collect();
         calls.sort_by_key(|c| c.seq);
         calls
     }
@@ -1235,12 +1327,14 @@ impl Scheduler {
     /// (slots, heaps, lanes, counters) is recomputed.
     pub(crate) fn from_parts(parts: Snapshot) -> Result<Scheduler, String> {
         let Snapshot {
+            format,
             config,
             now,
             next_seq,
             agents,
             batches,
             calls,
+            free_slots,
             idempotency,
             events,
             ..
@@ -1256,7 +1350,7 @@ impl Scheduler {
             return Err(format!("next_seq {next_seq} out of range"));
         }
         s.next_seq = next_seq;
-        s.index.reserve(calls.len());
+        s.restore_slots(format, &calls, free_slots)?;
         for a in agents {
             let id = s.intern_agent(&a.name);
             if let Some(x) = s.agents.get_mut(id as usize) {
@@ -1272,6 +1366,7 @@ impl Scheduler {
         }
         let mut last_seq = 0;
         for record in calls {
+            let record_slot = record.slot;
             let mut c = Call::from_record(record)?;
             if c.seq <= last_seq || c.seq >= next_seq {
                 return Err(format!("call sequence {} out of order", c.seq));
@@ -1291,7 +1386,13 @@ impl Scheduler {
             c.set_timer_at(None);
             c.state = CallState::Waiting;
             let agent = c.agent;
-            let slot = s.insert(c);
+            let slot = match record_slot {
+                Some(slot) => {
+                    s.calls.put(slot, c);
+                    slot
+                }
+                None => s.insert(c),
+            };
             match state {
                 CallState::Waiting => {}
                 CallState::Ready => {
@@ -1312,8 +1413,13 @@ impl Scheduler {
             s.refresh_agent(u32::try_from(a).unwrap_or(u32::MAX));
         }
         // Keys and calls must point at each other, one to one.
-        for (k, v) in idempotency {
-            let owner = s.index.get(v.call).and_then(|slot| s.call(slot));
+        let mut by_seq = CallIndex::default();
+        for (slot, call) in s.calls.iter() {
+            by_seq.insert(call.seq, slot);
+        }
+        for (k, mut v) in idempotency {
+            v.slot = by_seq.get(v.call).unwrap_or(Slot::MAX);
+            let owner = s.call(v.slot);
             if owner.and_then(Call::idempotency_key) != Some(k.as_str()) {
                 return Err(format!(
                     "idempotency key {k:?} does not match call-{}",

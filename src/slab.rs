@@ -75,6 +75,21 @@ impl<T> Slab<T> {
         Some(slot)
     }
 
+    /// Makes empty slots until there are `n` (a restored engine puts its
+    /// calls back into the slots they had).
+    pub fn grow_to(&mut self, n: usize) {
+        while self.slots() < n {
+            let missing = n - self.slots();
+            match self.chunks.last_mut() {
+                Some(last) if last.len() < CHUNK => {
+                    let room = (CHUNK - last.len()).min(missing);
+                    last.extend(std::iter::repeat_with(|| None).take(room));
+                }
+                _ => self.chunks.push(Vec::with_capacity(CHUNK)),
+            }
+        }
+    }
+
     /// Slots made so far, empty ones included.
     pub fn slots(&self) -> usize {
         match self.chunks.split_last() {

@@ -14,8 +14,14 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::scheduler::{Agent, Batch, Idempotent, Scheduler};
 
-/// The snapshot format this build writes and reads.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+/// The snapshot format this build writes. It reads this one and format 1,
+/// which did not record the slots calls are stored in (see [`CallId`]).
+///
+/// [`CallId`]: crate::CallId
+pub const SNAPSHOT_FORMAT: u32 = 2;
+
+/// The oldest format this build reads.
+const OLDEST_FORMAT: u32 = 1;
 
 /// The engine's state, ready to serialize.
 ///
@@ -41,6 +47,9 @@ pub struct Snapshot {
     pub(crate) agents: Vec<Agent>,
     pub(crate) batches: Vec<Batch>,
     pub(crate) calls: Vec<CallRecord>,
+    /// Empty slots, in the order the engine reuses them (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) free_slots: Option<Vec<u32>>,
     pub(crate) idempotency: Vec<(String, Idempotent)>,
     pub(crate) events: Vec<Event>,
 }
@@ -68,7 +77,7 @@ impl fmt::Display for SnapshotError {
             SnapshotError::Format { found, expected } => {
                 write!(
                     f,
-                    "snapshot format {found} is not supported: expected format {expected}"
+                    "snapshot format {found} is not supported: expected format {OLDEST_FORMAT} to {expected}"
                 )
             }
             SnapshotError::Inconsistent(e) => write!(f, "inconsistent snapshot: {e}"),
@@ -116,11 +125,12 @@ impl Snapshot {
         };
         // One parse for the common case; the header alone is read only to
         // explain a failure (another format may have another shape).
+        let known = OLDEST_FORMAT..=SNAPSHOT_FORMAT;
         match serde_json::from_slice::<Snapshot>(bytes) {
-            Ok(s) if s.format == SNAPSHOT_FORMAT => Ok(s),
+            Ok(s) if known.contains(&s.format) => Ok(s),
             Ok(s) => Err(wrong_format(s.format)),
             Err(e) => match serde_json::from_slice::<Header>(bytes) {
-                Ok(h) if h.format != SNAPSHOT_FORMAT => Err(wrong_format(h.format)),
+                Ok(h) if !known.contains(&h.format) => Err(wrong_format(h.format)),
                 _ => Err(SnapshotError::Corrupt(e.to_string())),
             },
         }
@@ -145,6 +155,7 @@ impl Scheduler {
             agents: self.agents.clone(),
             batches: self.batches.clone(),
             calls: self.live_call_records(),
+            free_slots: Some(self.free_slots().to_vec()),
             idempotency,
             events: self.events.iter().cloned().collect(),
         }
@@ -156,7 +167,7 @@ impl Scheduler {
     /// [`SnapshotError::Format`] for another format version,
     /// [`SnapshotError::Inconsistent`] for an invalid configuration or state.
     pub fn restore(snapshot: Snapshot) -> Result<Scheduler, SnapshotError> {
-        if snapshot.format != SNAPSHOT_FORMAT {
+        if !(OLDEST_FORMAT..=SNAPSHOT_FORMAT).contains(&snapshot.format) {
             return Err(SnapshotError::Format {
                 found: snapshot.format,
                 expected: SNAPSHOT_FORMAT,

@@ -1,13 +1,14 @@
-//! A snapshot written by format 1 must keep restoring, and the restored
-//! engine must continue exactly as an engine driven by the same inputs.
-//! `REDIAL_WRITE_GOLDEN=1` rewrites the file (only when the format changes
-//! on purpose, together with `SNAPSHOT_FORMAT`).
+//! Snapshots written by formats 1 and 2 must keep restoring, and the
+//! restored engine must continue exactly as an engine driven by the same
+//! inputs. `REDIAL_WRITE_GOLDEN=1` rewrites the current format's file (only
+//! when the format changes on purpose, together with `SNAPSHOT_FORMAT`).
 #![allow(clippy::disallowed_methods)]
 
 use chrono::{DateTime, TimeDelta, Utc};
-use redial::{Config, Event, Outcome, Scheduler, Snapshot};
+use redial::{CallId, Config, Event, Outcome, Scheduler, Snapshot};
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/snapshot_v1.json");
+const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/snapshot_v1.json");
+const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/snapshot_v2.json");
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -16,7 +17,7 @@ fn at(s: &str) -> DateTime<Utc> {
 /// A state with every kind of record: waiting, ready, in-flight and
 /// cancel-requested calls, windows, retries, a paused batch, a capped
 /// agent, an idempotency key and undrained events.
-fn build() -> Scheduler {
+fn build() -> (Scheduler, Vec<CallId>) {
     let config = Config {
         default_timezone: chrono_tz::America::New_York,
         attempt_timeout_minutes: 45,
@@ -33,19 +34,20 @@ fn build() -> Scheduler {
         r#"{"to_number": "+919876543210", "agent_id": "free", "timezone": "Asia/Kolkata", "min_trigger_time": "21:00", "max_trigger_time": "06:00", "idempotency_key": "k-1", "metadata": {"name": "Abhinav", "n": [1, 2]}, "language": "hi"}"#,
         r#"{"to_number": "+12125550104", "agent_id": "free", "number_of_retries": 1}"#,
     ];
-    for b in bodies {
-        e.submit(t, b.as_bytes()).unwrap();
-    }
-    let dialed: Vec<String> = e
+    let ids: Vec<CallId> = bodies
+        .iter()
+        .map(|b| e.submit(t, b.as_bytes()).unwrap().call)
+        .collect();
+    let dialed: Vec<u64> = e
         .dial(t, 3)
         .unwrap()
         .iter()
-        .map(|d| d.call.to_string())
+        .map(|d| d.call.sequence())
         .collect();
-    assert_eq!(dialed, ["call-2", "call-3", "call-6"]);
+    assert_eq!(dialed, [2, 3, 6]);
     e.pause_batch(t, "camp").unwrap();
     e.cancel(t, "call-6".parse().unwrap()).unwrap();
-    e
+    (e, ids)
 }
 
 /// The same later inputs for both engines.
@@ -66,22 +68,44 @@ fn continue_run(mut e: Scheduler) -> Vec<Event> {
 }
 
 #[test]
-fn golden_snapshot_keeps_restoring() {
-    let fresh = build();
-    let bytes = fresh.snapshot().to_bytes();
-    if std::env::var_os("REDIAL_WRITE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN, &bytes).unwrap();
-    }
-    let golden = std::fs::read(GOLDEN).unwrap();
+fn format_1_snapshot_keeps_restoring() {
+    let (fresh, _) = build();
+    let golden = std::fs::read(GOLDEN_V1).unwrap();
     let snapshot = Snapshot::from_bytes(&golden).unwrap();
     assert_eq!(snapshot.format(), 1);
     assert_eq!(snapshot.live_calls(), 6);
     let restored = Scheduler::restore(snapshot).unwrap();
+    // Format 1 kept no slots: its engines handed out bare `call-n` IDs,
+    // which the continuation uses and which must still name the calls.
+    let expected = continue_run(fresh);
+    assert!(expected.len() > 20, "the continuation exercises the state");
+    assert_eq!(continue_run(restored), expected);
+}
+
+#[test]
+fn format_2_snapshot_keeps_restoring() {
+    let (fresh, ids) = build();
+    let bytes = fresh.snapshot().to_bytes();
+    if std::env::var_os("REDIAL_WRITE_GOLDEN").is_some() {
+        std::fs::write(GOLDEN_V2, &bytes).unwrap();
+    }
+    let golden = std::fs::read(GOLDEN_V2).unwrap();
+    let snapshot = Snapshot::from_bytes(&golden).unwrap();
+    assert_eq!(snapshot.format(), 2);
+    assert_eq!(snapshot.live_calls(), 6);
+    let restored = Scheduler::restore(snapshot).unwrap();
+    // Calls keep their slots, so the IDs handed out before still name them
+    // and the restored engine writes the same bytes.
+    for id in &ids {
+        assert_eq!(restored.state(*id), fresh.state(*id), "{id}");
+        assert!(restored.state(*id).is_some(), "{id}");
+    }
+    assert!(restored.snapshot().to_bytes() == golden);
     let expected = continue_run(fresh);
     assert!(expected.len() > 20, "the continuation exercises the state");
     assert_eq!(continue_run(restored), expected);
     assert!(
         golden == bytes,
-        "snapshot bytes changed: if the format changed on purpose, bump SNAPSHOT_FORMAT, keep reading format 1, and rewrite with REDIAL_WRITE_GOLDEN=1"
+        "snapshot bytes changed: if the format changed on purpose, bump SNAPSHOT_FORMAT, keep reading the older formats, and rewrite with REDIAL_WRITE_GOLDEN=1"
     );
 }

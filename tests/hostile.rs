@@ -214,14 +214,31 @@ fn snapshot_errors_are_typed() {
     ));
     let good = engine_with_calls().snapshot().to_bytes();
     let text = String::from_utf8(good.clone()).unwrap();
-    let other = text.replacen("\"format\":1", "\"format\":2", 1);
+    let other = text.replacen("\"format\":2", "\"format\":3", 1);
     assert_eq!(
         Snapshot::from_bytes(other.as_bytes()).unwrap_err(),
         SnapshotError::Format {
-            found: 2,
-            expected: 1
+            found: 3,
+            expected: 2
         }
     );
+    // Slots: every call's and every free one, each once, covering 0..n.
+    let restore_text = |t: &str| Scheduler::restore(Snapshot::from_bytes(t.as_bytes()).unwrap());
+    for (from, to) in [
+        ("\"slot\":1,", "\"slot\":0,"),              // named twice
+        ("\"slot\":1,", "\"slot\":9,"),              // past the last slot
+        ("\"slot\":1,", ""),                         // a call without one
+        ("\"free_slots\":[]", "\"free_slots\":[0]"), // free and full
+        ("\"free_slots\":[],", ""),                  // format 2 without free slots
+        ("\"format\":2", "\"format\":1"),            // format 1 with slots
+    ] {
+        let bad = text.replacen(from, to, 1);
+        assert_ne!(bad, text, "{from}");
+        assert!(
+            matches!(restore_text(&bad), Err(SnapshotError::Inconsistent(_))),
+            "{from} -> {to}"
+        );
+    }
     // A call naming an agent the snapshot does not have is inconsistent.
     let broken = text.replacen("\"agent\":0", "\"agent\":7", 1);
     assert!(matches!(
@@ -236,7 +253,7 @@ fn snapshot_errors_are_typed() {
         Err(SnapshotError::Inconsistent(_))
     ));
     let s = Snapshot::from_bytes(&good).unwrap();
-    assert_eq!((s.format(), s.live_calls()), (1, 5));
+    assert_eq!((s.format(), s.live_calls()), (2, 5));
     assert_eq!(s.tzdb_version(), chrono_tz::IANA_TZDB_VERSION);
     // Deterministic bytes: the same state writes the same snapshot.
     assert_eq!(engine_with_calls().snapshot().to_bytes(), good);
@@ -318,7 +335,7 @@ fn acceptance_numbers_stop_at_their_packed_width() {
 
     let mut last = with_next_seq(MAX_SEQ).unwrap().unwrap();
     let ok = last.submit(t0(), body).unwrap();
-    assert_eq!(ok.call.to_string(), format!("call-{MAX_SEQ}"));
+    assert_eq!(ok.call.sequence(), MAX_SEQ);
     while last.poll_event().is_some() {}
     let before = fingerprint(&last);
     let err = last.submit(t0(), body).unwrap_err();
@@ -327,14 +344,13 @@ fn acceptance_numbers_stop_at_their_packed_width() {
     let _rejected = last.poll_event().unwrap();
     assert!(same(&fingerprint(&last), &before));
     // The newest call is dialed after the older ready ones, in order.
-    let order: Vec<String> = last
+    let order: Vec<u64> = last
         .dial(t0(), 10)
         .unwrap()
         .iter()
-        .map(|d| d.call.to_string())
+        .map(|d| d.call.sequence())
         .collect();
-    let max = format!("call-{MAX_SEQ}");
-    assert_eq!(order, ["call-3", "call-4", "call-5", max.as_str()]);
+    assert_eq!(order, [3, 4, 5, MAX_SEQ]);
 
     for bad in [0, MAX_SEQ + 2, u64::MAX] {
         assert!(
@@ -344,10 +360,11 @@ fn acceptance_numbers_stop_at_their_packed_width() {
     }
 }
 
-/// An ID the engine handed out remembers where its call was stored. Once
-/// the call ends and its storage is reused, the old ID must still name
-/// nothing; a restored engine stores calls elsewhere, and IDs from before
-/// the restart must still reach them.
+/// An ID names its call's slot. Once the call ends and its slot is reused,
+/// the old ID must name nothing, and so must an ID with the wrong slot; a
+/// bare `call-n` ID finds its call by number; a restored engine keeps every
+/// call in its slot and reuses free slots in the same order, so IDs from
+/// before the restart still work and new ones are the same.
 #[test]
 fn handed_out_ids_never_reach_another_call() {
     let body = |n: u32| format!(r#"{{"to_number": "+91987654{n:04}", "agent_id": "a"}}"#);
@@ -370,13 +387,23 @@ fn handed_out_ids_never_reach_another_call() {
     assert!(e.poll_event().is_none());
     assert!(same(&fingerprint(&e), &before));
 
-    // The same call reached by a handed-out ID and by its text.
-    let parsed: CallId = second.to_string().parse().unwrap();
-    assert_eq!(parsed, second);
-    assert_eq!(
-        e.report(t0(), parsed, Outcome::Completed),
-        Err(OpError::NotInFlight(second))
-    );
+    // The same call reached by a handed-out ID, its text and its bare
+    // number; a wrong slot names nothing.
+    let n = second.sequence();
+    for text in [second.to_string(), format!("call-{n}")] {
+        let parsed: CallId = text.parse().unwrap();
+        assert_eq!(parsed, second);
+        assert_eq!(
+            e.report(t0(), parsed, Outcome::Completed),
+            Err(OpError::NotInFlight(second)),
+            "{text}"
+        );
+        assert_eq!(e.state(parsed), Some(redial::CallState::Ready), "{text}");
+    }
+    let wrong: CallId = format!("call-{n}-1").parse().unwrap();
+    assert_ne!(wrong.to_string(), second.to_string());
+    assert_eq!(e.cancel(t0(), wrong), Err(OpError::UnknownCall(second)));
+    assert_eq!(e.state(wrong), None);
 
     // After a restart with more calls stored first, old IDs still work.
     let mut calls = vec![second];
@@ -384,12 +411,23 @@ fn handed_out_ids_never_reach_another_call() {
         calls.push(e.submit(t0(), body(n).as_bytes()).unwrap().call);
     }
     e.cancel(t0(), second).unwrap();
+    e.cancel(t0(), calls[7]).unwrap();
     let bytes = e.snapshot().to_bytes();
     let mut restored = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap();
-    assert_eq!(
-        restored.cancel(t0(), second),
-        Err(OpError::UnknownCall(second))
-    );
+    for engine in [&mut e, &mut restored] {
+        assert_eq!(
+            engine.cancel(t0(), second),
+            Err(OpError::UnknownCall(second))
+        );
+    }
+    // Freed slots are reused in the same order by both engines.
+    for n in 40..43 {
+        let a = e.submit(t0(), body(n).as_bytes()).unwrap().call;
+        let b = restored.submit(t0(), body(n).as_bytes()).unwrap().call;
+        assert_eq!(a.to_string(), b.to_string());
+        calls.push(b);
+    }
+    calls.remove(7);
     for id in calls.iter().skip(1) {
         restored.cancel(t0(), *id).unwrap();
     }

@@ -503,9 +503,15 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
                 }
             }
         } else if choice < 62 {
-            let ghost: CallId = format!("call-{}", 1_000_000 + rng.below(1000))
-                .parse()
-                .unwrap();
+            // Unknown calls, by bare number and by a slot that may hold
+            // another call.
+            let n = 1_000_000 + rng.below(1000);
+            let text = if rng.chance(50) {
+                format!("call-{n}")
+            } else {
+                format!("call-{n}-{}", rng.below(64))
+            };
+            let ghost: CallId = text.parse().unwrap();
             let _ = engine.report(actor, ghost, Outcome::Completed);
             let _ = engine.cancel(actor, ghost);
         } else if choice < 66 && !ids.is_empty() {
@@ -546,7 +552,9 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
         let clock = engine.now().unwrap_or(now);
         while let Some(e) = engine.poll_event() {
             events += 1;
-            format!("{e:?}").hash(&mut hasher);
+            // The ID text too: slots must not depend on restarts.
+            let id = e.call.map(|c| c.to_string()).unwrap_or_default();
+            format!("{e:?} {id}").hash(&mut hasher);
             check
                 .event(&e, clock)
                 .map_err(|m| format!("step {step}: {m}"))?;
