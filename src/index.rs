@@ -1,5 +1,10 @@
 //! The call index (private): acceptance number to slot.
 //!
+//! Only bare `call-n` IDs need it (IDs the engine hands out name their
+//! slot), so the engine builds it the first time one is used and keeps it
+//! up to date from then on; a restored engine starts without it. It is
+//! also the scratch map a restore checks idempotency keys with.
+//!
 //! An open-addressed table with linear probing and 12-byte entries stored
 //! inline, so a lookup at 10^6-10^7 live calls usually costs one cache miss
 //! (a general hash map reads a control byte and then the entry: two). Keys
