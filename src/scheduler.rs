@@ -116,6 +116,9 @@ pub struct Scheduler {
     no_agent: Arc<str>,
 }
 
+/// Room for events kept while the queue is empty (about 64 KiB).
+const MAX_IDLE_EVENT_CAPACITY: usize = 1024;
+
 thread_local! {
     /// The calendar date of the day [`instant`] converted last: nearly every
     /// instant the engine stamps falls on the same day as the previous one,
@@ -608,7 +611,17 @@ impl Scheduler {
 
     /// The next event, oldest first. Drain until `None` after each input.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            // Drained: start the ring over at its first (warm) slots, and
+            // give back what a burst of undrained events grew it to.
+            if self.events.capacity() > MAX_IDLE_EVENT_CAPACITY {
+                self.events = VecDeque::new();
+            } else {
+                self.events.clear();
+            }
+        }
+        event
     }
 
     // ---- internals ----------------------------------------------------
@@ -1447,6 +1460,30 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A burst of undrained events does not keep its memory once drained,
+    /// and the order of events is untouched.
+    #[test]
+    fn drained_event_queue_gives_back_a_burst() {
+        let mut e = Scheduler::new(Config::default()).unwrap();
+        let now = instant(1_767_155_400);
+        let mut ids = Vec::new();
+        for n in 0..5_000 {
+            let body = format!(r#"{{"to_number": "+9198765{n:05}", "agent_id": "a"}}"#);
+            ids.push(e.submit(now, body.as_bytes()).unwrap().call);
+        }
+        assert!(e.events.capacity() > MAX_IDLE_EVENT_CAPACITY);
+        let drained: Vec<_> = std::iter::from_fn(|| e.poll_event())
+            .filter_map(|ev| ev.call)
+            .collect();
+        assert_eq!(drained, ids);
+        assert!(e.events.capacity() <= MAX_IDLE_EVENT_CAPACITY);
+        // Small queues keep their room between inputs.
+        e.cancel(now, ids[0]).unwrap();
+        assert_eq!(e.poll_event().and_then(|ev| ev.call), Some(ids[0]));
+        assert!(e.poll_event().is_none());
+        assert!(e.events.capacity() > 0);
+    }
 
     /// The day memo gives chrono's answer, on repeated days, day changes
     /// and both ends of the engine's range.
