@@ -155,7 +155,14 @@
 //!   carry over to its own closing instant.
 //! * If today's occurrence was made empty by a DST gap, today's window has
 //!   "already closed": the request needs `carry_over`.
-//! * Events queue until the host drains them.
+//! * Events queue until the host drains them; a drained queue gives back
+//!   the memory a large backlog needed.
+//! * Call IDs read `call-n-s` (the `n`th accepted call, in slot `s`): the
+//!   contract asks only for unique, deterministic IDs, and naming the slot
+//!   spares the engine an index of its calls. An ID whose slot does not
+//!   hold call `n` is an unknown call; the bare `call-n` is accepted too
+//!   (see [`CallId`]). Snapshots (format 2) keep every call in its slot, so
+//!   IDs stay valid across a restart; format-1 snapshots still restore.
 //! * One engine accepts at most 2^48 - 1 calls over its life (call IDs are
 //!   packed into 48 bits in the ready queue); the next submit is a 400
 //!   that says so. At a million calls a second that is nine years.
