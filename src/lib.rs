@@ -171,13 +171,15 @@
 //!
 //! ## Memory and speed
 //!
-//! A pending call costs 125-141 bytes without metadata (measured by
+//! A pending call costs 104-126 bytes without metadata (measured by
 //! `cargo bench --bench memory` at 10^6 and 10^7 calls): an 80-byte record
-//! in a slab that grows by fixed chunks, a 12-byte index entry, a 16-byte
-//! timer or ready-queue entry. Time-driven work sits in a monotone radix
-//! heap (the clock never goes backwards), whose cost does not grow with the
-//! number of pending calls; ready calls sit in binary heaps of 16-byte
-//! packed keys. Window occurrences are memoised per (zone, window, date).
+//! in a slab that grows by fixed chunks and a 16-byte timer or ready-queue
+//! entry; a call's ID names its slot, so no index maps IDs to calls.
+//! Time-driven work sits in a monotone radix heap (the clock never goes
+//! backwards), whose cost does not grow with the number of pending calls;
+//! ready calls sit in binary heaps of 16-byte packed keys. Window
+//! occurrences are memoised per (zone, window, date). An attempt costs
+//! about 0.8-1.5 µs from 10^3 to 10^7 pending calls (see the README).
 //!
 //! ## Panics, errors and unwraps
 //!
