@@ -111,8 +111,8 @@ pub struct Scheduler {
     pub(crate) events: VecDeque<Event>,
     /// `{}`, the metadata of every dispatch whose call has none.
     no_metadata: Arc<str>,
-    /// Stands in until a dispatch's agent is filled in (always, for a
-    /// consistent engine).
+    /// A dispatch's agent if its call named none the engine knows (never,
+    /// in a consistent engine).
     no_agent: Arc<str>,
 }
 
@@ -770,29 +770,38 @@ impl Scheduler {
         let call = self.calls.get_mut(slot)?;
         call.state = CallState::InFlight;
         let (agent, batch, attempt) = (call.agent, call.batch, call.attempt());
-        let mut dispatch = Dispatch {
-            call: CallId::stored(call.seq, slot),
-            attempt,
-            to_number: call.to_number(),
-            agent_id: Arc::clone(&self.no_agent),
-            batch_id: None,
-            language: call.language,
-            metadata: Arc::clone(call.metadata().unwrap_or(&self.no_metadata)),
-        };
+        let (call_id, to_number, language) = (
+            CallId::stored(call.seq, slot),
+            call.to_number(),
+            call.language,
+        );
+        let metadata = Arc::clone(call.metadata().unwrap_or(&self.no_metadata));
         self.set_timer(slot, Some(t.saturating_add(timeout)));
-        if let Some(a) = self.agents.get_mut(agent as usize) {
-            a.in_flight = a.in_flight.saturating_add(1);
-            dispatch.agent_id = Arc::clone(&a.name);
-            if a.cap.is_some_and(|c| a.in_flight >= c) {
-                self.refresh_agent(agent);
+        let agent_id = match self.agents.get_mut(agent as usize) {
+            Some(a) => {
+                a.in_flight = a.in_flight.saturating_add(1);
+                let name = Arc::clone(&a.name);
+                if a.cap.is_some_and(|c| a.in_flight >= c) {
+                    self.refresh_agent(agent);
+                }
+                name
             }
-        }
-        dispatch.batch_id = self
+            None => Arc::clone(&self.no_agent),
+        };
+        let batch_id = self
             .batches
             .get(batch as usize)
             .map(|b| Arc::clone(&b.name));
         self.emit(t, slot, EventKind::Triggered { attempt });
-        Some(dispatch)
+        Some(Dispatch {
+            call: call_id,
+            attempt,
+            to_number,
+            agent_id,
+            batch_id,
+            language,
+            metadata,
+        })
     }
 
     /// The in-flight attempt of `slot` ended with `outcome` at `r`.
@@ -1427,8 +1436,12 @@ impl Scheduler {
         }
         // Keys and calls must point at each other, one to one.
         let mut by_seq = CallIndex::default();
+        let mut keyed = 0;
         for (slot, call) in s.calls.iter() {
-            by_seq.insert(call.seq, slot);
+            if call.idempotency_key().is_some() {
+                by_seq.insert(call.seq, slot);
+                keyed += 1;
+            }
         }
         for (k, mut v) in idempotency {
             v.slot = by_seq.get(v.call).unwrap_or(Slot::MAX);
@@ -1443,11 +1456,6 @@ impl Scheduler {
                 return Err(format!("idempotency key {k:?} appears twice"));
             }
         }
-        let keyed = s
-            .calls
-            .iter()
-            .filter(|(_, c)| c.idempotency_key().is_some())
-            .count();
         if keyed != s.idempotency.len() {
             return Err("a call's idempotency key has no entry".to_owned());
         }
