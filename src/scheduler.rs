@@ -239,7 +239,7 @@ impl Scheduler {
         let seq = call.sequence();
         let slot = match (call.slot(), &self.index) {
             (Some(slot), _) => self.slot_holding(slot, seq),
-            (None, Some(index)) => index.get(seq),
+            (None, Some(index)) => index.get(&seq).copied(),
             (None, None) => self
                 .calls
                 .iter()
@@ -1128,7 +1128,7 @@ impl Scheduler {
         };
         self.free.push(slot);
         if let Some(index) = &mut self.index {
-            index.remove(call.seq);
+            index.remove(&call.seq);
         }
         if was_ready {
             let calls = &self.calls;
@@ -1182,7 +1182,7 @@ impl Scheduler {
     fn slot_of(&mut self, id: CallId) -> Option<Slot> {
         match id.slot() {
             Some(slot) => self.slot_holding(slot, id.sequence()),
-            None => self.bare_index().get(id.sequence()),
+            None => self.bare_index().get(&id.sequence()).copied(),
         }
     }
 
@@ -1196,8 +1196,7 @@ impl Scheduler {
     fn bare_index(&mut self) -> &CallIndex {
         let (calls, live) = (&self.calls, self.live_calls());
         self.index.get_or_insert_with(|| {
-            let mut index = CallIndex::default();
-            index.reserve(live);
+            let mut index = CallIndex::with_capacity_and_hasher(live, Default::default());
             for (slot, call) in calls.iter() {
                 index.insert(call.seq, slot);
             }
@@ -1444,7 +1443,7 @@ impl Scheduler {
             }
         }
         for (k, mut v) in idempotency {
-            v.slot = by_seq.get(v.call).unwrap_or(Slot::MAX);
+            v.slot = by_seq.get(&v.call).copied().unwrap_or(Slot::MAX);
             let owner = s.call(v.slot);
             if owner.and_then(Call::idempotency_key) != Some(k.as_str()) {
                 return Err(format!(
