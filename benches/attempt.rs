@@ -15,7 +15,11 @@
 //! the same fields, an attempt timeout set and made stale by the report,
 //! events stamped with instants and drained): `naive` (std `BinaryHeap`s
 //! with tuple keys, a `HashMap` of records, chrono-tz conversions for every
-//! window check) and `btree` (`BTreeMap`s as the queues). They skip what
+//! window check), `btree` (`BTreeMap`s as the queues) and, with the
+//! `delayqueue-peer` feature, `delayqueue` (tokio-util's `DelayQueue` as the
+//! timer queue on a paused tokio clock, which jumps to the next deadline
+//! while the runtime waits; that park is part of its cost). Before timing,
+//! each peer must make the same run as the naive one. They skip what
 //! redial does beyond that: request validation, window-end timers for
 //! ready calls, agent caps and lanes, idempotency bookkeeping. `floor` is the unavoidable
 //! work written bare: a timer pop and push on a monotone bucket queue, a
@@ -236,7 +240,7 @@ fn next_in_window(zone: Tz, t: i64) -> i64 {
 trait Queues {
     fn push_timer(&mut self, due: i64, seq: u64, generation: u32);
     fn pop_timer(&mut self, now: i64) -> Option<(u64, u32)>;
-    fn next_timer(&self) -> Option<i64>;
+    fn next_timer(&mut self) -> Option<i64>;
     fn push_ready(&mut self, priority: i8, due: i64, seq: u64);
     fn pop_ready(&mut self) -> Option<u64>;
 }
@@ -262,7 +266,7 @@ impl Queues for NaiveQ {
             None
         }
     }
-    fn next_timer(&self) -> Option<i64> {
+    fn next_timer(&mut self) -> Option<i64> {
         self.timers.peek().map(|Reverse((d, _, _))| *d)
     }
     fn push_ready(&mut self, priority: i8, due: i64, seq: u64) {
@@ -290,7 +294,7 @@ impl Queues for BTreeQ {
             (s, g)
         })
     }
-    fn next_timer(&self) -> Option<i64> {
+    fn next_timer(&mut self) -> Option<i64> {
         self.timers.first_key_value().map(|(k, _)| k.0)
     }
     fn push_ready(&mut self, priority: i8, due: i64, seq: u64) {
@@ -298,6 +302,116 @@ impl Queues for BTreeQ {
     }
     fn pop_ready(&mut self) -> Option<u64> {
         self.ready.pop_first().map(|((_, _, s), _)| s)
+    }
+}
+
+/// tokio-util's `DelayQueue` as the timer queue, on a paused tokio clock
+/// (second `s` of the bench is `base + (s - T0)` seconds), with the naive
+/// ready heap. The queue hands back equal deadlines in no set order; the
+/// ready heap restores the (priority, due, acceptance) order.
+#[cfg(feature = "delayqueue-peer")]
+mod delay {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    use std::sync::OnceLock;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use tokio::runtime::{Builder, Runtime};
+    use tokio::time::Instant;
+    use tokio_util::time::DelayQueue;
+
+    use super::{Queues, T0};
+
+    /// One current-thread runtime with a paused clock. Every `DelayQ` is
+    /// made and used while it is entered (see `attempt_cycle`), because
+    /// `DelayQueue` reads the clock and registers its sleep through it.
+    pub fn runtime() -> &'static Runtime {
+        static RT: OnceLock<Runtime> = OnceLock::new();
+        RT.get_or_init(|| {
+            Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap()
+        })
+    }
+
+    pub struct DelayQ {
+        q: DelayQueue<(u64, u32)>,
+        base: Instant,
+        /// An entry `next_timer` took out to learn the next deadline.
+        held: Option<(i64, u64, u32)>,
+        ready: BinaryHeap<(i8, Reverse<i64>, Reverse<u64>)>,
+    }
+
+    impl Default for DelayQ {
+        fn default() -> DelayQ {
+            DelayQ {
+                q: DelayQueue::new(),
+                base: Instant::now(),
+                held: None,
+                ready: BinaryHeap::new(),
+            }
+        }
+    }
+
+    impl DelayQ {
+        fn instant(&self, t: i64) -> Instant {
+            self.base + Duration::from_secs((t - T0) as u64)
+        }
+        fn seconds(&self, i: Instant) -> i64 {
+            T0 + (i - self.base).as_secs() as i64
+        }
+    }
+
+    impl Queues for DelayQ {
+        fn push_timer(&mut self, due: i64, seq: u64, generation: u32) {
+            let at = self.instant(due);
+            self.q.insert_at((seq, generation), at);
+        }
+        fn pop_timer(&mut self, now: i64) -> Option<(u64, u32)> {
+            if let Some((due, seq, generation)) = self.held {
+                if due > now {
+                    return None;
+                }
+                self.held = None;
+                return Some((seq, generation));
+            }
+            // Move the paused clock up to `now`; the driver fires the
+            // queue's sleep on the way.
+            let target = self.instant(now);
+            let clock = Instant::now();
+            if clock < target {
+                runtime().block_on(tokio::time::advance(target - clock));
+            }
+            let mut cx = Context::from_waker(Waker::noop());
+            match self.q.poll_expired(&mut cx) {
+                Poll::Ready(Some(e)) => Some(e.into_inner()),
+                Poll::Ready(None) | Poll::Pending => None,
+            }
+        }
+        fn next_timer(&mut self) -> Option<i64> {
+            if let Some((due, _, _)) = self.held {
+                return Some(due);
+            }
+            if self.q.is_empty() {
+                return None;
+            }
+            // The paused clock jumps to the next deadline while the runtime
+            // waits: how a simulation drives a DelayQueue.
+            let e = runtime().block_on(std::future::poll_fn(|cx| self.q.poll_expired(cx)))?;
+            let due = self.seconds(e.deadline());
+            let (seq, generation) = e.into_inner();
+            self.held = Some((due, seq, generation));
+            Some(due)
+        }
+        fn push_ready(&mut self, priority: i8, due: i64, seq: u64) {
+            self.ready.push((priority, Reverse(due), Reverse(seq)));
+        }
+        fn pop_ready(&mut self) -> Option<u64> {
+            self.ready.pop().map(|(_, _, Reverse(s))| s)
+        }
     }
 }
 
@@ -430,6 +544,39 @@ impl<Q: Queues + Default> Peer<Q> {
     }
 }
 
+/// Where a peer's run has got to: equal fingerprints after the same number
+/// of cycles mean the peers handed out the same calls in the same order
+/// (each outcome is drawn from the shared random sequence, so a different
+/// order soon changes which calls end and when the clock moves).
+fn fingerprint<Q: Queues>(p: &Peer<Q>) -> (i64, u64, u64, usize) {
+    (p.now, p.next, p.rng.0, p.calls.len())
+}
+
+/// The peers must run the same cycle before their times mean anything.
+fn check_peers_agree(w: Workload) {
+    let run = |mut p: Peer<NaiveQ>| {
+        for _ in 0..5_000 {
+            p.cycle();
+        }
+        fingerprint(&p)
+    };
+    let want = run(Peer::<NaiveQ>::new(1_000, w));
+    let mut btree = Peer::<BTreeQ>::new(1_000, w);
+    for _ in 0..5_000 {
+        btree.cycle();
+    }
+    assert_eq!(fingerprint(&btree), want, "btreemap peer diverged");
+    #[cfg(feature = "delayqueue-peer")]
+    {
+        let _entered = delay::runtime().enter();
+        let mut dq = Peer::<delay::DelayQ>::new(1_000, w);
+        for _ in 0..5_000 {
+            dq.cycle();
+        }
+        assert_eq!(fingerprint(&dq), want, "delayqueue peer diverged");
+    }
+}
+
 // ---- the floor -----------------------------------------------------------
 
 /// The work no design can skip, written bare.
@@ -493,6 +640,7 @@ fn attempt_cycle(c: &mut Criterion) {
         } else {
             "attempt/adversarial"
         };
+        check_peers_agree(w);
         let mut group = c.benchmark_group(name);
         // Designs are built only when they run: at 10^7 calls each takes
         // a while and a gigabyte or more.
@@ -520,6 +668,12 @@ fn attempt_cycle(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new("btreemap", n), |b| {
                     b.iter(|| btree.cycle())
                 });
+            }
+            #[cfg(feature = "delayqueue-peer")]
+            if run("delayqueue") {
+                let _entered = delay::runtime().enter();
+                let mut dq = Peer::<delay::DelayQ>::new(n, w);
+                group.bench_function(BenchmarkId::new("delayqueue", n), |b| b.iter(|| dq.cycle()));
             }
         }
         group.finish();
