@@ -40,7 +40,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use redial::{CallRequest, Config, Outcome, Scheduler, TimeOfDay};
+use redial::{CallRequest, Config, Outcome, PhoneNumber, Scheduler, TimeOfDay};
 
 const T0: i64 = 1_772_755_200; // 2026-03-06T00:00:00Z
 const DAY: i64 = 86_400;
@@ -194,18 +194,18 @@ struct Rec {
     due: i64,
     /// Bumped when the pending timer changes; older timer entries are stale.
     generation: u32,
-    to_number: String,
+    to_number: PhoneNumber,
     agent: Arc<str>,
     batch: Arc<str>,
 }
 
 /// What a peer hands out per attempt: the same fields as
-/// `redial::Dispatch` (an owned number, shared agent, batch and metadata).
+/// `redial::Dispatch` (an inline number, shared agent, batch and metadata).
 #[allow(dead_code)] // read through black_box only
 struct PeerDispatch {
     call: u64,
     attempt: u8,
-    to_number: String,
+    to_number: PhoneNumber,
     agent_id: Arc<str>,
     batch_id: Option<Arc<str>>,
     metadata: Arc<str>,
@@ -471,7 +471,7 @@ impl<Q: Queues + Default> Peer<Q> {
                 priority: 0,
                 due,
                 generation: 0,
-                to_number: "+919876543210".to_owned(),
+                to_number: "+919876543210".parse().unwrap(),
                 agent: Arc::clone(&self.agents[s.agent]),
                 batch: Arc::clone(&self.batches[s.batch]),
             },
@@ -511,7 +511,7 @@ impl<Q: Queues + Default> Peer<Q> {
                 black_box(PeerDispatch {
                     call: seq,
                     attempt: rec.attempt,
-                    to_number: rec.to_number.clone(),
+                    to_number: rec.to_number,
                     agent_id: Arc::clone(&rec.agent),
                     batch_id: Some(Arc::clone(&rec.batch)),
                     metadata: Arc::clone(&self.no_metadata),

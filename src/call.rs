@@ -13,6 +13,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::number::PhoneNumber;
 use crate::queue::{LaneId, ReadyKey};
 use crate::request::{Language, e164_digits};
 use crate::retry::{Gaps, MAX_RETRIES};
@@ -147,7 +148,7 @@ impl Call {
         CallRecord {
             seq: self.seq,
             slot: None,
-            to_number: self.to_number().into(),
+            to_number: self.to_number().as_str().into(),
             agent: self.agent,
             batch: self.batch,
             language: self.language,
@@ -180,28 +181,8 @@ impl Call {
     }
 
     /// The number in E.164 form.
-    pub fn to_number(&self) -> String {
-        // By hand into one buffer, '+' included: `format!` or pushing chars
-        // costs more than the rest of a dispatch.
-        let mut text = [0_u8; 21];
-        let mut n = self.number;
-        let mut start = text.len();
-        while let Some(place) = start.checked_sub(1).and_then(|i| text.get_mut(i)) {
-            *place = b'0' + (n % 10) as u8;
-            start -= 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        if let Some(plus) = start.checked_sub(1).and_then(|i| text.get_mut(i)) {
-            *plus = b'+';
-            start -= 1;
-        }
-        text.get(start..)
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .map(String::from)
-            .unwrap_or_default()
+    pub fn to_number(&self) -> PhoneNumber {
+        PhoneNumber::from_digits(self.number)
     }
 
     pub fn metadata(&self) -> Option<&Arc<str>> {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::number::PhoneNumber;
 use crate::request::Language;
 use crate::retry::Outcome;
 
@@ -271,16 +272,16 @@ impl EventKind {
 /// A call handed out to dial now, with everything needed to dial it.
 ///
 /// The agent, batch and metadata texts are shared with the engine
-/// (`Arc<str>`, read as `&str` through `Deref`), so a dispatch copies no
-/// text but the number.
+/// (`Arc<str>`, read as `&str` through `Deref`) and the number is held
+/// inline ([`PhoneNumber`]), so making a dispatch allocates nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dispatch {
     /// The call.
     pub call: CallId,
     /// 1-based attempt number.
     pub attempt: u32,
-    /// E.164 number.
-    pub to_number: String,
+    /// E.164 number, inline (`Copy`, no allocation).
+    pub to_number: PhoneNumber,
     /// The agent that talks.
     pub agent_id: Arc<str>,
     /// The campaign, if any.

@@ -216,6 +216,7 @@ mod call;
 pub mod config;
 pub mod event;
 mod index;
+pub mod number;
 mod queue;
 pub mod request;
 pub mod retry;
@@ -230,6 +231,7 @@ pub mod window;
 
 pub use config::{Config, ConfigError};
 pub use event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
+pub use number::{PhoneNumber, PhoneNumberError};
 pub use request::{CallRequest, ErrorResponse, Language, Rejection, ScheduleAt, SuccessResponse};
 pub use retry::{Gaps, Outcome};
 pub use scheduler::{Accepted, CallState, Scheduler};

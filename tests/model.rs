@@ -654,7 +654,7 @@ fn compare(seed: u64) -> Result<(), String> {
                         (
                             d.call,
                             d.attempt,
-                            d.to_number.clone(),
+                            d.to_number.to_string(),
                             d.agent_id.to_string(),
                             d.batch_id.as_deref().map(str::to_owned),
                             d.metadata.to_string(),
