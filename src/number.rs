@@ -222,6 +222,32 @@ mod tests {
     }
 
     #[test]
+    fn digits_agree_with_a_plain_reading_of_the_rule() {
+        // `^\+[1-9]\d{1,14}$`, read the slow way.
+        let reference = |text: &str| -> Option<u64> {
+            let digits = text.strip_prefix('+')?;
+            let ok = (2..=15).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0');
+            ok.then(|| digits.parse().ok()).flatten()
+        };
+        let alphabet = ['+', '0', '1', '5', '9', ' ', '-', 'x', '٣', '/', ':'];
+        let mut rand = crate::test_rng::xorshift(0xe164);
+        for _ in 0..50_000 {
+            let len = rand(19) as usize;
+            let mut text = String::new();
+            if rand(4) != 0 {
+                text.push('+');
+            }
+            for _ in 0..len {
+                let pick = if rand(3) == 0 { rand(11) } else { 1 + rand(4) };
+                text.push(alphabet[pick as usize]);
+            }
+            assert_eq!(e164_digits(&text), reference(&text), "{text:?}");
+        }
+    }
+
+    #[test]
     fn order_and_equality_follow_the_text() {
         let texts = ["+12", "+123", "+13", "+90", "+91", "+999999999999999"];
         let numbers: Vec<PhoneNumber> = texts.iter().map(|t| t.parse().unwrap()).collect();

@@ -840,10 +840,13 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
 /// exactly, which is how the engine stores numbers.
 pub(crate) fn e164_digits(number: &str) -> Option<u64> {
     let digits = number.strip_prefix('+')?;
-    let ok = (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    ok.then(|| digits.parse().ok()).flatten()
+    if !(2..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return None;
+    }
+    // One pass; 15 digits cannot overflow a u64.
+    digits.bytes().try_fold(0_u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 fn check_e164(number: &str) -> Result<(), Rejection> {

@@ -1,6 +1,6 @@
 //! The sans-IO scheduler: inputs carry `now`, outputs are polled.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -100,9 +100,12 @@ pub struct Scheduler {
     /// ID is used (IDs the engine hands out name their slot).
     index: Option<CallIndex>,
     pub(crate) agents: Vec<Agent>,
-    agent_ids: HashMap<Box<str>, u32>,
+    /// Names to numbers. Ordered maps: a handful of short host-chosen
+    /// names compare faster than they hash with SipHash, and no crafted
+    /// name set can degrade them.
+    agent_ids: BTreeMap<Box<str>, u32>,
     pub(crate) batches: Vec<Batch>,
-    batch_ids: HashMap<Box<str>, u32>,
+    batch_ids: BTreeMap<Box<str>, u32>,
     lane_ids: HashMap<(u32, u32), LaneId, BuildEngineIdHasher>,
     ready: Lanes,
     timers: Timers,
@@ -197,9 +200,9 @@ impl Scheduler {
             timer_generations: Vec::new(),
             index: None,
             agents: Vec::new(),
-            agent_ids: HashMap::new(),
+            agent_ids: BTreeMap::new(),
             batches: Vec::new(),
-            batch_ids: HashMap::new(),
+            batch_ids: BTreeMap::new(),
             lane_ids: HashMap::default(),
             ready: Lanes::default(),
             timers: Timers::default(),
