@@ -49,27 +49,15 @@ impl std::error::Error for PhoneNumberError {}
 impl PhoneNumber {
     /// The number with these digits (`919876543210` is `+919876543210`).
     /// Callers pass digits that came from a valid number, so at most 15.
-    pub(crate) fn from_digits(mut digits: u64) -> PhoneNumber {
-        // Digits fill the buffer from the end, then move to follow the '+'.
-        let mut tail = [0_u8; MAX_LEN];
-        let mut start = MAX_LEN;
-        while let Some(i) = start.checked_sub(1) {
-            if let Some(place) = tail.get_mut(i) {
-                *place = b'0' + (digits % 10) as u8;
-            }
-            start = i;
-            digits /= 10;
-            if digits == 0 {
-                break;
-            }
-        }
-        let mut text = [b'+'; MAX_LEN];
-        let count = MAX_LEN - start;
-        if let (Some(to), Some(from)) = (text.get_mut(1..=count), tail.get(start..)) {
-            to.copy_from_slice(from);
-        }
-        if let Some(padding) = text.get_mut(count + 1..) {
-            padding.fill(0);
+    pub(crate) fn from_digits(digits: u64) -> PhoneNumber {
+        let count = digits.checked_ilog10().map_or(1, |log| log as usize + 1);
+        let mut text = [0_u8; MAX_LEN];
+        text[0] = b'+';
+        // Last digit first, into the places after the '+'.
+        let mut rest = digits;
+        for place in text.get_mut(1..=count).unwrap_or_default().iter_mut().rev() {
+            *place = b'0' + (rest % 10) as u8;
+            rest /= 10;
         }
         PhoneNumber {
             text,
