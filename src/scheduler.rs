@@ -171,6 +171,12 @@ fn valid_timer(generations: &[u32], e: &TimerEntry) -> bool {
     generations.get(e.slot as usize) == Some(&e.generation)
 }
 
+/// The acceptance number of the call in `slot` (0 for an empty slot, whose
+/// entries are stale anyway).
+fn seq_in(calls: &Slab<Call>, slot: Slot) -> u64 {
+    calls.get(slot).map_or(0, |c| c.seq)
+}
+
 impl Scheduler {
     /// A new, empty engine.
     ///
@@ -679,14 +685,18 @@ impl Scheduler {
         if let Some(now) = self.now {
             self.advance(now);
         }
-        let generations = &self.timer_generations;
-        self.timers.clean_top(|e| valid_timer(generations, e));
+        let (calls, generations) = (&self.calls, &self.timer_generations);
+        self.timers
+            .clean_top(|e| valid_timer(generations, e), |s| seq_in(calls, s));
     }
 
     fn advance(&mut self, now: i64) {
         loop {
-            let generations = &self.timer_generations;
-            let Some(entry) = self.timers.pop_due(now, |e| valid_timer(generations, e)) else {
+            let (calls, generations) = (&self.calls, &self.timer_generations);
+            let Some(entry) =
+                self.timers
+                    .pop_due(now, |e| valid_timer(generations, e), |s| seq_in(calls, s))
+            else {
                 break;
             };
             self.on_timer(entry);
@@ -1100,12 +1110,14 @@ impl Scheduler {
             self.timers.forget(|e| valid_timer(generations, e));
         }
         if let Some(at) = at {
-            self.timers.push(TimerEntry {
-                at,
+            self.timers.push(
+                TimerEntry {
+                    at,
+                    slot,
+                    generation,
+                },
                 seq,
-                slot,
-                generation,
-            });
+            );
         }
     }
 
