@@ -814,6 +814,60 @@ mod tests {
         assert!(checked > 15_000);
     }
 
+    /// The engine's only cache of zone computations is the occurrence memo
+    /// (there is no offset-span table): over every zone chrono-tz knows and
+    /// instants from 1970 through 2099, the memo, a tiny memo that keeps
+    /// evicting, and direct computation agree, and `local_date` agrees with
+    /// chrono-tz's own conversion.
+    #[test]
+    fn zone_computations_agree_with_chrono_tz_in_every_zone_1970_2099() {
+        const FROM: i64 = 0; // 1970-01-01
+        const TO: i64 = 4_102_444_800; // 2100-01-01
+        let windows = [
+            win(Some((9, 0)), Some((18, 0))),
+            win(Some((22, 30)), Some((6, 0))),
+            win(Some((1, 30)), Some((3, 0))),
+            win(None, Some((0, 30))),
+        ];
+        let mut rand = crate::test_rng::xorshift(1970);
+        let mut checked = 0;
+        // Shared by all zones, so an entry from one zone must never answer
+        // for another.
+        let mut memo = OccurrenceCache::default();
+        let mut tiny = OccurrenceCache::with_entries(2);
+        for tz in chrono_tz::TZ_VARIANTS {
+            // Two runs of nearby instants (so the memo hits) and scattered ones.
+            let mut t = FROM + i64::try_from(rand((TO - FROM) as u64)).unwrap();
+            for i in 0..400 {
+                t = if i % 40 == 0 {
+                    FROM + i64::try_from(rand((TO - FROM) as u64)).unwrap()
+                } else {
+                    (t + i64::try_from(rand(6 * 3600)).unwrap()).min(TO - 1)
+                };
+                let at = DateTime::from_timestamp(t, 0).unwrap();
+                assert_eq!(
+                    local_date(tz, at),
+                    Some(at.with_timezone(&tz).date_naive()),
+                    "{tz} {at}"
+                );
+                let w = &windows[rand(4) as usize];
+                let want = w.first_ending_after(tz, at);
+                assert_eq!(memo.first_ending_after(w, tz, at), want, "{w} {tz} {at}");
+                assert_eq!(tiny.first_ending_after(w, tz, at), want, "{w} {tz} {at}");
+                // The same question in Kolkata or New York, straight after.
+                let other = if i % 2 == 0 { Kolkata } else { New_York };
+                let want = w.first_ending_after(other, at);
+                assert_eq!(
+                    tiny.first_ending_after(w, other, at),
+                    want,
+                    "{w} {other} {at}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 400 * 590, "{checked}");
+    }
+
     #[test]
     fn extremes_do_not_panic() {
         let w = win(Some((9, 0)), Some((17, 0)));
