@@ -56,8 +56,9 @@
 //! 2. When lines are free, [`Scheduler::dial`] with the number of free lines
 //!    and dial what it returns ([`Scheduler::dial_into`] fills a vector the
 //!    host keeps, so a busy loop allocates none). A [`Dispatch`] shares its
-//!    agent, batch and metadata text with the engine; keep its `call` ID to
-//!    report the outcome.
+//!    agent, batch and metadata text with the engine and holds its number
+//!    inline (a `Copy` [`PhoneNumber`]), so making one allocates nothing;
+//!    keep its `call` ID to report the outcome.
 //! 3. Drain [`Scheduler::poll_event`] until `None` and store or forward the
 //!    events: they are the call history (the engine forgets ended calls).
 //! 4. Sleep until [`Scheduler::poll_timeout`] (or the next input), then call
