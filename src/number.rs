@@ -191,20 +191,11 @@ mod tests {
         }
     }
 
+    /// Parsing is the request rule (`e164_digits`, tested in `request`
+    /// and below); here only that a refusal is the typed error.
     #[test]
     fn only_e164_parses() {
-        for bad in [
-            "",
-            "+",
-            "+1",
-            "+0123",
-            "919876543210",
-            "+9198765432101234",
-            "+91 98765",
-            "+91-98765",
-            "++91",
-            "+٣٣٣",
-        ] {
+        for bad in ["", "+1", "919876543210", "+9198765432101234", "+91 98765"] {
             assert_eq!(bad.parse::<PhoneNumber>(), Err(PhoneNumberError), "{bad}");
         }
     }
