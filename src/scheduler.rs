@@ -239,17 +239,9 @@ impl Scheduler {
     /// A bare `call-n` ID is found through the bare-ID index if an earlier
     /// input built it, else by a scan of the live calls.
     pub fn state(&self, call: CallId) -> Option<CallState> {
-        let seq = call.sequence();
-        let slot = match (call.slot(), &self.index) {
-            (Some(slot), _) => self.slot_holding(slot, seq),
-            (None, Some(index)) => index.get(&seq).copied(),
-            (None, None) => self
-                .calls
-                .iter()
-                .find(|(_, c)| c.seq == seq)
-                .map(|(s, _)| s),
-        };
-        slot.and_then(|s| self.call(s)).map(|c| c.state)
+        self.find_slot(call)
+            .and_then(|s| self.call(s))
+            .map(|c| c.state)
     }
 
     // ---- inputs -------------------------------------------------------
@@ -1183,9 +1175,25 @@ impl Scheduler {
 
     /// The slot of the live call an ID names.
     fn slot_of(&mut self, id: CallId) -> Option<Slot> {
-        match id.slot() {
-            Some(slot) => self.slot_holding(slot, id.sequence()),
-            None => self.bare_index().get(&id.sequence()).copied(),
+        if id.slot().is_none() {
+            self.build_bare_index();
+        }
+        self.find_slot(id)
+    }
+
+    /// The slot holding call `id`: read from the ID, else from the bare-ID
+    /// index if built, else by a scan of the live calls (`&self` cannot
+    /// build the index).
+    fn find_slot(&self, id: CallId) -> Option<Slot> {
+        let seq = id.sequence();
+        match (id.slot(), &self.index) {
+            (Some(slot), _) => self.slot_holding(slot, seq),
+            (None, Some(index)) => index.get(&seq).copied(),
+            (None, None) => self
+                .calls
+                .iter()
+                .find(|(_, c)| c.seq == seq)
+                .map(|(s, _)| s),
         }
     }
 
@@ -1194,17 +1202,17 @@ impl Scheduler {
         self.call(slot).filter(|c| c.seq == seq).map(|_| slot)
     }
 
-    /// The index for bare `call-n` IDs, built on first use and kept from
-    /// then on.
-    fn bare_index(&mut self) -> &CallIndex {
-        let (calls, live) = (&self.calls, self.live_calls());
-        self.index.get_or_insert_with(|| {
-            let mut index = CallIndex::with_capacity_and_hasher(live, Default::default());
-            for (slot, call) in calls.iter() {
-                index.insert(call.seq, slot);
-            }
-            index
-        })
+    /// Builds the index for bare `call-n` IDs on first use; it is kept
+    /// from then on.
+    fn build_bare_index(&mut self) {
+        if self.index.is_some() {
+            return;
+        }
+        let mut index = CallIndex::with_capacity_and_hasher(self.live_calls(), Default::default());
+        for (slot, call) in self.calls.iter() {
+            index.insert(call.seq, slot);
+        }
+        self.index = Some(index);
     }
 
     pub(crate) fn call(&self, slot: Slot) -> Option<&Call> {

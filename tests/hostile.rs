@@ -414,6 +414,13 @@ fn handed_out_ids_never_reach_another_call() {
     e.cancel(t0(), calls[7]).unwrap();
     let bytes = e.snapshot().to_bytes();
     let mut restored = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap();
+    // Bare IDs before any input built the bare-ID index: found by a scan.
+    let bare = |id: CallId| -> CallId { format!("call-{}", id.sequence()).parse().unwrap() };
+    assert_eq!(
+        restored.state(bare(calls[1])),
+        Some(redial::CallState::Ready)
+    );
+    assert_eq!(restored.state(bare(second)), None);
     for engine in [&mut e, &mut restored] {
         assert_eq!(
             engine.cancel(t0(), second),
