@@ -552,28 +552,27 @@ fn fingerprint<Q: Queues>(p: &Peer<Q>) -> (i64, u64, u64, usize) {
     (p.now, p.next, p.rng.0, p.calls.len())
 }
 
+/// `cycles` cycles of a fresh peer at 1,000 calls, then its fingerprint.
+fn run_peer<Q: Queues + Default>(w: Workload, cycles: usize) -> (i64, u64, u64, usize) {
+    let mut p = Peer::<Q>::new(1_000, w);
+    for _ in 0..cycles {
+        p.cycle();
+    }
+    fingerprint(&p)
+}
+
 /// The peers must run the same cycle before their times mean anything.
 fn check_peers_agree(w: Workload) {
-    let run = |mut p: Peer<NaiveQ>| {
-        for _ in 0..5_000 {
-            p.cycle();
-        }
-        fingerprint(&p)
-    };
-    let want = run(Peer::<NaiveQ>::new(1_000, w));
-    let mut btree = Peer::<BTreeQ>::new(1_000, w);
-    for _ in 0..5_000 {
-        btree.cycle();
-    }
-    assert_eq!(fingerprint(&btree), want, "btreemap peer diverged");
+    let want = run_peer::<NaiveQ>(w, 5_000);
+    assert_eq!(run_peer::<BTreeQ>(w, 5_000), want, "btreemap peer diverged");
     #[cfg(feature = "delayqueue-peer")]
     {
         let _entered = delay::runtime().enter();
-        let mut dq = Peer::<delay::DelayQ>::new(1_000, w);
-        for _ in 0..5_000 {
-            dq.cycle();
-        }
-        assert_eq!(fingerprint(&dq), want, "delayqueue peer diverged");
+        assert_eq!(
+            run_peer::<delay::DelayQ>(w, 5_000),
+            want,
+            "delayqueue peer diverged"
+        );
     }
 }
 
