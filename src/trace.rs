@@ -62,6 +62,8 @@ pub enum Op {
         #[serde(rename = "ref")]
         name: String,
         outcome: String,
+        #[serde(default)]
+        attempt: Option<u32>,
     },
     Cancel {
         #[serde(rename = "ref")]
@@ -80,6 +82,14 @@ pub enum Op {
         agent_id: String,
         #[serde(default)]
         max_concurrent_calls: Option<u64>,
+    },
+    Suppress {
+        to_number: String,
+        #[serde(default)]
+        until: Option<DateTime<FixedOffset>>,
+    },
+    Unsuppress {
+        to_number: String,
     },
     Advance,
     Restart,
@@ -166,7 +176,14 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
                     .map(|_| ())
                     .map_err(|e| (None, e.code()))
             }
-            Op::Report { name, outcome } => {
+            Op::Report {
+                attempt: Some(_), ..
+            }
+            | Op::Suppress { .. }
+            | Op::Unsuppress { .. } => {
+                return Err(CaseError(format!("op {op_name} is not supported yet")));
+            }
+            Op::Report { name, outcome, .. } => {
                 let outcome: Outcome = outcome
                     .parse()
                     .map_err(|e: crate::retry::UnknownOutcome| CaseError(e.to_string()))?;
@@ -212,8 +229,11 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
         };
         drain(&mut engine, &names, None, &mut out);
         if let Err((name, code)) = result {
+            // An error happens at the engine's clock: a step whose `at` is
+            // earlier than one already seen acts at the latest instant seen.
+            let at = engine.now().unwrap_or(now);
             let mut line = Map::new();
-            line.insert("at".into(), Value::from(format_instant(now)));
+            line.insert("at".into(), Value::from(format_instant(at)));
             line.insert("event".into(), Value::from("error"));
             line.insert("ref".into(), name.map_or(Value::Null, Value::from));
             line.insert("op".into(), Value::from(op_name));
@@ -234,6 +254,8 @@ fn op_name(op: &Op) -> &'static str {
         Op::ResumeBatch { .. } => "resume_batch",
         Op::CancelBatch { .. } => "cancel_batch",
         Op::RegisterAgent { .. } => "register_agent",
+        Op::Suppress { .. } => "suppress",
+        Op::Unsuppress { .. } => "unsuppress",
         Op::Advance => "advance",
         Op::Restart => "restart",
     }
