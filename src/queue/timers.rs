@@ -1,0 +1,417 @@
+//! The timer queue: time-driven work (a call becoming due, a window
+//! closing, an attempt timing out) in the order its events must come out,
+//! by instant, then by acceptance. The clock never goes backwards, so this
+//! is a monotone radix heap rather than a binary heap: its cost does not
+//! grow with the number of pending calls.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::Slot;
+/// One piece of time-driven work: at `at`, the call in `slot` needs
+/// attention, if the slot's timer generation is still `generation`. Ties at
+/// one instant go in acceptance order, read from the call when needed, so
+/// an entry is 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TimerEntry {
+    pub at: i64,
+    pub slot: Slot,
+    pub generation: u32,
+}
+
+/// `late` is left a binary heap up to this size (a few cache lines deep).
+const LATE_REBUILD_MIN: usize = if cfg!(test) { 8 } else { 1024 };
+
+/// An instant as an unsigned key with the same order.
+fn radix_key(at: i64) -> u64 {
+    at.cast_unsigned() ^ (1 << 63)
+}
+
+/// Which bucket holds `key` while the last minimum is `last` (`key > last`):
+/// one more than the highest bit in which they differ.
+fn bucket_of(key: u64, last: u64) -> usize {
+    64 - (key ^ last).leading_zeros() as usize
+}
+
+/// Time-driven work in (instant, acceptance order), as a monotone radix heap.
+///
+/// The engine's clock never goes backwards, so neither does the earliest
+/// timer it pops. That lets the queue be a radix heap: entries later than
+/// the last minimum `last` sit in bucket `b` when they first differ from it
+/// in bit `b - 1`, so a push is one append and every entry moves down at
+/// most 64 times, each move a sequential copy; a binary heap instead pays
+/// log2(N) dependent cache misses per operation once it outgrows the cache.
+/// Entries at the minimum instant are sorted by acceptance order into
+/// `current` when the minimum advances. Pushes at or before `last` (a retry
+/// with no gap, restored work) go to the small binary heap `late`.
+///
+/// Removal is lazy, as in the ready queue. Invariant kept by the owner
+/// calling [`Timers::clean_top`] after every operation: the earliest stored
+/// entry is valid and in `current` or `late`, so [`Timers::peek`] is O(1).
+#[derive(Debug)]
+pub(crate) struct Timers {
+    /// Entries at instant `last` with their acceptance numbers, in reverse
+    /// pop order (popped from the end).
+    current: Vec<(u64, TimerEntry)>,
+    /// Entries at or before `last` pushed after `current` was filled, by
+    /// (instant, acceptance number); the pair comes first to set the order.
+    late: BinaryHeap<Reverse<(i64, u64, TimerEntry)>>,
+    /// 65 buckets; bucket 0 stays empty (its entries go to `late`).
+    buckets: Vec<Vec<TimerEntry>>,
+    /// An empty vector whose capacity the next refill reuses.
+    spare: Vec<TimerEntry>,
+    last: u64,
+    /// Times `late` was folded back into the buckets (for tests).
+    rebuilds: usize,
+    /// Entries standing for pending timers.
+    live: usize,
+    /// Entries stored, stale ones included.
+    stored: usize,
+}
+
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            current: Vec::new(),
+            late: BinaryHeap::new(),
+            buckets: vec![Vec::new(); 65],
+            spare: Vec::new(),
+            last: 0,
+            rebuilds: 0,
+            live: 0,
+            stored: 0,
+        }
+    }
+}
+
+impl Timers {
+    /// Adds `entry` for the call with acceptance number `seq`.
+    pub fn push(&mut self, entry: TimerEntry, seq: u64) {
+        self.live += 1;
+        self.stored += 1;
+        let key = radix_key(entry.at);
+        if key <= self.last {
+            self.late.push(Reverse((entry.at, seq, entry)));
+        } else if let Some(b) = self.buckets.get_mut(bucket_of(key, self.last)) {
+            b.push(entry);
+        }
+    }
+
+    /// A pending timer was replaced or dropped; its entry is now stale.
+    pub fn forget(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
+        self.live = self.live.saturating_sub(1);
+        if self.stored > 2 * self.live + 64 {
+            self.current.retain(|(_, e)| valid(e));
+            self.late.retain(|Reverse((_, _, e))| valid(e));
+            for b in &mut self.buckets {
+                b.retain(&valid);
+            }
+            self.stored = self.current.len()
+                + self.late.len()
+                + self.buckets.iter().map(Vec::len).sum::<usize>();
+        }
+    }
+
+    /// Whether the earliest entry is in `late` rather than `current`.
+    fn late_first(&self) -> bool {
+        match (self.current.last(), self.late.peek()) {
+            (Some((seq, c)), Some(Reverse((at, late_seq, _)))) => (*at, *late_seq) < (c.at, *seq),
+            (None, _) => true,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The earliest of `current` and `late`.
+    fn front(&self) -> Option<TimerEntry> {
+        if self.late_first() {
+            self.late.peek().map(|Reverse((_, _, e))| *e)
+        } else {
+            self.current.last().map(|(_, e)| *e)
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<TimerEntry> {
+        let entry = if self.late_first() {
+            self.late.pop().map(|Reverse((_, _, e))| e)
+        } else {
+            self.current.pop().map(|(_, e)| e)
+        };
+        if entry.is_some() {
+            self.stored = self.stored.saturating_sub(1);
+        }
+        entry
+    }
+
+    /// Advances `last` to the earliest bucketed instant and sorts the
+    /// entries at it into `current`. False when nothing is stored.
+    fn refill(
+        &mut self,
+        valid: impl Fn(&TimerEntry) -> bool,
+        seq_of: impl Fn(Slot) -> u64,
+    ) -> bool {
+        let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else {
+            return false;
+        };
+        // Swap in the spare (empty) vector so bucket capacity is reused, not
+        // freed and grown again on every refill.
+        let mut entries = std::mem::take(&mut self.spare);
+        if let Some(b) = self.buckets.get_mut(i) {
+            std::mem::swap(b, &mut entries);
+        }
+        let Some(min) = entries.iter().map(|e| radix_key(e.at)).min() else {
+            return false;
+        };
+        self.last = min;
+        for e in entries.drain(..) {
+            let key = radix_key(e.at);
+            if key == min {
+                // Stale entries go now, before their order is looked up.
+                if valid(&e) {
+                    self.current.push((seq_of(e.slot), e));
+                } else {
+                    self.stored = self.stored.saturating_sub(1);
+                }
+            } else if let Some(b) = self.buckets.get_mut(bucket_of(key, min)) {
+                b.push(e);
+            }
+        }
+        self.spare = entries;
+        // Stale entries sort anywhere; they are dropped when they surface.
+        self.current
+            .sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        true
+    }
+
+    /// Rebuckets every valid entry around their minimum, emptying `late`.
+    ///
+    /// `last` runs ahead of the clock: it is the earliest instant stored, so
+    /// that [`Timers::peek`] is exact. Work pushed between the clock and
+    /// `last` (a bulk submit of calls due at scattered times, attempt
+    /// timeouts while the next timer is hours away) goes to `late`, which
+    /// as a binary heap of millions would cost a cache miss per level.
+    /// Rebuilding once `late` holds a quarter of all entries costs O(n)
+    /// after at least n/4 late pushes: O(1) amortized per push.
+    fn rebuild(&mut self, valid: impl Fn(&TimerEntry) -> bool, seq_of: impl Fn(Slot) -> u64) {
+        self.rebuilds += 1;
+        let mut entries = std::mem::take(&mut self.spare);
+        entries.extend(self.current.drain(..).map(|(_, e)| e).filter(&valid));
+        entries.extend(self.late.drain().map(|Reverse((_, _, e))| e).filter(&valid));
+        for b in &mut self.buckets {
+            entries.extend(b.drain(..).filter(&valid));
+        }
+        self.stored = entries.len();
+        if let Some(min) = entries.iter().map(|e| radix_key(e.at)).min() {
+            self.last = min;
+            for e in entries.drain(..) {
+                let key = radix_key(e.at);
+                if key == min {
+                    self.current.push((seq_of(e.slot), e));
+                } else if let Some(b) = self.buckets.get_mut(bucket_of(key, min)) {
+                    b.push(e);
+                }
+            }
+            self.current
+                .sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        }
+        self.spare = entries;
+    }
+
+    /// Drops stale entries until the earliest one is valid. `seq_of` gives
+    /// the acceptance number of the call in a slot.
+    pub fn clean_top(&mut self, valid: impl Fn(&TimerEntry) -> bool, seq_of: impl Fn(Slot) -> u64) {
+        if self.late.len() > LATE_REBUILD_MIN && self.late.len() * 4 > self.stored {
+            self.rebuild(&valid, &seq_of);
+        }
+        loop {
+            match self.front() {
+                Some(e) if valid(&e) => return,
+                Some(_) => {
+                    self.pop_front();
+                }
+                None => {
+                    if !self.refill(&valid, &seq_of) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The earliest pending instant (exact once [`Timers::clean_top`] ran).
+    pub fn peek(&self) -> Option<i64> {
+        self.front().map(|e| e.at)
+    }
+
+    /// Pops the earliest valid entry due at or before `now`.
+    pub fn pop_due(
+        &mut self,
+        now: i64,
+        valid: impl Fn(&TimerEntry) -> bool,
+        seq_of: impl Fn(Slot) -> u64,
+    ) -> Option<TimerEntry> {
+        // Fast path for the common "nothing due": a valid front entry later
+        // than `now` (cleaning would stop at it at once).
+        if self.front().is_some_and(|e| e.at > now && valid(&e)) {
+            return None;
+        }
+        self.clean_top(&valid, seq_of);
+        if self.front().is_some_and(|e| e.at <= now) {
+            self.live = self.live.saturating_sub(1);
+            self.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// Stored entries, stale ones included (for tests of boundedness).
+    #[cfg(test)]
+    pub fn stored(&self) -> usize {
+        self.stored
+    }
+
+    /// Entries in `late` and rebuilds so far (for tests).
+    #[cfg(test)]
+    pub fn late_stats(&self) -> (usize, usize) {
+        (self.late.len(), self.rebuilds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn timer(at: i64, slot: Slot) -> TimerEntry {
+        TimerEntry {
+            at,
+            slot,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn timers_pop_in_instant_then_acceptance_order() {
+        let mut t = Timers::default();
+        // (instant, acceptance number); the slot is the index here.
+        let calls = [(5, 2), (5, 1), (3, 9), (7, 0)];
+        for (slot, (at, seq)) in calls.iter().enumerate() {
+            t.push(timer(*at, u32::try_from(slot).unwrap()), *seq);
+        }
+        let seq_of = |slot: Slot| calls[slot as usize].1;
+        let all = |_: &TimerEntry| true;
+        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all, seq_of))
+            .map(|e| (e.at, seq_of(e.slot)))
+            .collect();
+        assert_eq!(order, vec![(3, 9), (5, 1), (5, 2)]);
+        assert_eq!(t.peek(), Some(7));
+    }
+
+    /// The radix heap against a plain binary heap of (instant, acceptance
+    /// number): random pushes (some at or before the last minimum, many
+    /// sharing an instant), acceptance numbers in no relation to push order,
+    /// random invalidations and a clock that only moves forward.
+    #[test]
+    fn radix_timers_match_a_binary_heap() {
+        let mut rebuilds = 0;
+        for seed in 1..200_u64 {
+            let mut rand = crate::test_rng::xorshift(seed);
+            let mut t = Timers::default();
+            let mut reference = BinaryHeap::new();
+            let mut seqs: Vec<u64> = Vec::new();
+            let mut dead = HashSet::new();
+            let mut now = -1_000_i64;
+            for _ in 0..2_000 {
+                match rand(10) {
+                    0..=4 => {
+                        let slot = u32::try_from(seqs.len()).unwrap();
+                        let seq = rand(1 << 20) << 12 | u64::from(slot);
+                        seqs.push(seq);
+                        let spread = [1, 60, 100_000, 1 << 40][rand(4) as usize];
+                        let at = now - 5 + i64::try_from(rand(spread)).unwrap();
+                        t.push(timer(at, slot), seq);
+                        reference.push(Reverse((at, seq, slot)));
+                    }
+                    5 if !seqs.is_empty() => {
+                        dead.insert(u32::try_from(rand(seqs.len() as u64)).unwrap());
+                        t.forget(|e| !dead.contains(&e.slot));
+                    }
+                    _ => {
+                        now += i64::try_from(rand(3_000)).unwrap();
+                        let valid = |e: &TimerEntry| !dead.contains(&e.slot);
+                        let seq_of = |slot: Slot| seqs[slot as usize];
+                        loop {
+                            while reference
+                                .peek()
+                                .is_some_and(|Reverse((_, _, slot))| dead.contains(slot))
+                            {
+                                reference.pop();
+                            }
+                            let want = reference
+                                .peek()
+                                .filter(|Reverse((at, _, _))| *at <= now)
+                                .map(|Reverse((at, _, slot))| timer(*at, *slot));
+                            if want.is_some() {
+                                reference.pop();
+                            }
+                            assert_eq!(t.pop_due(now, valid, seq_of), want, "seed {seed}");
+                            if want.is_none() {
+                                break;
+                            }
+                        }
+                        t.clean_top(valid, seq_of);
+                        let next = reference.peek().map(|Reverse((at, _, _))| *at);
+                        assert_eq!(t.peek(), next, "seed {seed}");
+                    }
+                }
+            }
+            rebuilds += t.late_stats().1;
+        }
+        // The comparison covered folding `late` back into the buckets.
+        assert!(rebuilds > 100, "{rebuilds}");
+    }
+
+    /// Timers pushed earlier than the stored minimum (a bulk submit of calls
+    /// due at scattered times) do not pile up in the binary heap: it stays
+    /// within a quarter of all entries, and the order is exact.
+    #[test]
+    fn early_pushes_are_folded_back_into_the_buckets() {
+        let mut t = Timers::default();
+        let n: u32 = 20_000;
+        let valid = |_: &TimerEntry| true;
+        let seq_of = |slot: Slot| u64::from(slot);
+        // The first call is due last; each later one a little earlier.
+        for slot in 0..n {
+            t.push(timer(i64::from(n - slot) * 7, slot), u64::from(slot));
+            t.clean_top(valid, seq_of);
+            let (late, _) = t.late_stats();
+            assert!(
+                late <= (t.stored() / 4).max(LATE_REBUILD_MIN) + 1,
+                "{slot}: {late}"
+            );
+        }
+        assert!(t.late_stats().1 > 5);
+        let order: Vec<i64> = std::iter::from_fn(|| t.pop_due(i64::MAX, valid, seq_of))
+            .map(|e| e.at)
+            .collect();
+        let want: Vec<i64> = (1..=i64::from(n)).map(|i| i * 7).collect();
+        assert_eq!(order, want);
+    }
+
+    #[test]
+    fn stale_timers_are_compacted() {
+        let mut t = Timers::default();
+        for i in 0..10_000 {
+            let generation = u32::try_from(i).unwrap();
+            t.push(
+                TimerEntry {
+                    at: i,
+                    slot: 0,
+                    generation,
+                },
+                0,
+            );
+            t.forget(|e| e.generation == generation);
+        }
+        assert!(t.stored() < 200, "{}", t.stored());
+    }
+}
