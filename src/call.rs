@@ -14,8 +14,9 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::number::PhoneNumber;
+use crate::number::e164_digits;
 use crate::queue::{LaneId, ReadyKey};
-use crate::request::{Language, e164_digits};
+use crate::request::Language;
 use crate::retry::{Gaps, MAX_RETRIES};
 use crate::scheduler::CallState;
 use crate::window::Window;

@@ -7,10 +7,24 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::e164_digits;
-
 /// `+` and at most 15 digits.
 const MAX_LEN: usize = 16;
+
+/// The E.164 rule of the contract, `^\+[1-9]\d{1,14}$` (ASCII digits only).
+///
+/// The digits of an E.164 number (`+`, then 2 to 15 digits, the first not
+/// 0), or `None` when it is not one. The digits fit a `u64` and print back
+/// exactly, which is how the engine stores numbers.
+pub(crate) fn e164_digits(number: &str) -> Option<u64> {
+    let digits = number.strip_prefix('+')?;
+    if !(2..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return None;
+    }
+    // One pass; 15 digits cannot overflow a u64.
+    digits.bytes().try_fold(0_u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
 
 /// A valid E.164 number: `+`, then 2 to 15 digits, the first not zero.
 ///

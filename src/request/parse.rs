@@ -1,0 +1,521 @@
+//! Reading a request body: size and nesting limits before parsing, one
+//! parse that refuses duplicate fields, then each field by the contract's
+//! rules in its validation order, with messages that say what was expected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::{
+    CallRequest, FIELDS, Language, MAX_BODY_NESTING, MAX_ID_BYTES, MAX_METADATA_DEPTH, Rejection,
+    ScheduleAt,
+};
+use crate::config::Config;
+use crate::number::e164_digits;
+use crate::retry::{Gaps, MAX_GAP_MINUTES, MAX_RETRIES};
+use crate::window::TimeOfDay;
+
+pub(super) const GAP_EXPECTED: &str = "Invalid gap_between_retries: expected minutes as an integer from 0 to 10080, or an array of 1 to 10 such integers";
+
+/// Parses a body into a request and the canonical JSON object (fields whose
+/// value is `null` dropped) that idempotent repeats are compared by.
+pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, Value), Rejection> {
+    if body.len() > config.max_body_bytes {
+        return Err(Rejection::bad_body(format!(
+            "Request body is {} bytes: expected at most {} (max_body_bytes)",
+            body.len(),
+            config.max_body_bytes
+        )));
+    }
+    check_nesting(body)?;
+    let top: TopLevel = serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            Rejection::bad_body(format!("Invalid request body: {e}"))
+        } else {
+            Rejection::bad_body(format!("Malformed JSON: {e}; expected a JSON object"))
+        }
+    })?;
+    let fields = match top {
+        TopLevel::Object(fields) => fields,
+        TopLevel::Other(kind) => {
+            return Err(Rejection::bad_body(format!(
+                "Request body is {kind}: expected a JSON object"
+            )));
+        }
+    };
+    let map: Map<String, Value> = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    let req = from_object(&map, config)?;
+    Ok((req, Value::Object(map)))
+}
+
+/// Refuses bodies nested deeper than [`MAX_BODY_NESTING`] with one linear
+/// scan, before the parser recurses into them.
+fn check_nesting(body: &[u8]) -> Result<(), Rejection> {
+    let (mut depth, mut deepest) = (0_usize, 0_usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if deepest > MAX_BODY_NESTING {
+            return Err(Rejection::bad_body(format!(
+                "Request body nests more than {MAX_BODY_NESTING} levels of arrays and objects: expected at most {MAX_BODY_NESTING}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The top level of a body: an object (its fields, duplicates refused) or
+/// the kind of value it was instead.
+enum TopLevel {
+    Object(BTreeMap<String, Value>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TopLevel;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
+                let mut fields = BTreeMap::new();
+                while let Some((k, v)) = access.next_entry::<String, Value>()? {
+                    if fields.contains_key(&k) {
+                        return Err(de::Error::custom(format!("duplicate field {k:?}")));
+                    }
+                    fields.insert(k, v);
+                }
+                Ok(TopLevel::Object(fields))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
+                while access.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(TopLevel::Other("an array"))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("a string"))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("a boolean"))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("a number"))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("a number"))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("a number"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest, Rejection> {
+    if config.reject_unknown_fields
+        && let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str()))
+    {
+        let message = match closest_field(unknown) {
+            Some(near) => format!("Unknown field {unknown:?} (did you mean {near:?}?)"),
+            None => format!(
+                "Unknown field {unknown:?}: expected one of {}",
+                FIELDS.join(", ")
+            ),
+        };
+        return Err(Rejection::bad(unknown, message));
+    }
+    let get = |k: &str| map.get(k);
+
+    let to_number = match get("to_number") {
+        None => {
+            return Err(Rejection::bad(
+                "to_number",
+                "Missing to_number: expected E.164 such as +919876543210",
+            ));
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => {
+            return Err(Rejection::bad(
+                "to_number",
+                format!(
+                    "Invalid to_number {}: expected E.164 such as +919876543210",
+                    show(v)
+                ),
+            ));
+        }
+    };
+    check_e164(&to_number)?;
+
+    let agent_id = match get("agent_id") {
+        None => {
+            return Err(Rejection::bad(
+                "agent_id",
+                "Missing agent_id: expected a string of 1 to 128 bytes",
+            ));
+        }
+        Some(v) => id_field("agent_id", v)?,
+    };
+    let batch_id = get("batch_id")
+        .map(|v| id_field("batch_id", v))
+        .transpose()?;
+
+    let metadata = match get("metadata") {
+        None => None,
+        Some(Value::Object(m)) => Some(check_metadata(m, config.max_metadata_bytes)?),
+        Some(v) => {
+            return Err(Rejection::bad(
+                "metadata",
+                format!("Invalid metadata {}: expected a JSON object", show(v)),
+            ));
+        }
+    };
+
+    let schedule_at = match get("schedule_at") {
+        None => None,
+        Some(Value::String(s)) => Some(ScheduleAt::parse(s).ok_or_else(|| {
+            Rejection::bad(
+                "schedule_at",
+                format!(
+                    "Invalid schedule_at {s:?}: expected YYYY-MM-DDTHH:MM:SS (local time in the call's zone), optionally with fractional seconds and Z or ±HH:MM"
+                ),
+            )
+        })?),
+        Some(v) => {
+            return Err(Rejection::bad(
+                "schedule_at",
+                format!("Invalid schedule_at {}: expected a string such as 2025-12-31T09:30:00", show(v)),
+            ));
+        }
+    };
+
+    let min_trigger_time = get("min_trigger_time")
+        .map(|v| time_field("min_trigger_time", v))
+        .transpose()?;
+    let max_trigger_time = get("max_trigger_time")
+        .map(|v| time_field("max_trigger_time", v))
+        .transpose()?;
+
+    let carry_over = match get("carry_over") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => {
+            return Err(Rejection::bad(
+                "carry_over",
+                format!("Invalid carry_over {}: expected true or false", show(v)),
+            ));
+        }
+    };
+
+    let number_of_retries = match get("number_of_retries") {
+        None => 0,
+        Some(v) => int_in(v, 0, i64::from(MAX_RETRIES))
+            .and_then(|n| u8::try_from(n).ok())
+            .ok_or_else(|| {
+                Rejection::bad(
+                    "number_of_retries",
+                    format!(
+                        "Invalid number_of_retries {}: expected an integer from 0 to 10",
+                        show(v)
+                    ),
+                )
+            })?,
+    };
+
+    let gap_between_retries = match get("gap_between_retries") {
+        None => None,
+        Some(Value::Array(items)) => {
+            let minutes: Option<Vec<u32>> = items
+                .iter()
+                .map(|i| {
+                    int_in(i, 0, i64::from(MAX_GAP_MINUTES)).and_then(|n| u32::try_from(n).ok())
+                })
+                .collect();
+            Some(minutes.and_then(Gaps::list).ok_or_else(|| {
+                Rejection::bad(
+                    "gap_between_retries",
+                    format!("{GAP_EXPECTED}; got {}", show(&Value::Array(items.clone()))),
+                )
+            })?)
+        }
+        Some(v) => Some(
+            int_in(v, 0, i64::from(MAX_GAP_MINUTES))
+                .and_then(|n| u32::try_from(n).ok())
+                .and_then(Gaps::every)
+                .ok_or_else(|| {
+                    Rejection::bad(
+                        "gap_between_retries",
+                        format!("{GAP_EXPECTED}; got {}", show(v)),
+                    )
+                })?,
+        ),
+    };
+
+    let priority = match get("priority") {
+        None => 0,
+        Some(v) => int_in(v, -100, 100)
+            .and_then(|n| i8::try_from(n).ok())
+            .ok_or_else(|| {
+                Rejection::bad(
+                    "priority",
+                    format!(
+                        "Invalid priority {}: expected an integer from -100 to 100",
+                        show(v)
+                    ),
+                )
+            })?,
+    };
+
+    let language = match get("language") {
+        None => None,
+        Some(v) => Some(v.as_str().and_then(Language::from_code).ok_or_else(|| {
+            Rejection::bad(
+                "language",
+                format!(
+                    "Invalid language {}: expected one of hi, en, kn, mr, ta, te, bn, gu, ml",
+                    show(v)
+                ),
+            )
+        })?),
+    };
+
+    let timezone = match get("timezone") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .and_then(|s| s.parse::<Tz>().ok())
+                .ok_or_else(|| {
+                    Rejection::bad(
+                        "timezone",
+                        format!(
+                            "Invalid timezone {}: expected an IANA zone name such as Asia/Kolkata",
+                            show(v)
+                        ),
+                    )
+                })?,
+        ),
+    };
+
+    let idempotency_key = get("idempotency_key")
+        .map(|v| id_field("idempotency_key", v))
+        .transpose()?;
+
+    let req = CallRequest {
+        to_number,
+        agent_id,
+        batch_id,
+        metadata,
+        schedule_at,
+        min_trigger_time,
+        max_trigger_time,
+        carry_over,
+        number_of_retries,
+        gap_between_retries,
+        priority,
+        language,
+        timezone,
+        idempotency_key,
+    };
+    req.window()?;
+    Ok(req)
+}
+
+pub(super) fn check_e164(number: &str) -> Result<(), Rejection> {
+    if e164_digits(number).is_some() {
+        Ok(())
+    } else {
+        Err(Rejection::bad(
+            "to_number",
+            format!(
+                "Invalid to_number {}: expected E.164 such as +919876543210",
+                show_str(number)
+            ),
+        ))
+    }
+}
+
+pub(super) fn check_id(field: &str, id: &str) -> Result<(), Rejection> {
+    if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
+        Err(Rejection::bad(
+            field,
+            format!(
+                "Invalid {field} {}: expected a string of 1 to 128 bytes without control characters",
+                show_str(id)
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn id_field(field: &str, v: &Value) -> Result<String, Rejection> {
+    match v {
+        Value::String(s) => check_id(field, s).map(|()| s.clone()),
+        _ => Err(Rejection::bad(
+            field,
+            format!(
+                "Invalid {field} {}: expected a string of 1 to 128 bytes",
+                show(v)
+            ),
+        )),
+    }
+}
+
+fn time_field(field: &str, v: &Value) -> Result<TimeOfDay, Rejection> {
+    v.as_str().and_then(TimeOfDay::parse).ok_or_else(|| {
+        Rejection::bad(
+            field,
+            format!(
+                "Invalid {field} {}: expected HH:MM from 00:00 to 23:59",
+                show(v)
+            ),
+        )
+    })
+}
+
+/// Checks size and depth; returns the compact JSON text.
+pub(super) fn check_metadata(
+    map: &Map<String, Value>,
+    max_bytes: usize,
+) -> Result<String, Rejection> {
+    let depth = 1 + map.values().map(depth_of).max().unwrap_or(0);
+    if depth > MAX_METADATA_DEPTH {
+        return Err(Rejection::bad(
+            "metadata",
+            format!(
+                "Invalid metadata: nested {depth} levels deep; expected at most {MAX_METADATA_DEPTH}"
+            ),
+        ));
+    }
+    let text = serde_json::to_string(map)
+        .map_err(|e| Rejection::bad("metadata", format!("Invalid metadata: {e}")))?;
+    if text.len() > max_bytes {
+        return Err(Rejection::bad(
+            "metadata",
+            format!(
+                "Invalid metadata: {} bytes as compact JSON; expected at most {max_bytes} (max_metadata_bytes)",
+                text.len()
+            ),
+        ));
+    }
+    Ok(text)
+}
+
+/// Nesting depth of a value: scalars 0, a container 1 + its deepest child.
+/// Iterative, so hostile nesting cannot exhaust the stack.
+fn depth_of(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 1_usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                deepest = deepest.max(d);
+                stack.extend(items.iter().map(|i| (i, d + 1)));
+            }
+            Value::Object(m) => {
+                deepest = deepest.max(d);
+                stack.extend(m.values().map(|i| (i, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// An integer in `lo..=hi`; floats such as `1.0` and strings are refused.
+fn int_in(v: &Value, lo: i64, hi: i64) -> Option<i64> {
+    let n = match v {
+        Value::Number(n) => n.as_i64()?,
+        _ => return None,
+    };
+    (lo..=hi).contains(&n).then_some(n)
+}
+
+/// A short rendering of a value for a message; long input is cut.
+fn show(v: &Value) -> String {
+    let text = match v {
+        Value::String(s) => return show_str(s),
+        other => other.to_string(),
+    };
+    cut(&text)
+}
+
+fn show_str(s: &str) -> String {
+    cut(&format!("{s:?}"))
+}
+
+fn cut(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", text.get(..end).unwrap_or(""))
+}
+
+/// The known field nearest to `name` by edit distance, if close enough to be
+/// a plausible typo.
+fn closest_field(name: &str) -> Option<&'static str> {
+    if name.len() > 64 {
+        return None;
+    }
+    FIELDS
+        .iter()
+        .map(|f| (edit_distance(name, f), *f))
+        .filter(|(d, f)| *d <= 3.min(f.len() / 2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| f)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev
+                .get(j)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(usize::from(ca != *cb));
+            let del = prev
+                .get(j + 1)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            let ins = cur.get(j).copied().unwrap_or(usize::MAX).saturating_add(1);
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
