@@ -18,8 +18,19 @@ use crate::number::e164_digits;
 use crate::queue::{LaneId, ReadyKey};
 use crate::request::Language;
 use crate::retry::{Gaps, MAX_RETRIES};
-use crate::scheduler::CallState;
 use crate::window::Window;
+
+/// Where a live call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// Not due yet.
+    Waiting,
+    /// Due, waiting for a line (or for its batch, or its agent).
+    Ready,
+    /// Handed out; its attempt's outcome is awaited.
+    InFlight,
+}
 
 const CARRY_OVER: u8 = 1;
 const CANCEL_REQUESTED: u8 = 2;

@@ -227,6 +227,7 @@ pub mod snapshot;
 pub mod template;
 #[cfg(test)]
 mod test_rng;
+mod time;
 pub mod trace;
 pub mod window;
 
@@ -235,7 +236,7 @@ pub use event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
 pub use number::{PhoneNumber, PhoneNumberError};
 pub use request::{CallRequest, ErrorResponse, Language, Rejection, ScheduleAt, SuccessResponse};
 pub use retry::{Gaps, Outcome};
-pub use scheduler::{Accepted, CallState, Scheduler};
+pub use scheduler::{Accepted, CallState, Footprint, Scheduler};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use window::{Occurrence, TimeOfDay, Window, WindowError, wall_to_instant};
 

@@ -487,7 +487,12 @@ impl Model {
 
     fn batch(&mut self, now: DateTime<Utc>, b: &str, op: u8) -> Result<(), &'static str> {
         let t = self.tick(now);
-        if !self.paused.contains_key(b) {
+        // Known while paused or while a live call names it (policy.md 6).
+        let named = self
+            .calls
+            .iter()
+            .any(|c| !c.done && c.req.batch_id.as_deref() == Some(b));
+        if !named && !self.paused.get(b).copied().unwrap_or(false) {
             return Err("unknown_batch");
         }
         match op {
@@ -506,6 +511,36 @@ impl Model {
             }
         }
         Ok(())
+    }
+
+    /// What the engine may hold (policy.md 6): live calls; agents that are
+    /// registered or named by a live call; batches that are paused or named
+    /// by a live call; one lane per (agent, batch) of the live calls.
+    fn known(&self) -> (usize, usize, usize, usize) {
+        use std::collections::BTreeSet;
+        let live: Vec<&MCall> = self.calls.iter().filter(|c| !c.done).collect();
+        let mut agents: BTreeSet<&str> = live.iter().map(|c| c.req.agent_id.as_str()).collect();
+        agents.extend(
+            self.agents
+                .iter()
+                .filter(|(_, (registered, _))| *registered)
+                .map(|(a, _)| a.as_str()),
+        );
+        let mut batches: BTreeSet<&str> = live
+            .iter()
+            .filter_map(|c| c.req.batch_id.as_deref())
+            .collect();
+        batches.extend(
+            self.paused
+                .iter()
+                .filter(|(_, p)| **p)
+                .map(|(b, _)| b.as_str()),
+        );
+        let lanes: BTreeSet<(&str, Option<&str>)> = live
+            .iter()
+            .map(|c| (c.req.agent_id.as_str(), c.req.batch_id.as_deref()))
+            .collect();
+        (live.len(), agents.len(), batches.len(), lanes.len())
     }
 
     fn register(&mut self, now: DateTime<Utc>, agent: &str, cap: Option<u32>) {
@@ -742,6 +777,17 @@ fn compare(seed: u64) -> Result<(), String> {
             .filter(|c| !c.done)
             .filter_map(MCall::pending)
             .min();
+        let known = model.known();
+        let f = engine.footprint();
+        if (f.live_calls, f.agents, f.batches, f.lanes) != known {
+            return Err(format!(
+                "step {step} ({op}): the engine holds (calls, agents, batches, lanes) {:?}, the model {known:?}",
+                (f.live_calls, f.agents, f.batches, f.lanes)
+            ));
+        }
+        engine
+            .check_invariants()
+            .map_err(|e| format!("step {step} ({op}): {e}"))?;
         if engine.poll_timeout().map(|t| t.timestamp()) != next_model {
             return Err(format!(
                 "step {step} ({op}): poll_timeout {:?}, model {:?}",

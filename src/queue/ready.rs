@@ -152,8 +152,6 @@ struct Lane {
     queue: LaneQueue,
     live: usize,
     eligible: bool,
-    /// The (agent, batch) the lane belongs to.
-    owner: (u32, u32),
     /// The key of this lane's one current entry in `Lanes::top`, if any.
     queued: Option<ReadyKey>,
     /// Bumped whenever `queued` changes: entries with an older stamp are stale.
@@ -175,18 +173,32 @@ pub(crate) struct Lanes {
 }
 
 impl Lanes {
-    pub fn add_lane(&mut self, owner: (u32, u32), eligible: bool) -> LaneId {
-        let id = LaneId::try_from(self.lanes.len()).unwrap_or(LaneId::MAX);
-        self.lanes.push(Lane {
-            eligible,
-            owner,
-            ..Lane::default()
-        });
-        id
+    /// Opens lane `lane` (the engine numbers lanes, reusing the numbers
+    /// of closed ones): a new number one past the last, or a closed lane's.
+    pub fn open_lane(&mut self, lane: LaneId, eligible: bool) {
+        match self.lanes.get_mut(lane as usize) {
+            // A reused lane keeps counting stamps, so entries of its previous
+            // life in `top` stay stale.
+            Some(l) => l.eligible = eligible,
+            None => {
+                debug_assert_eq!(lane as usize, self.lanes.len(), "lanes open in order");
+                self.lanes.push(Lane {
+                    eligible,
+                    ..Lane::default()
+                });
+            }
+        }
     }
 
-    pub fn owner(&self, lane: LaneId) -> Option<(u32, u32)> {
-        self.lanes.get(lane as usize).map(|l| l.owner)
+    /// Closes a lane that holds no ready call: its stale entries and their
+    /// memory go, and its entries in `top` go stale.
+    pub fn close_lane(&mut self, lane: LaneId) {
+        if let Some(l) = self.lanes.get_mut(lane as usize) {
+            debug_assert_eq!(l.live, 0, "a closed lane holds no ready call");
+            l.queue = LaneQueue::default();
+            l.eligible = false;
+        }
+        self.requeue(lane, None);
     }
 
     /// Makes `key` the lane's current entry (or none), staling older ones.
@@ -209,6 +221,11 @@ impl Lanes {
     /// Ready calls, blocked or not.
     pub fn len(&self) -> usize {
         self.live
+    }
+
+    /// Ready calls of one lane, and whether the lane may dial.
+    pub fn lane_state(&self, lane: LaneId) -> Option<(usize, bool)> {
+        self.lanes.get(lane as usize).map(|l| (l.live, l.eligible))
     }
 
     pub fn push(&mut self, lane: LaneId, key: ReadyKey, slot: Slot) {
@@ -359,8 +376,9 @@ mod tests {
     #[test]
     fn lanes_serve_best_eligible_and_skip_stale() {
         let mut q = Lanes::default();
-        let a = q.add_lane((0, 0), true);
-        let b = q.add_lane((0, 0), true);
+        let (a, b) = (0, 1);
+        q.open_lane(a, true);
+        q.open_lane(b, true);
         q.push(a, key(0, 10, 1), 1);
         q.push(b, key(5, 20, 2), 2);
         q.push(a, key(5, 20, 3), 3);
@@ -387,7 +405,9 @@ mod tests {
         for seed in 1..100_u64 {
             let mut rand = crate::test_rng::xorshift(seed);
             let mut q = Lanes::default();
-            let lanes = [q.add_lane((0, 0), true), q.add_lane((1, 0), true)];
+            let lanes = [0, 1];
+            q.open_lane(0, true);
+            q.open_lane(1, true);
             // Live ready calls: (key, lane, slot); slot = acceptance number.
             let mut live: BTreeSet<(ReadyKey, LaneId, Slot)> = BTreeSet::new();
             let mut due = 0_i64;
@@ -448,7 +468,8 @@ mod tests {
     #[test]
     fn lane_top_heap_stays_bounded_under_toggling() {
         let mut q = Lanes::default();
-        let a = q.add_lane((0, 0), true);
+        let a = 0;
+        q.open_lane(a, true);
         q.push(a, key(0, 1, 1), 1);
         for _ in 0..10_000 {
             q.set_eligible(a, false);

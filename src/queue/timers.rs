@@ -237,6 +237,11 @@ impl Timers {
         }
     }
 
+    /// Entries standing for pending timers.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
     /// The earliest pending instant (exact once [`Timers::clean_top`] ran).
     pub fn peek(&self) -> Option<i64> {
         self.front().map(|e| e.at)

@@ -1,18 +1,28 @@
 //! Snapshots: the whole engine state in a versioned serde form and back.
 //!
-//! A snapshot holds the configuration, the clock, every live call, the
-//! agents and batches, the idempotency keys and the undrained events.
-//! Everything derived (heaps, lanes, in-flight counts) is rebuilt on
-//! restore, so a restored engine continues exactly as the original would.
+//! A snapshot holds facts: the configuration, the clock, every live call,
+//! the agents and batches that are known (registered or paused, or named by
+//! a live call), the idempotency keys and the undrained events. Everything
+//! derived (heaps, lanes, in-flight and reference counts) is rebuilt on
+//! restore (`restore`), so a restored engine continues exactly as the
+//! original would. The engine's internal numbering of agents and batches
+//! is not written: they are listed by name and calls refer to their place
+//! in those lists, so two engines in the same state write the same bytes.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::call::CallRecord;
 use crate::config::Config;
 use crate::event::Event;
-use crate::scheduler::{Agent, Batch, Idempotent, Scheduler};
+use crate::index::BuildEngineIdHasher;
+use crate::scheduler::Scheduler;
+use crate::scheduler::registry::NO_BATCH;
+
+mod restore;
 
 /// The snapshot format this build writes. It reads this one and format 1,
 /// which did not record the slots calls are stored in (see [`CallId`]).
@@ -27,15 +37,16 @@ const OLDEST_FORMAT: u32 = 1;
 ///
 /// # Example
 /// ```
-/// use chrono::{TimeZone, Utc};
-/// use redial::{Scheduler, Config, Snapshot};
-/// let mut engine = Scheduler::new(Config::default()).unwrap();
-/// let now = Utc.with_ymd_and_hms(2025, 12, 31, 4, 30, 0).unwrap();
-/// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#).unwrap();
+/// # use chrono::{DateTime, Utc};
+/// use redial::{Config, Scheduler, Snapshot};
+/// # let mut engine = Scheduler::new(Config::default())?;
+/// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+/// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?;
 /// let bytes = engine.snapshot().to_bytes();
-/// let mut restored = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap()).unwrap();
-/// assert_eq!(restored.dial(now, 1).unwrap(), engine.dial(now, 1).unwrap());
+/// let mut restored = Scheduler::restore(Snapshot::from_bytes(&bytes)?)?;
+/// assert_eq!(restored.dial(now, 1)?, engine.dial(now, 1)?);
 /// assert!(Snapshot::from_bytes(b"{garbage").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -44,18 +55,45 @@ pub struct Snapshot {
     pub(crate) config: Config,
     pub(crate) now: Option<i64>,
     pub(crate) next_seq: u64,
-    pub(crate) agents: Vec<Agent>,
-    pub(crate) batches: Vec<Batch>,
+    /// Known agents in name order; calls name an agent by its place here.
+    pub(crate) agents: Vec<AgentRecord>,
+    /// Known batches in name order; calls name a batch by its place here.
+    pub(crate) batches: Vec<BatchRecord>,
     pub(crate) calls: Vec<CallRecord>,
     /// Empty slots, in the order the engine reuses them (format 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) free_slots: Option<Vec<u32>>,
-    pub(crate) idempotency: Vec<(String, Idempotent)>,
+    pub(crate) idempotency: Vec<(String, IdempotencyRecord)>,
     pub(crate) events: Vec<Event>,
+}
+
+/// An agent as a snapshot spells it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AgentRecord {
+    pub name: String,
+    pub registered: bool,
+    pub cap: Option<u32>,
+}
+
+/// A batch as a snapshot spells it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BatchRecord {
+    pub name: String,
+    pub paused: bool,
+}
+
+/// An idempotency key's entry as a snapshot spells it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct IdempotencyRecord {
+    /// The sequence number of the call that carries the key.
+    pub call: u64,
+    pub request: Value,
+    pub due: i64,
 }
 
 /// Bytes or a snapshot that cannot be restored.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SnapshotError {
     /// Not a snapshot: malformed JSON or missing fields.
     Corrupt(String),
@@ -138,41 +176,68 @@ impl Snapshot {
 }
 
 impl Scheduler {
-    /// The engine's whole state.
+    /// The engine's whole state. O(live calls).
     pub fn snapshot(&self) -> Snapshot {
-        let mut idempotency: Vec<(String, Idempotent)> = self
-            .idempotency
+        // The engine numbers agents and batches as it meets them; the
+        // snapshot numbers them by their place in name order instead.
+        let mut agent_at = HashMap::with_hasher(BuildEngineIdHasher::default());
+        let mut agents = Vec::new();
+        for (id, a) in self.registry.agents_by_name() {
+            agent_at.insert(id, u32::try_from(agents.len()).unwrap_or(u32::MAX));
+            agents.push(AgentRecord {
+                name: a.name.to_string(),
+                registered: a.registered,
+                cap: a.cap,
+            });
+        }
+        let mut batch_at = HashMap::with_hasher(BuildEngineIdHasher::default());
+        let mut batches = Vec::new();
+        for (id, b) in self.registry.batches_by_name() {
+            batch_at.insert(id, u32::try_from(batches.len()).unwrap_or(u32::MAX));
+            batches.push(BatchRecord {
+                name: b.name.to_string(),
+                paused: b.paused,
+            });
+        }
+        let mut calls: Vec<CallRecord> = self
+            .calls
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(slot, c)| {
+                let mut record = c.to_record();
+                record.slot = Some(slot);
+                record.agent = agent_at.get(&c.agent).copied().unwrap_or(u32::MAX);
+                record.batch = batch_at.get(&c.batch).copied().unwrap_or(NO_BATCH);
+                record
+            })
             .collect();
-        idempotency.sort_by(|a, b| a.0.cmp(&b.0));
+        calls.sort_unstable_by_key(|c| c.seq);
+        let idempotency = self
+            .calls
+            .keys_sorted()
+            .into_iter()
+            .map(|(key, entry)| {
+                (
+                    key.to_owned(),
+                    IdempotencyRecord {
+                        call: entry.seq,
+                        request: entry.request.clone(),
+                        due: entry.due,
+                    },
+                )
+            })
+            .collect();
         Snapshot {
             format: SNAPSHOT_FORMAT,
             tzdb: chrono_tz::IANA_TZDB_VERSION.to_owned(),
             config: self.config.clone(),
             now: self.now,
-            next_seq: self.next_seq,
-            agents: self.agents.clone(),
-            batches: self.batches.clone(),
-            calls: self.live_call_records(),
-            free_slots: Some(self.free_slots().to_vec()),
+            next_seq: self.calls.next_seq(),
+            agents,
+            batches,
+            calls,
+            free_slots: Some(self.calls.free_slots().to_vec()),
             idempotency,
             events: self.events.iter().cloned().collect(),
         }
-    }
-
-    /// An engine that continues exactly where the snapshot's left off.
-    ///
-    /// # Errors
-    /// [`SnapshotError::Format`] for another format version,
-    /// [`SnapshotError::Inconsistent`] for an invalid configuration or state.
-    pub fn restore(snapshot: Snapshot) -> Result<Scheduler, SnapshotError> {
-        if !(OLDEST_FORMAT..=SNAPSHOT_FORMAT).contains(&snapshot.format) {
-            return Err(SnapshotError::Format {
-                found: snapshot.format,
-                expected: SNAPSHOT_FORMAT,
-            });
-        }
-        Scheduler::from_parts(snapshot).map_err(SnapshotError::Inconsistent)
     }
 }

@@ -1,0 +1,102 @@
+//! Checks of derived state against the live calls, for tests and fuzzing.
+//!
+//! Every structure beside the call records is derived from them: the
+//! ready queue's counts, the timers, the registry's reference counts and
+//! in-flight counts, the idempotency keys. [`Scheduler::check_invariants`]
+//! recomputes each from the records and compares. It is O(live calls) and
+//! not meant for production loops.
+
+use std::collections::BTreeMap;
+
+use super::Scheduler;
+use super::registry::Membership;
+use crate::call::CallState;
+
+impl Scheduler {
+    /// Recomputes the engine's derived state from its live calls and says
+    /// what disagrees, if anything. For tests and fuzz targets (hidden from
+    /// the docs, not part of the API); O(live calls).
+    ///
+    /// # Errors
+    /// A description of the first disagreement found.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.calls.check()?;
+        let mut members = Vec::with_capacity(self.calls.live());
+        let mut flying = Vec::new();
+        let mut ready_by_lane: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut timers = 0;
+        for (slot, c) in self.calls.iter() {
+            let id = format!("call-{}-{slot}", c.seq);
+            members.push(Membership::of(c));
+            let expected_timer = match c.state {
+                CallState::Waiting => Some(c.due),
+                CallState::Ready => {
+                    *ready_by_lane.entry(c.lane).or_default() += 1;
+                    c.occurrence_end()
+                }
+                CallState::InFlight => {
+                    flying.push(c.agent);
+                    c.timer()
+                }
+            };
+            if c.state == CallState::InFlight && c.timer().is_none() {
+                return Err(format!("{id} is in flight with no timeout"));
+            }
+            if c.timer() != expected_timer {
+                return Err(format!(
+                    "{id} ({:?}) has timer {:?}, expected {expected_timer:?}",
+                    c.state,
+                    c.timer()
+                ));
+            }
+            if let (Some(t), Some(now)) = (c.timer(), self.now)
+                && t <= now
+            {
+                return Err(format!(
+                    "{id} has a timer at {t}, not after the clock {now}"
+                ));
+            }
+            timers += usize::from(c.timer().is_some());
+            if c.cancel_requested() && c.state != CallState::InFlight {
+                return Err(format!("{id} is not in flight but has a cancel requested"));
+            }
+        }
+        self.registry.check(&members, &flying)?;
+        if self.timers.live() != timers {
+            return Err(format!(
+                "{} timers pending, {timers} calls have one",
+                self.timers.live()
+            ));
+        }
+        if self.ready.len() != ready_by_lane.values().sum::<usize>() {
+            return Err(format!(
+                "{} ready calls queued, {} calls ready",
+                self.ready.len(),
+                ready_by_lane.values().sum::<usize>()
+            ));
+        }
+        for m in &members {
+            let queued = self.ready.lane_state(m.lane).map(|(n, _)| n);
+            if queued != Some(ready_by_lane.get(&m.lane).copied().unwrap_or(0)) {
+                return Err(format!("lane {} counts {queued:?} ready calls", m.lane));
+            }
+            let eligible = self.ready.lane_state(m.lane).is_some_and(|(_, e)| e);
+            let agent_free = self
+                .registry
+                .agent(m.agent)
+                .is_some_and(|a| a.cap.is_none_or(|c| a.in_flight < c));
+            let running = self.registry.batch(m.batch).is_none_or(|b| !b.paused);
+            if eligible != (agent_free && running) {
+                return Err(format!("lane {} eligibility is stale", m.lane));
+            }
+        }
+        match (self.poll_timeout(), self.now) {
+            (Some(t), Some(now)) if t.timestamp() <= now => {
+                Err(format!("poll_timeout {t} is not after the clock"))
+            }
+            (None, _) if timers > 0 => Err("poll_timeout is None with timers pending".to_owned()),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,564 @@
+//! The sans-IO scheduler: inputs carry `now`, outputs are polled.
+//!
+//! This module owns the public [`Scheduler`]: its inputs, each a thin
+//! method that opens the input (validates `now` and applies the time-driven
+//! changes up to it), hands the input's own effect to the room that owns
+//! it, and closes the input; its outputs ([`Scheduler::poll_event`],
+//! [`Scheduler::poll_timeout`]); and the event queue. The rooms:
+//!
+//! * `admit`: submit, the checks that need `now`, idempotency;
+//! * `clock`: opening and closing inputs, timers, calls becoming due and
+//!   windows closing;
+//! * `dispatch`: handing out the best eligible calls;
+//! * `outcome`: reports, retries, timeouts, cancel, and ending calls;
+//!
+//! and the parts they share, each with its own invariants: `store` (the
+//! live calls), `registry` (agents, batches, lanes) and `invariants` (the
+//! checks of derived state that tests and fuzzing run).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, ConfigError};
+use crate::event::{CallId, Dispatch, Event, EventKind, OpError};
+use crate::queue::{Lanes, Slot, Timers};
+use crate::request::{CallRequest, Rejection, SuccessResponse};
+use crate::retry::Outcome;
+use crate::time::{Secs, instant};
+use crate::window::OccurrenceCache;
+
+mod admit;
+mod clock;
+mod dispatch;
+mod events;
+mod invariants;
+mod outcome;
+mod rebuild;
+pub(crate) mod registry;
+pub(crate) mod store;
+
+pub use crate::call::CallState;
+pub use crate::time::{MAX_TIME, MIN_TIME};
+
+pub(crate) use events::EventQueue;
+use registry::Registry;
+use store::CallStore;
+
+/// The result of a successful submit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The call's ID (the original call's for an idempotent repeat).
+    pub call: CallId,
+    /// When its first attempt is due.
+    pub due: DateTime<Utc>,
+    /// Whether this was an idempotent repeat of a live call.
+    pub duplicate: bool,
+}
+
+impl Accepted {
+    /// The API's success body.
+    pub fn to_response(&self) -> SuccessResponse {
+        SuccessResponse::new(&self.call.to_string())
+    }
+}
+
+/// What an engine holds, counted: the figures its memory is bounded by
+/// (see the crate docs' "Memory" section). O(1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Footprint {
+    /// Live calls: waiting, ready or in flight.
+    pub live_calls: usize,
+    /// Agents known: registered, or named by a live call.
+    pub agents: usize,
+    /// Batches known: paused, or named by a live call.
+    pub batches: usize,
+    /// Ready-queue lanes: one per (agent, batch) pair of the live calls.
+    pub lanes: usize,
+    /// Idempotency keys of live calls.
+    pub idempotency_keys: usize,
+    /// Events queued and not yet drained.
+    pub queued_events: usize,
+}
+
+/// The scheduling engine. See the [crate docs](crate) for the run loop.
+#[derive(Debug)]
+pub struct Scheduler {
+    pub(crate) config: Config,
+    /// The latest `now` seen: time never runs backwards inside the engine.
+    pub(crate) now: Option<Secs>,
+    pub(crate) calls: CallStore,
+    pub(crate) registry: Registry,
+    ready: Lanes,
+    timers: Timers,
+    occurrences: OccurrenceCache,
+    pub(crate) events: EventQueue,
+    /// `{}`, the metadata of every dispatch whose call has none.
+    no_metadata: Arc<str>,
+}
+
+impl Scheduler {
+    /// A new, empty engine.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] when a configuration value is out of range.
+    ///
+    /// # Example
+    /// ```
+    /// let engine = redial::Scheduler::new(redial::Config::default())?;
+    /// assert_eq!(engine.live_calls(), 0);
+    /// assert_eq!(engine.poll_timeout(), None);
+    /// # Ok::<(), redial::ConfigError>(())
+    /// ```
+    pub fn new(config: Config) -> Result<Scheduler, ConfigError> {
+        config.validate()?;
+        Ok(Scheduler {
+            config,
+            now: None,
+            calls: CallStore::default(),
+            registry: Registry::default(),
+            ready: Lanes::default(),
+            timers: Timers::default(),
+            occurrences: OccurrenceCache::default(),
+            events: EventQueue::default(),
+            no_metadata: Arc::from("{}"),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The latest `now` seen, if any.
+    pub fn now(&self) -> Option<DateTime<Utc>> {
+        self.now.map(instant)
+    }
+
+    /// Calls that are not terminal: waiting, ready or in flight.
+    pub fn live_calls(&self) -> usize {
+        self.calls.live()
+    }
+
+    /// Calls that are due and wait for a line, blocked ones included.
+    pub fn ready_calls(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// What the engine holds, counted: live calls, known agents and
+    /// batches, ready-queue lanes, idempotency keys and undrained events.
+    /// A host that keeps nothing alive sees these return to the registered
+    /// agents and paused batches alone. O(1).
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let body = br#"{"to_number": "+919876543210", "agent_id": "a", "batch_id": "upload-1"}"#;
+    /// let id = engine.submit(now, body)?.call;
+    /// assert_eq!((engine.footprint().agents, engine.footprint().batches), (1, 1));
+    /// engine.cancel(now, id)?;
+    /// // Nothing names the agent or the batch any more: both are forgotten.
+    /// let f = engine.footprint();
+    /// assert_eq!((f.live_calls, f.agents, f.batches, f.lanes), (0, 0, 0, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn footprint(&self) -> Footprint {
+        let known = self.registry.counts();
+        Footprint {
+            live_calls: self.calls.live(),
+            agents: known.agents,
+            batches: known.batches,
+            lanes: known.lanes,
+            idempotency_keys: self.calls.keys(),
+            queued_events: self.events.len(),
+        }
+    }
+
+    /// The state of a live call, or `None` once it ended.
+    ///
+    /// A bare `call-n` ID is found through the bare-ID index if an earlier
+    /// input built it, else by a scan of the live calls.
+    pub fn state(&self, call: CallId) -> Option<CallState> {
+        self.calls
+            .find(call)
+            .and_then(|s| self.calls.get(s))
+            .map(|c| c.state)
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// Submits a JSON request body (semantics §1, §3.2).
+    ///
+    /// Time-driven changes up to `now` are applied first. An `accepted` or
+    /// `rejected` event is queued either way, except when `now` itself is out
+    /// of range: that is refused before anything happens.
+    ///
+    /// # Errors
+    /// A [`Rejection`] with status 400 (bad body or field, infeasible
+    /// window, `now` out of range), 404 (unregistered agent when
+    /// `require_registered_agents`) or 409 (idempotency key of a live call
+    /// with a different request). A rejection changes nothing.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let ok = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?;
+    /// assert_eq!((ok.call.to_string(), ok.due), ("call-1-0".to_string(), now));
+    /// let err = engine.submit(now, br#"{"to_number": "+919876543210"}"#).unwrap_err();
+    /// assert_eq!(err.field.as_deref(), Some("agent_id"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit(&mut self, now: DateTime<Utc>, body: &[u8]) -> Result<Accepted, Rejection> {
+        let now = self.begin_submit(now)?;
+        let result = self.admit_body(now, body);
+        self.end_submit(now, result)
+    }
+
+    /// Submits a request built in code; it is validated as a JSON body
+    /// would be. Idempotent repeats compare [`CallRequest::to_value`].
+    ///
+    /// # Errors
+    /// As [`Scheduler::submit`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let mut req = redial::CallRequest::new("+919876543210", "a");
+    /// req.priority = 3;
+    /// assert!(engine.submit_request(now, req).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_request(
+        &mut self,
+        now: DateTime<Utc>,
+        request: CallRequest,
+    ) -> Result<Accepted, Rejection> {
+        let now = self.begin_submit(now)?;
+        let result = self.admit_request(now, request);
+        self.end_submit(now, result)
+    }
+
+    /// Hands out up to `max` calls to dial now, best first (semantics §4):
+    /// highest priority, then earliest due, then earliest accepted, among
+    /// calls whose batch is not paused and whose agent is below its cap.
+    /// Each is in flight until [`Scheduler::report`] or its timeout.
+    ///
+    /// # Errors
+    /// [`OpError::TimeOutOfRange`] when `now` is outside years 1 to 9999.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?;
+    /// let calls = engine.dial(now, 10)?;
+    /// assert_eq!(calls.len(), 1);
+    /// assert_eq!((calls[0].attempt, &*calls[0].metadata), (1, "{}"));
+    /// assert!(engine.dial(now, 10)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Result<Vec<Dispatch>, OpError> {
+        let mut out = Vec::new();
+        self.dial_into(now, max, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Scheduler::dial`] into a vector the host keeps: appends up to
+    /// `max` calls to `out` and returns how many, so a run loop that dials
+    /// often allocates no vector per round.
+    ///
+    /// # Errors
+    /// [`OpError::TimeOutOfRange`] when `now` is outside years 1 to 9999;
+    /// `out` is then left as it was.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// for n in ["+919876543210", "+919876543211"] {
+    ///     let body = format!(r#"{{"to_number": "{n}", "agent_id": "a"}}"#);
+    ///     engine.submit(now, body.as_bytes())?;
+    /// }
+    /// let mut calls = Vec::with_capacity(8);
+    /// assert_eq!(engine.dial_into(now, 1, &mut calls)?, 1);
+    /// assert_eq!(engine.dial_into(now, 5, &mut calls)?, 1);
+    /// assert_eq!(calls[1].to_number, "+919876543211");
+    /// calls.clear(); // the capacity stays for the next round
+    /// assert_eq!(engine.dial_into(now, 5, &mut calls)?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dial_into(
+        &mut self,
+        now: DateTime<Utc>,
+        max: usize,
+        out: &mut Vec<Dispatch>,
+    ) -> Result<usize, OpError> {
+        let now = self.begin_input(now)?;
+        let handed = self.hand_out(now, max, out);
+        self.end_input();
+        Ok(handed)
+    }
+
+    /// Reports the outcome of a call's in-flight attempt (semantics §3.4).
+    ///
+    /// # Errors
+    /// [`OpError::UnknownCall`] for a call that never existed or ended,
+    /// [`OpError::NotInFlight`] for a live call with no attempt in flight,
+    /// [`OpError::TimeOutOfRange`]. Errors change nothing.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// use redial::{Outcome, OpError};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?.call;
+    /// assert_eq!(engine.report(now, id, Outcome::Busy), Err(OpError::NotInFlight(id)));
+    /// engine.dial(now, 1)?;
+    /// engine.report(now, id, Outcome::Completed)?;
+    /// assert_eq!(engine.report(now, id, Outcome::Completed), Err(OpError::UnknownCall(id)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report(
+        &mut self,
+        now: DateTime<Utc>,
+        call: CallId,
+        outcome: Outcome,
+    ) -> Result<(), OpError> {
+        let now = self.begin_input(now)?;
+        let result = self.report_outcome(now, call, outcome);
+        self.end_input();
+        result
+    }
+
+    /// Cancels a call (semantics §3.5): a waiting or ready call ends
+    /// `cancelled` now; an in-flight call finishes its attempt and its report
+    /// ends it (`completed` if it was, else `cancelled`). Cancelling an
+    /// in-flight call twice is harmless.
+    ///
+    /// # Errors
+    /// [`OpError::UnknownCall`], [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?.call;
+    /// engine.cancel(now, id)?;
+    /// assert_eq!(engine.live_calls(), 0);
+    /// assert!(engine.dial(now, 1)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel(&mut self, now: DateTime<Utc>, call: CallId) -> Result<(), OpError> {
+        let now = self.begin_input(now)?;
+        let result = match self.calls.resolve(call) {
+            None => Err(OpError::UnknownCall(call)),
+            Some(slot) => {
+                self.cancel_slot(slot, now);
+                Ok(())
+            }
+        };
+        self.end_input();
+        result
+    }
+
+    /// Pauses a batch: none of its calls triggers until it is resumed, but
+    /// windows keep running (a paused call can carry over or expire).
+    /// Pausing a paused batch is harmless. A paused batch stays known with
+    /// no calls; a call accepted into it is paused too.
+    ///
+    /// # Errors
+    /// [`OpError::UnknownBatch`] unless the batch is paused or a live call
+    /// names it (policy.md 6), [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "batch_id": "b"}"#)?;
+    /// engine.pause_batch(now, "b")?;
+    /// assert!(engine.dial(now, 1)?.is_empty());
+    /// engine.resume_batch(now, "b")?;
+    /// assert_eq!(engine.dial(now, 1)?.len(), 1);
+    /// assert!(engine.pause_batch(now, "nope").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pause_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
+        self.set_paused(now, batch, true)
+    }
+
+    /// Resumes a paused batch; resuming a running batch is harmless. A
+    /// resumed batch that no live call names is forgotten.
+    ///
+    /// # Errors
+    /// As [`Scheduler::pause_batch`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "batch_id": "b"}"#)?.call;
+    /// engine.pause_batch(now, "b")?;
+    /// engine.cancel(now, id)?;
+    /// engine.resume_batch(now, "b")?; // still known: it was paused
+    /// assert!(engine.resume_batch(now, "b").is_err()); // now forgotten
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
+        self.set_paused(now, batch, false)
+    }
+
+    /// Cancels every live call of a batch, in acceptance order, as
+    /// [`Scheduler::cancel`] would. A paused batch stays paused and known.
+    ///
+    /// # Errors
+    /// As [`Scheduler::pause_batch`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// for n in ["+919876543210", "+919876543211"] {
+    ///     let body = format!(r#"{{"to_number": "{n}", "agent_id": "a", "batch_id": "b"}}"#);
+    ///     engine.submit(now, body.as_bytes())?;
+    /// }
+    /// engine.cancel_batch(now, "b")?;
+    /// assert_eq!(engine.live_calls(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
+        let now = self.begin_input(now)?;
+        let result = match self.registry.batch_id(batch) {
+            None => Err(OpError::UnknownBatch(batch.to_owned())),
+            Some(b) => {
+                self.cancel_members(b, now);
+                Ok(())
+            }
+        };
+        self.end_input();
+        result
+    }
+
+    /// Registers an agent with an optional cap on concurrent calls
+    /// (semantics §3.5); registering again replaces the cap. A cap of 0
+    /// holds all of the agent's calls. A registered agent stays known.
+    ///
+    /// # Errors
+    /// [`OpError::InvalidId`] for an empty, over-long or control-character
+    /// ID, [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// engine.register_agent(now, "a", Some(1))?;
+    /// for n in ["+919876543210", "+919876543211"] {
+    ///     let body = format!(r#"{{"to_number": "{n}", "agent_id": "a"}}"#);
+    ///     engine.submit(now, body.as_bytes())?;
+    /// }
+    /// assert_eq!(engine.dial(now, 10)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_agent(
+        &mut self,
+        now: DateTime<Utc>,
+        agent: &str,
+        max_concurrent_calls: Option<u32>,
+    ) -> Result<(), OpError> {
+        self.begin_input(now)?;
+        let result = if agent.is_empty()
+            || agent.len() > crate::request::MAX_ID_BYTES
+            || agent.chars().any(char::is_control)
+        {
+            Err(OpError::InvalidId(agent.chars().take(140).collect()))
+        } else {
+            self.registry
+                .register(agent, max_concurrent_calls, &mut self.ready);
+            Ok(())
+        };
+        self.end_input();
+        result
+    }
+
+    /// Applies every time-driven change up to `now`: calls becoming due,
+    /// windows closing, attempts timing out.
+    ///
+    /// # Errors
+    /// [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?;
+    /// engine.dial(now, 1)?;
+    /// let timeout = engine.poll_timeout().ok_or("no timeout")?;
+    /// assert_eq!(timeout, "2025-12-31T06:30:00Z".parse::<DateTime<Utc>>()?); // 120 minutes later
+    /// engine.handle_timeout(timeout)?;
+    /// let names: Vec<_> = std::iter::from_fn(|| engine.poll_event()).map(|e| e.kind.name()).collect();
+    /// assert_eq!(names, ["accepted", "triggered", "timed_out", "exhausted"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_timeout(&mut self, now: DateTime<Utc>) -> Result<(), OpError> {
+        self.begin_input(now)?;
+        self.end_input();
+        Ok(())
+    }
+
+    // ---- outputs ------------------------------------------------------
+
+    /// The next instant at which something time-driven happens: a call
+    /// becomes due, a window closes on a waiting call, or an attempt times
+    /// out. `None` when nothing is pending. A call that is already due is
+    /// not a timeout: dial whenever lines are free. O(1).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<DateTime<Utc>> {
+        self.timers.peek().map(instant)
+    }
+
+    /// The next event, oldest first. Drain until `None` after each input.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop()
+    }
+
+    // ---- shared by the rooms -------------------------------------------
+
+    /// Queues an event about the call in `slot`.
+    fn emit(&mut self, at: Secs, slot: Slot, kind: EventKind) {
+        let call = self.calls.get(slot).map(|c| CallId::stored(c.seq, slot));
+        self.events.push(Event {
+            at: instant(at),
+            call,
+            kind,
+        });
+    }
+
+    fn set_paused(&mut self, now: DateTime<Utc>, batch: &str, paused: bool) -> Result<(), OpError> {
+        self.begin_input(now)?;
+        let result = match self.registry.batch_id(batch) {
+            None => Err(OpError::UnknownBatch(batch.to_owned())),
+            Some(b) => {
+                self.registry.set_paused(b, paused, &mut self.ready);
+                Ok(())
+            }
+        };
+        self.end_input();
+        result
+    }
+}

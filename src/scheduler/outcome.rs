@@ -1,0 +1,152 @@
+//! The outcome room: how attempts end and how calls end.
+//!
+//! It owns reports (and timeouts, which end an attempt the same way),
+//! retries (semantics §3.4: the gap, carry-over, exhaustion), cancel of one
+//! call or a batch, and ending a call: its terminal event, then forgetting
+//! it in the store, the ready queue, the timers and the registry.
+
+use super::Scheduler;
+use super::registry::Membership;
+use crate::call::CallState;
+use crate::event::{CallId, EventKind, ExpireReason, OpError};
+use crate::queue::Slot;
+use crate::retry::{Outcome, has_next_attempt};
+use crate::time::{Secs, ceil_secs, instant, minutes};
+
+impl Scheduler {
+    /// [`Scheduler::report`]'s effect.
+    pub(super) fn report_outcome(
+        &mut self,
+        now: Secs,
+        call: CallId,
+        outcome: Outcome,
+    ) -> Result<(), OpError> {
+        let slot = self.calls.resolve(call).ok_or(OpError::UnknownCall(call))?;
+        if self
+            .calls
+            .get(slot)
+            .is_none_or(|c| c.state != CallState::InFlight)
+        {
+            return Err(OpError::NotInFlight(call));
+        }
+        self.set_timer(slot, None);
+        self.finish_attempt(slot, outcome, now);
+        Ok(())
+    }
+
+    /// The in-flight attempt of `slot` ended with `outcome` at `at` (a
+    /// report's instant, or the trigger plus the timeout).
+    pub(super) fn finish_attempt(&mut self, slot: Slot, outcome: Outcome, at: Secs) {
+        let Some(call) = self.calls.get(slot) else {
+            debug_assert!(false, "finish_attempt on an empty slot");
+            return;
+        };
+        let cancelled = call.cancel_requested();
+        self.registry.end_attempt(call.agent, &mut self.ready);
+        if cancelled {
+            let kind = if outcome == Outcome::Completed {
+                EventKind::Completed
+            } else {
+                EventKind::Cancelled
+            };
+            return self.end_call(slot, at, kind);
+        }
+        if outcome == Outcome::Completed {
+            return self.end_call(slot, at, EventKind::Completed);
+        }
+        if !self.config.is_retryable(outcome) {
+            return self.end_call(slot, at, EventKind::Failed { outcome });
+        }
+        let Some(call) = self.calls.get(slot) else {
+            return;
+        };
+        if !has_next_attempt(call.retries, call.attempt()) {
+            return self.end_call(slot, at, EventKind::Exhausted);
+        }
+        let desired = at.saturating_add(minutes(call.gap_after(call.attempt())));
+        let next = match (call.occurrence_end(), call.window()) {
+            (None, _) | (_, None) => Some((desired, call.occurrence_end(), false)),
+            (Some(end), Some(_)) if desired < end => Some((desired, Some(end), false)),
+            (Some(_), Some(w)) if call.carry_over() => self
+                .occurrences
+                .first_instant_at_or_after(&w, call.tz, instant(desired))
+                .map(|(due, o)| (ceil_secs(due), Some(ceil_secs(o.end)), true)),
+            _ => None,
+        };
+        let Some((due, end, carried_over)) = next else {
+            return self.end_call(
+                slot,
+                at,
+                EventKind::Expired {
+                    reason: ExpireReason::WindowClosed,
+                },
+            );
+        };
+        let Some(call) = self.calls.get_mut(slot) else {
+            return;
+        };
+        call.next_attempt();
+        call.due = due;
+        call.set_occurrence_end(end);
+        call.state = CallState::Waiting;
+        let attempt = call.attempt();
+        self.set_timer(slot, Some(due));
+        self.emit(
+            at,
+            slot,
+            EventKind::RetryScheduled {
+                attempt,
+                due: instant(due),
+                carried_over,
+            },
+        );
+    }
+
+    /// Cancels the call in `slot`: at once unless in flight, else at its
+    /// attempt's end.
+    pub(super) fn cancel_slot(&mut self, slot: Slot, now: Secs) {
+        let Some(call) = self.calls.get_mut(slot) else {
+            return;
+        };
+        match call.state {
+            CallState::InFlight => call.request_cancel(),
+            CallState::Waiting | CallState::Ready => {
+                self.end_call(slot, now, EventKind::Cancelled);
+            }
+        }
+    }
+
+    /// Cancels every live call of `batch`, in acceptance order.
+    pub(super) fn cancel_members(&mut self, batch: u32, now: Secs) {
+        // Cancelling a campaign is rare: a scan of the live calls costs
+        // less than keeping a member list for every batch.
+        let mut members: Vec<(u64, Slot)> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.batch == batch)
+            .map(|(slot, c)| (c.seq, slot))
+            .collect();
+        members.sort_unstable();
+        for (_, slot) in members {
+            self.cancel_slot(slot, now);
+        }
+    }
+
+    /// Emits a terminal event and forgets the call, and with it whatever
+    /// only the call held (policy.md 6).
+    pub(super) fn end_call(&mut self, slot: Slot, at: Secs, kind: EventKind) {
+        debug_assert!(kind.is_terminal(), "end_call with a non-terminal event");
+        self.emit(at, slot, kind);
+        self.set_timer(slot, None);
+        let Some(call) = self.calls.remove(slot) else {
+            debug_assert!(false, "end_call on an empty slot");
+            return;
+        };
+        if call.state == CallState::Ready {
+            let calls = &self.calls;
+            self.ready
+                .forget(call.lane, |s, k| calls.ready_is_current(s, k));
+        }
+        self.registry.leave(Membership::of(&call), &mut self.ready);
+    }
+}

@@ -1,0 +1,559 @@
+//! The registry: agents, batches and the lanes between them.
+//!
+//! It owns what the engine knows of agents (registration, cap, calls in
+//! flight) and batches (paused or not), and which ready-queue lane each
+//! (agent, batch) pair uses; it keeps each lane's eligibility (agent below
+//! its cap, batch not paused) current in the ready queue.
+//!
+//! What lasts (policy.md 6): an agent is known while it is registered or a
+//! live call names it, a batch while it is paused or a live call names it,
+//! a lane while a live call uses it. Each keeps a count of the live calls
+//! that hold it, so forgetting is O(1) when the last one ends, and the
+//! numbers of forgotten entries are reused: a host that gives every
+//! upload its own `batch_id` does not grow the engine.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::call::Call;
+use crate::index::BuildEngineIdHasher;
+use crate::queue::{LaneId, Lanes};
+
+/// The batch number of calls without a batch.
+pub(crate) const NO_BATCH: u32 = u32::MAX;
+
+/// An agent the engine knows.
+#[derive(Debug)]
+pub(crate) struct Agent {
+    /// Shared with every dispatch for the agent.
+    pub name: Arc<str>,
+    pub registered: bool,
+    pub cap: Option<u32>,
+    /// Calls of the agent in flight.
+    pub in_flight: u32,
+    /// Live calls that name the agent.
+    pub calls: u32,
+    /// The agent's lanes, in no order.
+    lanes: Vec<LaneId>,
+}
+
+impl Agent {
+    fn below_cap(&self) -> bool {
+        self.cap.is_none_or(|c| self.in_flight < c)
+    }
+}
+
+/// A batch the engine knows.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// Shared with every dispatch in the batch.
+    pub name: Arc<str>,
+    pub paused: bool,
+    /// Live calls that name the batch.
+    pub calls: u32,
+    lanes: Vec<LaneId>,
+}
+
+/// Who a lane belongs to, and where it sits in its owners' lane lists.
+#[derive(Clone, Copy, Debug)]
+struct Lane {
+    agent: u32,
+    batch: u32,
+    /// Live calls in the lane.
+    calls: u32,
+    /// Its index in the agent's `lanes`, and in the batch's.
+    at_agent: usize,
+    at_batch: usize,
+}
+
+/// Numbered entries that reuse the numbers of removed ones.
+#[derive(Debug)]
+struct Numbered<T> {
+    items: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Numbered<T> {
+    fn default() -> Self {
+        Numbered {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Numbered<T> {
+    fn insert(&mut self, item: T) -> u32 {
+        if let Some(id) = self.free.pop()
+            && let Some(place) = self.items.get_mut(id as usize)
+        {
+            *place = Some(item);
+            return id;
+        }
+        // At most one entry per live call, and live calls fit in a u32.
+        let id = u32::try_from(self.items.len()).unwrap_or(u32::MAX);
+        self.items.push(Some(item));
+        id
+    }
+
+    fn remove(&mut self, id: u32) -> Option<T> {
+        let item = self.items.get_mut(id as usize)?.take();
+        if item.is_some() {
+            self.free.push(id);
+        }
+        item
+    }
+
+    fn get(&self, id: u32) -> Option<&T> {
+        self.items.get(id as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut T> {
+        self.items.get_mut(id as usize)?.as_mut()
+    }
+
+    fn len(&self) -> usize {
+        self.items.len() - self.free.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
+        self.items
+            .iter()
+            .zip(0..)
+            .filter_map(|(item, id)| item.as_ref().map(|item| (id, item)))
+    }
+}
+
+/// The agent, batch and lane a live call holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Membership {
+    pub agent: u32,
+    /// [`NO_BATCH`] for a call without a batch.
+    pub batch: u32,
+    pub lane: LaneId,
+}
+
+impl Membership {
+    /// What `call` holds.
+    pub fn of(call: &Call) -> Membership {
+        Membership {
+            agent: call.agent,
+            batch: call.batch,
+            lane: call.lane,
+        }
+    }
+}
+
+/// Agents, batches and lanes; see the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    agents: Numbered<Agent>,
+    /// Names to numbers. Ordered maps: a handful of short host-chosen
+    /// names compare faster than they hash with SipHash, no crafted name
+    /// set can degrade them, and snapshots list names in this order.
+    agent_ids: BTreeMap<Arc<str>, u32>,
+    batches: Numbered<Batch>,
+    batch_ids: BTreeMap<Arc<str>, u32>,
+    lanes: Numbered<Lane>,
+    lane_ids: HashMap<(u32, u32), LaneId, BuildEngineIdHasher>,
+}
+
+/// How many agents, batches and lanes an engine knows (see
+/// [`Registry::counts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RegistryCounts {
+    pub agents: usize,
+    pub batches: usize,
+    pub lanes: usize,
+}
+
+impl Registry {
+    /// A new live call names `agent` and `batch`: counts it, making the
+    /// agent, batch and lane known if they were not.
+    pub fn join(&mut self, agent: &str, batch: Option<&str>, ready: &mut Lanes) -> Membership {
+        let agent = self.agent_or_new(agent);
+        let batch = batch.map_or(NO_BATCH, |b| self.batch_or_new(b));
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.calls = a.calls.saturating_add(1);
+        }
+        if let Some(b) = self.batches.get_mut(batch) {
+            b.calls = b.calls.saturating_add(1);
+        }
+        let lane = match self.lane_ids.get(&(agent, batch)) {
+            Some(lane) => *lane,
+            None => self.open_lane(agent, batch, ready),
+        };
+        if let Some(l) = self.lanes.get_mut(lane) {
+            l.calls = l.calls.saturating_add(1);
+        }
+        Membership { agent, batch, lane }
+    }
+
+    /// A live call that held `m` ended: forgets what nothing holds now.
+    /// The call has left the ready queue already.
+    pub fn leave(&mut self, m: Membership, ready: &mut Lanes) {
+        let lane_empty = self.lanes.get_mut(m.lane).is_some_and(|l| {
+            l.calls = l.calls.saturating_sub(1);
+            l.calls == 0
+        });
+        if lane_empty {
+            self.close_lane(m.lane, ready);
+        }
+        let agent_unheld = self.agents.get_mut(m.agent).is_some_and(|a| {
+            a.calls = a.calls.saturating_sub(1);
+            a.calls == 0 && !a.registered
+        });
+        if agent_unheld && let Some(a) = self.agents.remove(m.agent) {
+            self.agent_ids.remove(&a.name);
+        }
+        let batch_unheld = self.batches.get_mut(m.batch).is_some_and(|b| {
+            b.calls = b.calls.saturating_sub(1);
+            b.calls == 0 && !b.paused
+        });
+        if batch_unheld {
+            self.forget_batch(m.batch);
+        }
+    }
+
+    /// Registers `agent` with a cap on calls in flight (none: no cap).
+    pub fn register(&mut self, agent: &str, cap: Option<u32>, ready: &mut Lanes) {
+        let id = self.agent_or_new(agent);
+        if let Some(a) = self.agents.get_mut(id) {
+            a.registered = true;
+            a.cap = cap;
+        }
+        self.refresh_agent(id, ready);
+    }
+
+    /// Whether `agent` is registered.
+    pub fn is_registered(&self, agent: &str) -> bool {
+        self.agent_ids
+            .get(agent)
+            .and_then(|id| self.agents.get(*id))
+            .is_some_and(|a| a.registered)
+    }
+
+    /// The number of a known batch.
+    pub fn batch_id(&self, name: &str) -> Option<u32> {
+        self.batch_ids.get(name).copied()
+    }
+
+    /// Pauses or resumes a known batch. A resumed batch that no live call
+    /// names is forgotten.
+    pub fn set_paused(&mut self, batch: u32, paused: bool, ready: &mut Lanes) {
+        let Some(b) = self.batches.get_mut(batch) else {
+            debug_assert!(false, "set_paused on an unknown batch");
+            return;
+        };
+        b.paused = paused;
+        if !paused && b.calls == 0 {
+            self.forget_batch(batch);
+            return;
+        }
+        let Some(b) = self.batches.get(batch) else {
+            return;
+        };
+        for &lane in &b.lanes {
+            let eligible = paused_free(self.agents.get(agent_of(&self.lanes, lane)), paused);
+            ready.set_eligible(lane, eligible);
+        }
+    }
+
+    /// An attempt of `agent` was handed out; returns the agent's name.
+    pub fn start_attempt(&mut self, agent: u32, ready: &mut Lanes) -> Option<Arc<str>> {
+        let a = self.agents.get_mut(agent)?;
+        a.in_flight = a.in_flight.saturating_add(1);
+        let name = Arc::clone(&a.name);
+        if !a.below_cap() {
+            self.refresh_agent(agent, ready);
+        }
+        Some(name)
+    }
+
+    /// An attempt of `agent` ended (reported or timed out).
+    pub fn end_attempt(&mut self, agent: u32, ready: &mut Lanes) {
+        let Some(a) = self.agents.get_mut(agent) else {
+            debug_assert!(false, "an attempt of an unknown agent ended");
+            return;
+        };
+        let was_saturated = !a.below_cap();
+        a.in_flight = a.in_flight.saturating_sub(1);
+        if was_saturated && a.below_cap() {
+            self.refresh_agent(agent, ready);
+        }
+    }
+
+    pub fn agent(&self, agent: u32) -> Option<&Agent> {
+        self.agents.get(agent)
+    }
+
+    pub fn batch(&self, batch: u32) -> Option<&Batch> {
+        self.batches.get(batch)
+    }
+
+    /// Known agents in name order, with their numbers.
+    pub fn agents_by_name(&self) -> impl Iterator<Item = (u32, &Agent)> {
+        self.agent_ids
+            .values()
+            .filter_map(|id| self.agents.get(*id).map(|a| (*id, a)))
+    }
+
+    /// Known batches in name order, with their numbers.
+    pub fn batches_by_name(&self) -> impl Iterator<Item = (u32, &Batch)> {
+        self.batch_ids
+            .values()
+            .filter_map(|id| self.batches.get(*id).map(|b| (*id, b)))
+    }
+
+    pub fn counts(&self) -> RegistryCounts {
+        RegistryCounts {
+            agents: self.agents.len(),
+            batches: self.batches.len(),
+            lanes: self.lanes.len(),
+        }
+    }
+
+    // ---- restore ------------------------------------------------------
+
+    /// Makes an agent known as a snapshot recorded it.
+    pub fn restore_agent(&mut self, name: &str, registered: bool, cap: Option<u32>) {
+        let id = self.agent_or_new(name);
+        if let Some(a) = self.agents.get_mut(id) {
+            a.registered = registered;
+            a.cap = cap;
+        }
+    }
+
+    /// Makes a batch known as a snapshot recorded it.
+    pub fn restore_batch(&mut self, name: &str, paused: bool) {
+        let id = self.batch_or_new(name);
+        if let Some(b) = self.batches.get_mut(id) {
+            b.paused = paused;
+        }
+    }
+
+    /// Counts an in-flight call of a restored engine.
+    pub fn restore_in_flight(&mut self, agent: u32) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.in_flight = a.in_flight.saturating_add(1);
+        }
+    }
+
+    /// Forgets what a restore made known but nothing holds (a snapshot may
+    /// list agents and batches that an older build kept forever), and sets
+    /// every lane's eligibility.
+    pub fn finish_restore(&mut self, ready: &mut Lanes) {
+        let agents: Vec<u32> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.calls == 0 && !a.registered)
+            .map(|(id, _)| id)
+            .collect();
+        for id in agents {
+            if let Some(a) = self.agents.remove(id) {
+                self.agent_ids.remove(&a.name);
+            }
+        }
+        let batches: Vec<u32> = self
+            .batches
+            .iter()
+            .filter(|(_, b)| b.calls == 0 && !b.paused)
+            .map(|(id, _)| id)
+            .collect();
+        for id in batches {
+            self.forget_batch(id);
+        }
+        for (lane, l) in self.lanes.iter() {
+            ready.set_eligible(lane, self.eligible(l.agent, l.batch));
+        }
+    }
+
+    // ---- internals ------------------------------------------------------
+
+    fn agent_or_new(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.agent_ids.get(name) {
+            return *id;
+        }
+        let name: Arc<str> = Arc::from(name);
+        let id = self.agents.insert(Agent {
+            name: Arc::clone(&name),
+            registered: false,
+            cap: None,
+            in_flight: 0,
+            calls: 0,
+            lanes: Vec::new(),
+        });
+        self.agent_ids.insert(name, id);
+        id
+    }
+
+    fn batch_or_new(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.batch_ids.get(name) {
+            return *id;
+        }
+        let name: Arc<str> = Arc::from(name);
+        let id = self.batches.insert(Batch {
+            name: Arc::clone(&name),
+            paused: false,
+            calls: 0,
+            lanes: Vec::new(),
+        });
+        self.batch_ids.insert(name, id);
+        id
+    }
+
+    fn forget_batch(&mut self, batch: u32) {
+        if let Some(b) = self.batches.remove(batch) {
+            debug_assert!(b.lanes.is_empty(), "a forgotten batch has no lane");
+            self.batch_ids.remove(&b.name);
+        }
+    }
+
+    fn eligible(&self, agent: u32, batch: u32) -> bool {
+        let paused = self.batches.get(batch).is_some_and(|b| b.paused);
+        paused_free(self.agents.get(agent), paused)
+    }
+
+    fn open_lane(&mut self, agent: u32, batch: u32, ready: &mut Lanes) -> LaneId {
+        let at_agent = self.agents.get(agent).map_or(0, |a| a.lanes.len());
+        let at_batch = self.batches.get(batch).map_or(0, |b| b.lanes.len());
+        let lane = self.lanes.insert(Lane {
+            agent,
+            batch,
+            calls: 0,
+            at_agent,
+            at_batch,
+        });
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.lanes.push(lane);
+        }
+        if let Some(b) = self.batches.get_mut(batch) {
+            b.lanes.push(lane);
+        }
+        self.lane_ids.insert((agent, batch), lane);
+        ready.open_lane(lane, self.eligible(agent, batch));
+        lane
+    }
+
+    /// Closes a lane no live call uses: O(1), by swapping it out of its
+    /// owners' lane lists.
+    fn close_lane(&mut self, lane: LaneId, ready: &mut Lanes) {
+        let Some(l) = self.lanes.remove(lane) else {
+            return;
+        };
+        self.lane_ids.remove(&(l.agent, l.batch));
+        ready.close_lane(lane);
+        if let Some(a) = self.agents.get_mut(l.agent) {
+            a.lanes.swap_remove(l.at_agent);
+            if let Some(moved) = a.lanes.get(l.at_agent)
+                && let Some(m) = self.lanes.get_mut(*moved)
+            {
+                m.at_agent = l.at_agent;
+            }
+        }
+        if let Some(b) = self.batches.get_mut(l.batch) {
+            b.lanes.swap_remove(l.at_batch);
+            if let Some(moved) = b.lanes.get(l.at_batch)
+                && let Some(m) = self.lanes.get_mut(*moved)
+            {
+                m.at_batch = l.at_batch;
+            }
+        }
+    }
+
+    fn refresh_agent(&mut self, agent: u32, ready: &mut Lanes) {
+        let Some(a) = self.agents.get(agent) else {
+            return;
+        };
+        for &lane in &a.lanes {
+            let batch = self.lanes.get(lane).map_or(NO_BATCH, |l| l.batch);
+            let paused = self.batches.get(batch).is_some_and(|b| b.paused);
+            ready.set_eligible(lane, paused_free(Some(a), paused));
+        }
+    }
+
+    /// Checks the registry's own invariants and its counts against
+    /// `calls`: per live call, its (agent, batch, lane).
+    pub fn check(&self, calls: &[Membership], in_flight: &[u32]) -> Result<(), String> {
+        let mut agent_calls: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut batch_calls: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut lane_calls: BTreeMap<u32, u32> = BTreeMap::new();
+        for m in calls {
+            *agent_calls.entry(m.agent).or_default() += 1;
+            if m.batch != NO_BATCH {
+                *batch_calls.entry(m.batch).or_default() += 1;
+            }
+            *lane_calls.entry(m.lane).or_default() += 1;
+            if self.lane_ids.get(&(m.agent, m.batch)) != Some(&m.lane) {
+                return Err(format!("a call's lane {} is not its owners'", m.lane));
+            }
+        }
+        let mut flying: BTreeMap<u32, u32> = BTreeMap::new();
+        for a in in_flight {
+            *flying.entry(*a).or_default() += 1;
+        }
+        for (id, a) in self.agents.iter() {
+            let calls = agent_calls.get(&id).copied().unwrap_or(0);
+            if a.calls != calls || (calls == 0 && !a.registered) {
+                return Err(format!(
+                    "agent {:?} counts {} calls, holds {calls}",
+                    a.name, a.calls
+                ));
+            }
+            if a.in_flight != flying.get(&id).copied().unwrap_or(0) {
+                return Err(format!("agent {:?} in-flight count is off", a.name));
+            }
+            if self.agent_ids.get(&a.name) != Some(&id) {
+                return Err(format!("agent {:?} is not under its name", a.name));
+            }
+        }
+        for (id, b) in self.batches.iter() {
+            let calls = batch_calls.get(&id).copied().unwrap_or(0);
+            if b.calls != calls || (calls == 0 && !b.paused) {
+                return Err(format!(
+                    "batch {:?} counts {} calls, holds {calls}",
+                    b.name, b.calls
+                ));
+            }
+            if self.batch_ids.get(&b.name) != Some(&id) {
+                return Err(format!("batch {:?} is not under its name", b.name));
+            }
+        }
+        for (id, l) in self.lanes.iter() {
+            if l.calls != lane_calls.get(&id).copied().unwrap_or(0) || l.calls == 0 {
+                return Err(format!("lane {id} counts {} calls", l.calls));
+            }
+            let listed = self
+                .agents
+                .get(l.agent)
+                .and_then(|a| a.lanes.get(l.at_agent));
+            let in_batch = self
+                .batches
+                .get(l.batch)
+                .and_then(|b| b.lanes.get(l.at_batch));
+            if listed != Some(&id) || (l.batch != NO_BATCH && in_batch != Some(&id)) {
+                return Err(format!("lane {id} is not where its owners list it"));
+            }
+        }
+        let counts = self.counts();
+        if (
+            self.agent_ids.len(),
+            self.batch_ids.len(),
+            self.lane_ids.len(),
+        ) != (counts.agents, counts.batches, counts.lanes)
+        {
+            return Err("name maps and entries disagree".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// A lane's owner from its number (`u32::MAX` if unknown).
+fn agent_of(lanes: &Numbered<Lane>, lane: LaneId) -> u32 {
+    lanes.get(lane).map_or(u32::MAX, |l| l.agent)
+}
+
+/// Whether a lane of `agent` in a batch that is `paused` or not may dial.
+fn paused_free(agent: Option<&Agent>, paused: bool) -> bool {
+    !paused && agent.is_none_or(Agent::below_cap)
+}
