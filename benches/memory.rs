@@ -3,6 +3,11 @@
 //! (no metadata), divided by N. Prints one line per size; runs as a
 //! `harness = false` bench so `cargo bench` includes it.
 //!
+//! A second line per size runs N calls with distinct agent and batch IDs
+//! to completion, 1,000 at a time (a host that gives every upload its own
+//! `batch_id`), and prints the heap and resident growth over the last 90%
+//! of them and what the engine still holds: policy.md 6 says nothing.
+//!
 //! Sizes: `REDIAL_BENCH_SIZES=1000000,10000000` (default); CI smoke runs
 //! use `REDIAL_BENCH_SMOKE=1` (10,000 calls only).
 
@@ -10,7 +15,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
-use redial::{CallRequest, Config, Scheduler, TimeOfDay};
+use redial::{CallRequest, Config, Outcome, Scheduler, TimeOfDay};
 
 /// Counts live heap bytes. The only unsafe code in the project: a global
 /// allocator must implement an unsafe trait; it forwards to the system's.
@@ -98,6 +103,49 @@ fn measure(n: usize) -> (f64, f64) {
     (waiting as f64 / n as f64, ready as f64 / n as f64)
 }
 
+/// Runs calls `from..to`, each with its own agent and batch, to completion.
+fn churn(e: &mut Scheduler, now: DateTime<Utc>, from: usize, to: usize) {
+    let mut start = from;
+    while start < to {
+        let end = (start + 1_000).min(to);
+        for i in start..end {
+            let mut r = CallRequest::new(
+                &format!("+9198{:08}", i % 100_000_000),
+                &format!("agent-{i}"),
+            );
+            r.batch_id = Some(format!("upload-{i}"));
+            e.submit_request(now, r).unwrap();
+        }
+        for d in e.dial(now, 1_000).unwrap() {
+            e.report(now, d.call, Outcome::Completed).unwrap();
+        }
+        while e.poll_event().is_some() {}
+        start = end;
+    }
+}
+
+/// Heap and resident growth over the last 90% of `n` churned calls.
+fn churn_growth(n: usize) {
+    let now: DateTime<Utc> = "2026-03-06T06:00:00Z".parse().unwrap();
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    churn(&mut e, now, 0, n / 10);
+    let (heap, rss) = (LIVE.load(Ordering::Relaxed), resident_bytes());
+    churn(&mut e, now, n / 10, n);
+    let heap_growth = LIVE.load(Ordering::Relaxed) as i64 - heap as i64;
+    let rss_growth = resident_bytes()
+        .zip(rss)
+        .map_or(0, |(after, before)| after as i64 - before as i64);
+    let f = e.footprint();
+    println!(
+        "memory/{n}: distinct agent and batch per call, run to completion: heap {heap_growth:+} bytes, resident {:+.2} MB over the last 90%; the engine holds {} calls, {} agents, {} batches, {} lanes",
+        rss_growth as f64 / f64::from(1 << 20),
+        f.live_calls,
+        f.agents,
+        f.batches,
+        f.lanes
+    );
+}
+
 fn main() {
     // `cargo bench` passes flags such as --bench; they do not apply here.
     let sizes: Vec<usize> = if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() {
@@ -113,5 +161,6 @@ fn main() {
         println!(
             "memory/{n}: {mixed:.0} bytes per pending call (half of them waiting for a window); {ready:.0} bytes per ready call"
         );
+        churn_growth(n);
     }
 }

@@ -9,7 +9,7 @@ use super::Scheduler;
 use super::registry::Membership;
 use crate::call::CallState;
 use crate::event::{CallId, EventKind, ExpireReason, OpError};
-use crate::queue::Slot;
+use crate::queue::{Lanes, Slot, Timers};
 use crate::retry::{Outcome, has_next_attempt};
 use crate::time::{Secs, ceil_secs, instant, minutes};
 
@@ -148,5 +148,12 @@ impl Scheduler {
                 .forget(call.lane, |s, k| calls.ready_is_current(s, k));
         }
         self.registry.leave(Membership::of(&call), &mut self.ready);
+        if self.calls.clear_if_empty() {
+            // No live call: every timer entry and lane is stale, so the
+            // queues start over too and give back what a burst grew them to.
+            self.timers = Timers::default();
+            self.ready = Lanes::default();
+            self.registry.clear_lanes();
+        }
     }
 }

@@ -100,6 +100,10 @@ impl<T> Numbered<T> {
         let item = self.items.get_mut(id as usize)?.take();
         if item.is_some() {
             self.free.push(id);
+            if self.free.len() == self.items.len() {
+                // Empty: give back what a burst of entries grew it to.
+                *self = Numbered::default();
+            }
         }
         item
     }
@@ -311,6 +315,13 @@ impl Registry {
             batches: self.batches.len(),
             lanes: self.lanes.len(),
         }
+    }
+
+    /// Starts lane numbering over (the ready queue was emptied with it).
+    pub fn clear_lanes(&mut self) {
+        debug_assert_eq!(self.lanes.len(), 0, "lanes cleared while in use");
+        self.lanes = Numbered::default();
+        self.lane_ids = HashMap::default();
     }
 
     // ---- restore ------------------------------------------------------

@@ -149,6 +149,22 @@ impl CallStore {
         Some(call)
     }
 
+    /// With no live call left, gives back the slots and their memory: the
+    /// next call takes slot 0, as in a new engine, and a snapshot is as
+    /// small as a new engine's. Every timer entry is stale by then, and the
+    /// caller drops them all (slot generations start over).
+    pub fn clear_if_empty(&mut self) -> bool {
+        if self.live() != 0 || self.slab.slots() == 0 {
+            return false;
+        }
+        self.slab = Slab::default();
+        self.free = Vec::new();
+        self.generations = Vec::new();
+        self.index = None;
+        self.idempotency = HashMap::new();
+        true
+    }
+
     /// The slot of the live call an ID names; a bare ID builds the bare-ID
     /// index on first use.
     pub fn resolve(&mut self, id: CallId) -> Option<Slot> {
