@@ -170,6 +170,7 @@ pub struct Event {
 /// Why a call expired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ExpireReason {
     /// Its window closed and it could not carry over.
     WindowClosed,
@@ -178,6 +179,7 @@ pub enum ExpireReason {
 /// The kinds of [`Event`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventKind {
     /// A request was queued, or (`duplicate`) matched a live call's
     /// idempotency key; `due` is the call's first attempt.
@@ -304,6 +306,7 @@ impl Dispatch {
 
 /// An operation the engine refused; it changed nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OpError {
     /// No live call has this ID (it never existed or already ended).
     UnknownCall(CallId),

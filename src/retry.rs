@@ -15,6 +15,7 @@ pub const MAX_GAPS: usize = 10;
 /// What happened to one attempt, as the host reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Answered and finished: the call is done.
     Completed,

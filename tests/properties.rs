@@ -1,11 +1,12 @@
 //! Property tests over random operation sequences (proptest; failures are
 //! recorded in `proptest-regressions/` and committed).
 //!
-//! A shadow tracker follows the event stream and checks, at every event:
-//! * no attempt triggers before it is due or outside its window;
-//! * a call never has more than `number_of_retries + 1` attempts;
-//! * among eligible due calls, the one dispatched is never outranked;
-//! * every accepted call ends with at most one terminal event.
+//! The shared checker (`common/invariants.rs`) follows the event stream
+//! and checks, at every event: no attempt triggers before it is due or
+//! outside its window; a call never has more than `number_of_retries + 1`
+//! attempts; among eligible due calls, the one dispatched is never
+//! outranked; every accepted call ends with at most one terminal event.
+//! The engine's derived state is checked after every step.
 //!
 //! Two more properties: the same inputs give identical event streams, and a
 //! snapshot/restore at any step changes nothing.
@@ -16,11 +17,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use common::ZONES;
+use common::invariants::Checker;
 use proptest::prelude::*;
-use redial::{CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot, Window};
+use redial::{CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot};
 use serde_json::{Value, json};
 
 const STARTS: [&str; 4] = [
@@ -147,10 +149,20 @@ fn script() -> impl Strategy<Value = (usize, Vec<(i64, Op)>)> {
     )
 }
 
+/// A change of the host's view of batches and agents by one step.
+enum Change {
+    Paused(String, bool),
+    Cap(String, Option<u32>),
+}
+
 struct Run {
     events: Vec<Event>,
     requests: BTreeMap<CallId, CallRequest>,
-    ops: Vec<(DateTime<Utc>, usize)>,
+    /// Per step: the engine's clock, how many events it produced, and the
+    /// change it made to batches or agents, if it succeeded.
+    ops: Vec<(DateTime<Utc>, usize, Option<Change>)>,
+    /// What `check_invariants` found after each step, if anything.
+    derived: Result<(), String>,
 }
 
 /// Runs a script; `restart_at` snapshots and restores before that step.
@@ -170,6 +182,7 @@ fn run(
     let mut requests = BTreeMap::new();
     let mut events = Vec::new();
     let mut ops = Vec::new();
+    let mut derived = Ok(());
     for (i, (dt, op)) in steps.iter().enumerate() {
         now = now
             .checked_add_signed(TimeDelta::try_seconds(*dt).unwrap())
@@ -186,6 +199,7 @@ fn run(
                 .copied()
                 .unwrap_or("call-999999".parse().unwrap())
         };
+        let mut change = None;
         match op {
             Op::Submit(r) => {
                 let mut r = r.clone();
@@ -221,17 +235,24 @@ fn run(
                 let _ = engine.cancel(now, pick(&ids, *i));
             }
             Op::Pause(b) => {
-                let _ = engine.pause_batch(now, &format!("batch{b}"));
+                if engine.pause_batch(now, &format!("batch{b}")).is_ok() {
+                    change = Some(Change::Paused(format!("batch{b}"), true));
+                }
             }
             Op::Resume(b) => {
-                let _ = engine.resume_batch(now, &format!("batch{b}"));
+                if engine.resume_batch(now, &format!("batch{b}")).is_ok() {
+                    change = Some(Change::Paused(format!("batch{b}"), false));
+                }
             }
             Op::CancelBatch(b) => {
                 let _ = engine.cancel_batch(now, &format!("batch{b}"));
             }
-            Op::Register(a, cap) => engine
-                .register_agent(now, &format!("agent{a}"), *cap)
-                .unwrap(),
+            Op::Register(a, cap) => {
+                engine
+                    .register_agent(now, &format!("agent{a}"), *cap)
+                    .unwrap();
+                change = Some(Change::Cap(format!("agent{a}"), *cap));
+            }
             Op::Advance => engine.handle_timeout(now).unwrap(),
             Op::Restart => {
                 if honour_restart_ops {
@@ -245,176 +266,46 @@ fn run(
         }
         // The engine treats a clock going backwards as the latest instant seen.
         let effective = engine.now().unwrap_or(now);
-        ops.push((effective, events.len() - before));
+        ops.push((effective, events.len() - before, change));
+        if derived.is_ok() {
+            derived = engine
+                .check_invariants()
+                .map_err(|e| format!("step {i}: {e}"));
+        }
     }
     Run {
         events,
         requests,
         ops,
+        derived,
     }
 }
 
-#[derive(Default)]
-struct Shadow {
-    due: BTreeMap<CallId, DateTime<Utc>>,
-    in_flight: BTreeMap<CallId, bool>,
-    attempts: BTreeMap<CallId, u32>,
-    ended: BTreeMap<CallId, usize>,
-    last_at: BTreeMap<CallId, DateTime<Utc>>,
-    paused: BTreeMap<String, bool>,
-    caps: BTreeMap<String, Option<u32>>,
-}
-
-/// Replays the event stream against the requests and checks the invariants.
-fn check_invariants(run: &Run, steps: &[(i64, Op)]) -> Result<(), String> {
-    let mut s = Shadow::default();
+/// Replays the event stream against the requests through the shared
+/// checker, with the host's changes applied after each step's events.
+fn check_invariants(run: &Run) -> Result<(), String> {
+    run.derived.clone()?;
+    let mut check = Checker::default();
     let mut cursor = 0;
-    for ((now, count), (_, op)) in run.ops.iter().zip(steps) {
-        // Batch and agent state the engine had when this op ran.
-        match op {
-            Op::Pause(b) if s.paused.contains_key(&format!("batch{b}")) => {
-                s.paused.insert(format!("batch{b}"), true);
-            }
-            Op::Resume(b) if s.paused.contains_key(&format!("batch{b}")) => {
-                s.paused.insert(format!("batch{b}"), false);
-            }
-            Op::Register(a, cap) => {
-                s.caps.insert(format!("agent{a}"), *cap);
-            }
-            _ => {}
-        }
+    for (now, count, change) in &run.ops {
         for e in run.events.get(cursor..cursor + count).unwrap() {
-            step(&mut s, run, e, *now)?;
+            if let (
+                Some(c),
+                EventKind::Accepted {
+                    duplicate: false, ..
+                },
+            ) = (e.call, &e.kind)
+            {
+                let req = run.requests.get(&c).ok_or("accepted an unknown request")?;
+                check.submitted(c, req.clone(), chrono_tz::Asia::Kolkata);
+            }
+            check.event(e, *now)?;
         }
         cursor += count;
-    }
-    Ok(())
-}
-
-fn key(
-    run: &Run,
-    s: &Shadow,
-    c: CallId,
-) -> (
-    i8,
-    std::cmp::Reverse<DateTime<Utc>>,
-    std::cmp::Reverse<CallId>,
-) {
-    (
-        run.requests[&c].priority,
-        std::cmp::Reverse(s.due[&c]),
-        std::cmp::Reverse(c),
-    )
-}
-
-fn step(s: &mut Shadow, run: &Run, e: &Event, now: DateTime<Utc>) -> Result<(), String> {
-    let Some(c) = e.call else { return Ok(()) };
-    let req = &run.requests.get(&c).ok_or("event for an unknown call")?;
-    if s.ended.contains_key(&c) {
-        return Err(format!("{c}: event {:?} after its terminal event", e.kind));
-    }
-    if e.at > now || s.last_at.get(&c).is_some_and(|last| e.at < *last) {
-        return Err(format!(
-            "{c}: event {:?} at {} out of time order (now {now})",
-            e.kind, e.at
-        ));
-    }
-    s.last_at.insert(c, e.at);
-    let release = |s: &mut Shadow| {
-        s.in_flight.insert(c, false);
-    };
-    match &e.kind {
-        EventKind::Accepted {
-            due,
-            duplicate: false,
-        } => {
-            s.due.insert(c, *due);
-            s.in_flight.insert(c, false);
-            if let Some(b) = &req.batch_id {
-                s.paused.entry(b.clone()).or_insert(false);
-            }
-        }
-        EventKind::Accepted {
-            duplicate: true, ..
-        } => {}
-        EventKind::Triggered { attempt } => {
-            let due = s.due[&c];
-            if e.at < due {
-                return Err(format!("{c} triggered at {} before due {due}", e.at));
-            }
-            if e.at != now {
-                return Err(format!("{c} triggered at {} but dialed at {now}", e.at));
-            }
-            let tz = req.timezone.unwrap();
-            if let Ok(w) = Window::new(req.min_trigger_time, req.max_trigger_time)
-                && !w.contains(tz, e.at)
-            {
-                return Err(format!("{c} triggered at {} outside {w} in {tz}", e.at));
-            }
-            let n = s.attempts.entry(c).or_insert(0);
-            *n += 1;
-            if *n != *attempt || *attempt > u32::from(req.number_of_retries) + 1 {
-                return Err(format!(
-                    "{c} attempt {attempt} (count {n}) with {} retries",
-                    req.number_of_retries
-                ));
-            }
-            // Nobody eligible outranks it.
-            let mine = key(run, s, c);
-            for (other, due) in &s.due {
-                if *other == c || s.in_flight[other] || s.ended.contains_key(other) || *due > e.at {
-                    continue;
-                }
-                let r = &run.requests[other];
-                if r.batch_id
-                    .as_ref()
-                    .is_some_and(|b| s.paused.get(b).copied().unwrap_or(false))
-                {
-                    continue;
-                }
-                let busy = s
-                    .in_flight
-                    .iter()
-                    .filter(|(x, f)| **f && run.requests[*x].agent_id == r.agent_id)
-                    .count();
-                if s.caps
-                    .get(&r.agent_id)
-                    .copied()
-                    .flatten()
-                    .is_some_and(|cap| busy >= cap as usize)
-                {
-                    continue;
-                }
-                if key(run, s, *other) > mine {
-                    return Err(format!(
-                        "{c} dispatched at {} while {other} outranks it",
-                        e.at
-                    ));
-                }
-            }
-            s.in_flight.insert(c, true);
-        }
-        EventKind::RetryScheduled { due, attempt, .. } => {
-            release(s);
-            if *attempt != s.attempts[&c] + 1 {
-                return Err(format!("{c} retry numbered {attempt}"));
-            }
-            s.due.insert(c, *due);
-        }
-        EventKind::CarriedOver { due } => {
-            if *due < e.at || !req.carry_over {
-                // A carry-over moves to the next occurrence's start, which can
-                // be the closing instant itself: [00:00, 24:00) windows, or an
-                // overnight window whose next start falls in a DST gap.
-                return Err(format!("{c} carried over at {} to {due}", e.at));
-            }
-            s.due.insert(c, *due);
-        }
-        EventKind::TimedOut { .. } => release(s),
-        EventKind::Rejected { .. } => {}
-        _ => {
-            release(s);
-            s.ended.insert(c, 1);
+        match change {
+            Some(Change::Paused(b, p)) => check.set_paused(b, *p),
+            Some(Change::Cap(a, c)) => check.set_cap(a, *c),
+            None => {}
         }
     }
     Ok(())
@@ -426,7 +317,7 @@ proptest! {
     #[test]
     fn invariants_hold((start, steps) in script()) {
         let run = run(start, &steps, None, false);
-        if let Err(e) = check_invariants(&run, &steps) {
+        if let Err(e) = check_invariants(&run) {
             prop_assert!(false, "{}", e);
         }
     }
@@ -444,47 +335,4 @@ proptest! {
         let restarted = run(start, &steps, Some(at.index(steps.len())), true);
         prop_assert_eq!(plain.events, restarted.events);
     }
-}
-
-/// The checker itself catches a violation: an event stream with a trigger
-/// before its due instant is refused.
-#[test]
-fn shadow_rejects_an_early_trigger() {
-    let start: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    let c: CallId = "call-1".parse().unwrap();
-    let mut req = CallRequest::new("+12125550100", "agent0");
-    req.timezone = Some(chrono_tz::UTC);
-    let run = Run {
-        events: vec![],
-        requests: BTreeMap::from([(c, req)]),
-        ops: vec![],
-    };
-    let mut s = Shadow::default();
-    let later = start
-        .checked_add_signed(TimeDelta::try_hours(1).unwrap())
-        .unwrap();
-    step(
-        &mut s,
-        &run,
-        &Event {
-            at: start,
-            call: Some(c),
-            kind: EventKind::Accepted {
-                due: later,
-                duplicate: false,
-            },
-        },
-        start,
-    )
-    .unwrap();
-    let early = Event {
-        at: start,
-        call: Some(c),
-        kind: EventKind::Triggered { attempt: 1 },
-    };
-    assert!(
-        step(&mut s, &run, &early, start)
-            .unwrap_err()
-            .contains("before due")
-    );
 }

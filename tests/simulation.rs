@@ -13,11 +13,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Datelike, LocalResult, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
+use common::invariants::Checker;
 use common::{Rng, ZONES};
 use redial::{
     CallId, CallRequest, CallState, Config, Event, EventKind, Outcome, Scheduler, Snapshot, Window,
@@ -94,222 +94,91 @@ impl Coverage {
     }
 }
 
-struct Tracked {
-    req: CallRequest,
-    tz: Tz,
-    window: Option<Window>,
-    due: DateTime<Utc>,
-    last_at: DateTime<Utc>,
-    in_flight: bool,
-    attempts: u32,
-    ended: bool,
-}
-
-/// The invariant checker: follows the event stream and the host's view of
-/// batches and caps.
-#[derive(Default)]
-struct Checker {
-    calls: BTreeMap<CallId, Tracked>,
-    paused: BTreeMap<String, bool>,
-    caps: BTreeMap<String, Option<u32>>,
-    coverage: Coverage,
-}
-
 fn offset(tz: Tz, t: DateTime<Utc>) -> i32 {
     tz.offset_from_utc_datetime(&t.naive_utc())
         .fix()
         .local_minus_utc()
 }
 
-impl Checker {
-    fn key(
-        &self,
-        c: CallId,
-    ) -> (
-        i8,
-        std::cmp::Reverse<DateTime<Utc>>,
-        std::cmp::Reverse<CallId>,
-    ) {
-        let t = &self.calls[&c];
-        (
-            t.req.priority,
-            std::cmp::Reverse(t.due),
-            std::cmp::Reverse(c),
-        )
-    }
-
-    fn busy(&self, agent: &str) -> usize {
-        self.calls
-            .values()
-            .filter(|t| t.in_flight && !t.ended && t.req.agent_id == agent)
-            .count()
-    }
-
-    fn blocked_by_cap(&self, agent: &str) -> bool {
-        self.caps
-            .get(agent)
-            .copied()
-            .flatten()
-            .is_some_and(|cap| self.busy(agent) >= cap as usize)
-    }
-
-    fn paused(&self, t: &Tracked) -> bool {
-        t.req
-            .batch_id
-            .as_ref()
-            .is_some_and(|b| self.paused.get(b).copied().unwrap_or(false))
-    }
-
-    fn event(&mut self, e: &Event, now: DateTime<Utc>) -> Result<(), String> {
-        let Some(c) = e.call else { return Ok(()) };
-        let Some(t) = self.calls.get(&c) else {
-            return Err(format!("event for unknown call {c}: {e:?}"));
-        };
-        if t.ended {
-            return Err(format!("{c}: {} after its terminal event", e.kind.name()));
-        }
-        if e.at > now || e.at < t.last_at {
-            return Err(format!(
-                "{c}: {} at {} out of time order (now {now}, last {})",
-                e.kind.name(),
-                e.at,
-                t.last_at
-            ));
-        }
-        let (tz, window) = (t.tz, t.window);
-        match &e.kind {
-            EventKind::Accepted { .. } | EventKind::Rejected { .. } => {}
-            EventKind::Triggered { attempt } => {
-                if e.at < t.due {
-                    return Err(format!("{c} triggered at {} before due {}", e.at, t.due));
+/// Counts the rare paths an event reaches, from the checker's view before
+/// the event is applied.
+fn note_coverage(check: &Checker, e: &Event, cov: &mut Coverage) {
+    let Some(c) = e.call else { return };
+    let Some(t) = check.calls.get(&c) else { return };
+    let tz = t.tz;
+    match &e.kind {
+        EventKind::Triggered { .. } => {
+            let local = e.at.with_timezone(&tz);
+            if matches!(
+                tz.from_local_datetime(&local.naive_local()),
+                LocalResult::Ambiguous(..)
+            ) {
+                cov.dst_fold += 1;
+            }
+            if local.month() == 2 && local.day() == 29 {
+                cov.feb_29 += 1;
+            }
+            let mine = check.rank(c);
+            for (o, ot) in &check.calls {
+                let waiting = *o != c
+                    && !ot.ended
+                    && !ot.in_flight
+                    && ot.due.is_some_and(|d| d <= e.at)
+                    && !check.paused(ot);
+                if !waiting {
+                    continue;
                 }
-                if e.at != now {
-                    return Err(format!("{c} triggered at {} while dialing at {now}", e.at));
-                }
-                if let Some(w) = window
-                    && !w.contains(tz, e.at)
-                {
-                    return Err(format!("{c} triggered at {} outside {w} in {tz}", e.at));
-                }
-                if t.in_flight {
-                    return Err(format!("{c}: two attempts in flight"));
-                }
-                if *attempt != t.attempts + 1 || *attempt > u32::from(t.req.number_of_retries) + 1 {
-                    return Err(format!(
-                        "{c}: attempt {attempt} after {} with {} retries",
-                        t.attempts, t.req.number_of_retries
-                    ));
-                }
-                let local = e.at.with_timezone(&tz);
-                if matches!(
-                    tz.from_local_datetime(&local.naive_local()),
-                    LocalResult::Ambiguous(..)
-                ) {
-                    self.coverage.dst_fold += 1;
-                }
-                if local.month() == 2 && local.day() == 29 {
-                    self.coverage.feb_29 += 1;
-                }
-                let mine = self.key(c);
-                for (o, ot) in &self.calls {
-                    if *o == c || ot.ended || ot.in_flight || ot.due > e.at || self.paused(ot) {
-                        continue;
-                    }
-                    let theirs = self.key(*o);
-                    if self.blocked_by_cap(&ot.req.agent_id) {
-                        if theirs > mine {
-                            self.coverage.cap_blocked_higher_priority += 1;
-                        }
-                        continue;
-                    }
+                let theirs = check.rank(*o);
+                if check.blocked_by_cap(&ot.req.agent_id) {
                     if theirs > mine {
-                        return Err(format!("{c} dispatched at {} while {o} outranks it", e.at));
+                        cov.cap_blocked_higher_priority += 1;
                     }
-                    if theirs.0 == mine.0 {
-                        self.coverage.priority_tie += 1;
-                    }
+                } else if theirs.map(|r| r.0) == mine.map(|r| r.0) {
+                    cov.priority_tie += 1;
                 }
-                let t = self.calls.get_mut(&c).ok_or("gone")?;
-                t.in_flight = true;
-                t.attempts += 1;
             }
-            EventKind::RetryScheduled {
-                attempt,
-                due,
-                carried_over,
-            } => {
-                if !t.in_flight || *attempt != t.attempts + 1 || *due < e.at {
-                    return Err(format!("{c}: bad retry {attempt} due {due} at {}", e.at));
-                }
-                if *carried_over {
-                    self.coverage.window_closed_during_retry_gap += 1;
-                    if offset(tz, e.at) != offset(tz, *due) {
-                        self.coverage.carry_over_across_dst += 1;
-                    }
-                } else if e.at.with_timezone(&tz).date_naive()
-                    != due.with_timezone(&tz).date_naive()
-                {
-                    self.coverage.retry_crosses_midnight += 1;
-                }
-                self.note_gap(tz, window, *due);
-                let t = self.calls.get_mut(&c).ok_or("gone")?;
-                t.in_flight = false;
-                t.due = *due;
-            }
-            EventKind::CarriedOver { due } => {
-                if t.in_flight || *due < e.at || !t.req.carry_over {
-                    return Err(format!("{c}: bad carry-over to {due} at {}", e.at));
-                }
+        }
+        EventKind::RetryScheduled {
+            due, carried_over, ..
+        } => {
+            if *carried_over {
+                cov.window_closed_during_retry_gap += 1;
                 if offset(tz, e.at) != offset(tz, *due) {
-                    self.coverage.carry_over_across_dst += 1;
+                    cov.carry_over_across_dst += 1;
                 }
-                self.note_gap(tz, window, *due);
-                self.calls.get_mut(&c).ok_or("gone")?.due = *due;
+            } else if e.at.with_timezone(&tz).date_naive() != due.with_timezone(&tz).date_naive() {
+                cov.retry_crosses_midnight += 1;
             }
-            EventKind::TimedOut { attempt } => {
-                if !t.in_flight || *attempt != t.attempts {
-                    return Err(format!(
-                        "{c}: timed out without attempt {attempt} in flight"
-                    ));
-                }
+            note_gap(cov, tz, t.window, *due);
+        }
+        EventKind::CarriedOver { due } => {
+            if offset(tz, e.at) != offset(tz, *due) {
+                cov.carry_over_across_dst += 1;
             }
-            kind => {
-                if matches!(kind, EventKind::Exhausted) {
-                    self.coverage.retries_exhausted += 1;
-                }
-                if matches!(kind, EventKind::Expired { .. }) {
-                    if t.in_flight {
-                        self.coverage.window_closed_during_retry_gap += 1;
-                    } else if self.paused(t) {
-                        self.coverage.paused_call_expired += 1;
-                    }
-                }
-                let t = self.calls.get_mut(&c).ok_or("gone")?;
-                t.ended = true;
-                t.in_flight = false;
+            note_gap(cov, tz, t.window, *due);
+        }
+        EventKind::Exhausted => cov.retries_exhausted += 1,
+        EventKind::Expired { .. } => {
+            if t.in_flight {
+                cov.window_closed_during_retry_gap += 1;
+            } else if check.paused(t) {
+                cov.paused_call_expired += 1;
             }
         }
-        if let Some(t) = self.calls.get_mut(&c) {
-            t.last_at = e.at;
-        }
-        Ok(())
+        _ => {}
     }
+}
 
-    /// Counts due instants that sit at a window start a DST gap moved.
-    fn note_gap(&mut self, tz: Tz, window: Option<Window>, due: DateTime<Utc>) {
-        let Some(min) = window.and_then(|w| w.min()) else {
-            return;
-        };
-        let date = due.with_timezone(&tz).date_naive();
-        if let Some(wall) = date.and_hms_opt(min.hour(), min.minute(), 0)
-            && matches!(tz.from_local_datetime(&wall), LocalResult::None)
-        {
-            self.coverage.dst_gap += 1;
-        }
-    }
-
-    fn live(&self) -> usize {
-        self.calls.values().filter(|t| !t.ended).count()
+/// Counts due instants that sit at a window start a DST gap moved.
+fn note_gap(cov: &mut Coverage, tz: Tz, window: Option<Window>, due: DateTime<Utc>) {
+    let Some(min) = window.and_then(|w| w.min()) else {
+        return;
+    };
+    let date = due.with_timezone(&tz).date_naive();
+    if let Some(wall) = date.and_hms_opt(min.hour(), min.minute(), 0)
+        && matches!(tz.from_local_datetime(&wall), LocalResult::None)
+    {
+        cov.dst_gap += 1;
     }
 }
 
@@ -382,6 +251,7 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
     };
     let mut engine = Scheduler::new(config.clone()).unwrap();
     let mut check = Checker::default();
+    let mut coverage = Coverage::default();
     let mut now = start;
     let lines = 3 + rng.below(15) as usize;
     // Submission times, spread over the first three quarters of the run.
@@ -444,28 +314,8 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
             {
                 let req =
                     CallRequest::from_json(body.as_bytes(), &config).map_err(|e| e.message)?;
-                let tz = req.timezone.unwrap_or(config.default_timezone);
-                let window = req.window().map_err(|e| e.message)?;
                 ids.push(a.call);
-                if let Some(b) = &req.batch_id {
-                    check.paused.entry(b.clone()).or_insert(false);
-                }
-                check.calls.insert(
-                    a.call,
-                    Tracked {
-                        req,
-                        tz,
-                        window,
-                        due: a.due,
-                        last_at: a.due.min(now),
-                        in_flight: false,
-                        attempts: 0,
-                        ended: false,
-                    },
-                );
-                if let Some(t) = check.calls.get_mut(&a.call) {
-                    t.last_at = engine.now().unwrap_or(now);
-                }
+                check.submitted(a.call, req, config.default_timezone);
             }
         } else if let Some(i) = pending_reports.iter().position(|r| r.0 <= now) {
             // Reports: usually in order, sometimes shuffled, duplicated, or lost.
@@ -555,17 +405,14 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
             // The ID text too: slots must not depend on restarts.
             let id = e.call.map(|c| c.to_string()).unwrap_or_default();
             format!("{e:?} {id}").hash(&mut hasher);
+            note_coverage(&check, &e, &mut coverage);
             check
                 .event(&e, clock)
                 .map_err(|m| format!("step {step}: {m}"))?;
         }
         match op_effect {
-            Some(HostChange::Paused(b, p)) => {
-                check.paused.insert(b, p);
-            }
-            Some(HostChange::Cap(a, c)) => {
-                check.caps.insert(a, c);
-            }
+            Some(HostChange::Paused(b, p)) => check.set_paused(&b, p),
+            Some(HostChange::Cap(a, c)) => check.set_cap(&a, c),
             None => {}
         }
         if engine.live_calls() != check.live() {
@@ -575,6 +422,9 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
                 check.live()
             ));
         }
+        engine
+            .check_invariants()
+            .map_err(|m| format!("step {step}: {m}"))?;
         poll_timeout_tells_the_truth(&engine, &check, clock, step.is_multiple_of(64))
             .map_err(|m| format!("step {step}: {m}"))?;
     }
@@ -591,7 +441,7 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
     Ok(Outcome_ {
         hash: hasher.finish(),
         events,
-        coverage: check.coverage,
+        coverage,
     })
 }
 
@@ -720,33 +570,61 @@ fn simulation() {
     );
 }
 
-/// The checker is not vacuous: a stream with an early trigger is refused.
+/// The shared checker is not vacuous: an early trigger, a dispatch that a
+/// better call outranks, and an event after the end are each refused.
 #[test]
-fn checker_catches_an_early_trigger() {
-    let mut c = Checker::default();
-    let id: CallId = "call-1".parse().unwrap();
+fn checker_catches_broken_streams() {
     let t0: DateTime<Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
     let due = t0 + TimeDelta::try_hours(1).unwrap();
-    let req = CallRequest::new("+12125550100", "agent0");
-    c.calls.insert(
-        id,
-        Tracked {
-            req,
-            tz: chrono_tz::UTC,
-            window: None,
-            due,
-            last_at: t0,
-            in_flight: false,
-            attempts: 0,
-            ended: false,
-        },
-    );
-    let early = Event {
-        at: t0,
-        call: Some(id),
-        kind: EventKind::Triggered { attempt: 1 },
+    let (a, b): (CallId, CallId) = ("call-1-0".parse().unwrap(), "call-2-1".parse().unwrap());
+    let ev = |call, at, kind| Event {
+        at,
+        call: Some(call),
+        kind,
     };
+    let accepted = |due| EventKind::Accepted {
+        due,
+        duplicate: false,
+    };
+    let fresh = || {
+        let mut c = Checker::default();
+        c.submitted(
+            a,
+            CallRequest::new("+12125550100", "agent0"),
+            chrono_tz::UTC,
+        );
+        let mut high = CallRequest::new("+12125550101", "agent0");
+        high.priority = 5;
+        c.submitted(b, high, chrono_tz::UTC);
+        c
+    };
+    let mut c = fresh();
+    c.event(&ev(a, t0, accepted(due)), t0).unwrap();
+    let early = ev(a, t0, EventKind::Triggered { attempt: 1 });
     assert!(c.event(&early, t0).unwrap_err().contains("before due"));
+
+    let mut c = fresh();
+    c.event(&ev(a, t0, accepted(t0)), t0).unwrap();
+    c.event(&ev(b, t0, accepted(t0)), t0).unwrap();
+    let worse_first = ev(a, t0, EventKind::Triggered { attempt: 1 });
+    assert!(c.event(&worse_first, t0).unwrap_err().contains("outranks"));
+    // Paused, the better call does not outrank it.
+    let mut c = fresh();
+    let mut batched = CallRequest::new("+12125550101", "agent0");
+    batched.priority = 5;
+    batched.batch_id = Some("x".into());
+    c.submitted(b, batched, chrono_tz::UTC);
+    c.event(&ev(a, t0, accepted(t0)), t0).unwrap();
+    c.event(&ev(b, t0, accepted(t0)), t0).unwrap();
+    c.set_paused("x", true);
+    c.event(&worse_first, t0).unwrap();
+    c.event(&ev(a, t0, EventKind::Completed), t0).unwrap();
+    let after_end = ev(a, t0, EventKind::Cancelled);
+    assert!(
+        c.event(&after_end, t0)
+            .unwrap_err()
+            .contains("after its terminal")
+    );
 }
 
 /// Found by seeds 0 and 1: after a report whose retry gap is 0, the retry

@@ -1,15 +1,19 @@
 //! Structure-aware operation sequences, with the engine's invariants
-//! asserted after every step: triggers in window and never early, at most
-//! `R + 1` attempts, one terminal event per call, events of a call in time
-//! order, memory holding only live calls, and restarts changing nothing.
+//! asserted after every step: the shared event-stream checker (triggers in
+//! window and never early, dial order, at most `R + 1` attempts, one
+//! terminal event per call, events of a call in time order), the engine's
+//! derived state (`check_invariants`), memory holding only live calls, and
+//! restarts changing nothing.
 #![no_main]
 
-use std::collections::BTreeMap;
+#[path = "../../tests/common/invariants.rs"]
+mod invariants;
 
 use arbitrary::Arbitrary;
 use chrono::{DateTime, TimeDelta, Utc};
 use libfuzzer_sys::fuzz_target;
-use redial::{CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot, Window};
+use invariants::Checker;
+use redial::{CallId, CallRequest, Config, Outcome, Scheduler, Snapshot};
 
 const ZONES: [&str; 7] =
     ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "Asia/Kolkata", "America/Santiago", "Pacific/Apia"];
@@ -36,59 +40,13 @@ fn hhmm(m: u16) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-#[derive(Default)]
-struct Shadow {
-    req: BTreeMap<CallId, CallRequest>,
-    due: BTreeMap<CallId, DateTime<Utc>>,
-    last: BTreeMap<CallId, DateTime<Utc>>,
-    attempts: BTreeMap<CallId, u32>,
-    ended: BTreeMap<CallId, ()>,
-}
-
-impl Shadow {
-    fn check(&mut self, e: &Event, now: DateTime<Utc>) {
-        let Some(c) = e.call else { return };
-        assert!(!self.ended.contains_key(&c), "{c}: event after the end");
-        assert!(e.at <= now, "{c}: event in the future");
-        if let Some(last) = self.last.get(&c) {
-            assert!(e.at >= *last, "{c}: events out of time order");
-        }
-        self.last.insert(c, e.at);
-        match &e.kind {
-            EventKind::Accepted { due, duplicate: false } => {
-                self.due.insert(c, *due);
-            }
-            EventKind::RetryScheduled { due, .. } | EventKind::CarriedOver { due } => {
-                assert!(*due >= e.at);
-                self.due.insert(c, *due);
-            }
-            EventKind::Triggered { attempt } => {
-                let r = &self.req[&c];
-                assert!(e.at >= self.due[&c], "{c}: triggered before due");
-                if let Ok(w) = Window::new(r.min_trigger_time, r.max_trigger_time) {
-                    assert!(w.contains(r.timezone.unwrap_or(chrono_tz::Asia::Kolkata), e.at), "{c}: outside {w}");
-                }
-                let n = self.attempts.entry(c).or_insert(0);
-                *n += 1;
-                assert_eq!(*n, *attempt);
-                assert!(*attempt <= u32::from(r.number_of_retries) + 1);
-            }
-            k if k.is_terminal() => {
-                self.ended.insert(c, ());
-            }
-            _ => {}
-        }
-    }
-}
-
-fn submit(engine: &mut Scheduler, shadow: &mut Shadow, ids: &mut Vec<CallId>, config: &Config, now: DateTime<Utc>, body: &[u8]) {
+fn submit(engine: &mut Scheduler, check: &mut Checker, ids: &mut Vec<CallId>, config: &Config, now: DateTime<Utc>, body: &[u8]) {
     if let Ok(a) = engine.submit(now, body)
         && !a.duplicate
     {
         ids.push(a.call);
-        let mut r = CallRequest::from_json(body, config).unwrap_or_else(|e| panic!("{e}"));
-        r.timezone = r.timezone.or(Some(config.default_timezone));
-        shadow.req.insert(a.call, r);
+        let r = CallRequest::from_json(body, config).unwrap_or_else(|e| panic!("{e}"));
+        check.submitted(a.call, r, config.default_timezone);
     }
 }
 
@@ -97,9 +55,12 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut engine = Scheduler::new(config.clone()).unwrap_or_else(|_| unreachable!());
     let mut now = DateTime::from_timestamp(START, 0).unwrap_or_default();
     let mut ids: Vec<CallId> = Vec::new();
-    let mut shadow = Shadow::default();
+    let mut check = Checker::default();
     for op in ops.iter().take(200) {
         let pick = |i: u8| ids.get(usize::from(i) % ids.len().max(1)).copied().unwrap_or_else(|| "call-999999".parse().unwrap_or_else(|_| unreachable!()));
+        // Changes to batches and agents take effect after the step's
+        // time-driven events, which happened before the operation.
+        let (mut paused, mut capped) = (None, None);
         match op {
             Op::Submit { zone, min, max, carry, retries, gaps, priority, batch, agent, schedule } => {
                 let tz = ZONES[usize::from(*zone) % ZONES.len()];
@@ -125,9 +86,9 @@ fuzz_target!(|ops: Vec<Op>| {
                     let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
                     body["schedule_at"] = serde_json::json!(at.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S").to_string());
                 }
-                submit(&mut engine, &mut shadow, &mut ids, &config, now, body.to_string().as_bytes());
+                submit(&mut engine, &mut check, &mut ids, &config, now, body.to_string().as_bytes());
             }
-            Op::Raw(bytes) => submit(&mut engine, &mut shadow, &mut ids, &config, now, bytes),
+            Op::Raw(bytes) => submit(&mut engine, &mut check, &mut ids, &config, now, bytes),
             Op::Dial(n) => {
                 let _ = engine.dial(now, usize::from(n % 6));
             }
@@ -137,17 +98,21 @@ fuzz_target!(|ops: Vec<Op>| {
             Op::Cancel(i) => {
                 let _ = engine.cancel(now, pick(*i));
             }
-            Op::Pause(b) => {
-                let _ = engine.pause_batch(now, &format!("b{}", b % 3));
-            }
-            Op::Resume(b) => {
-                let _ = engine.resume_batch(now, &format!("b{}", b % 3));
+            Op::Pause(b) | Op::Resume(b) => {
+                let (batch, pause) = (format!("b{}", b % 3), matches!(op, Op::Pause(_)));
+                let done = if pause { engine.pause_batch(now, &batch) } else { engine.resume_batch(now, &batch) };
+                if done.is_ok() {
+                    paused = Some((batch, pause));
+                }
             }
             Op::CancelBatch(b) => {
                 let _ = engine.cancel_batch(now, &format!("b{}", b % 3));
             }
             Op::Register(a, cap) => {
-                let _ = engine.register_agent(now, &format!("a{}", a % 3), cap.map(|c| u32::from(c % 4)));
+                let (agent, cap) = (format!("a{}", a % 3), cap.map(|c| u32::from(c % 4)));
+                if engine.register_agent(now, &agent, cap).is_ok() {
+                    capped = Some((agent, cap));
+                }
             }
             Op::Forward(s) => {
                 now += TimeDelta::try_seconds(i64::from(*s % (3 * 86_400))).unwrap_or_default();
@@ -167,10 +132,16 @@ fuzz_target!(|ops: Vec<Op>| {
         }
         let effective = engine.now().unwrap_or(now);
         while let Some(e) = engine.poll_event() {
-            shadow.check(&e, effective);
+            check.event(&e, effective).unwrap_or_else(|m| panic!("{m}"));
         }
-        let live = shadow.req.keys().filter(|c| !shadow.ended.contains_key(c)).count();
-        assert_eq!(engine.live_calls(), live, "memory holds exactly the live calls");
+        if let Some((batch, pause)) = paused {
+            check.set_paused(&batch, pause);
+        }
+        if let Some((agent, cap)) = capped {
+            check.set_cap(&agent, cap);
+        }
+        engine.check_invariants().unwrap_or_else(|m| panic!("{m}"));
+        assert_eq!(engine.live_calls(), check.live(), "memory holds exactly the live calls");
         if let Some(t) = engine.poll_timeout() {
             // Nothing time-driven is left at or before the clock.
             assert!(t > effective, "poll_timeout {t} is not after now {effective}");

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod invariants;
 
 /// The zones the randomized tests draw from: New York, London and
 /// Santiago (gaps and folds, Santiago's at midnight), Lord Howe (half-hour
