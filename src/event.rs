@@ -11,7 +11,7 @@ use crate::number::PhoneNumber;
 use crate::request::Language;
 use crate::retry::Outcome;
 
-/// A call's ID, `call-n-s`: `n` is its acceptance number (the `n`th
+/// A call's ID, `call-n-s`: `n` is its sequence number (the `n`th
 /// accepted call) and `s` the slot the engine stores it in, so naming a
 /// call costs the engine no lookup. IDs are unique within an engine and
 /// deterministic; a snapshot keeps every call in its slot, so IDs stay
@@ -47,7 +47,8 @@ pub struct CallId {
 const NO_SLOT: u32 = u32::MAX;
 
 impl CallId {
-    /// The acceptance sequence number behind the ID (1-based).
+    /// The sequence number behind the ID: the call was the `n`th accepted
+    /// (1-based).
     pub fn sequence(self) -> u64 {
         self.seq
     }

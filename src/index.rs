@@ -1,6 +1,6 @@
 //! Maps keyed by numbers the engine makes itself (private).
 //!
-//! [`CallIndex`] maps acceptance numbers to slots. Only bare `call-n` IDs
+//! [`CallIndex`] maps sequence numbers to slots. Only bare `call-n` IDs
 //! need it (IDs the engine hands out name their slot), so the engine
 //! builds it the first time one is used and keeps it up to date from then
 //! on; a restored engine starts without it. A restore also uses one to
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::queue::Slot;
 
-/// Live calls by acceptance number.
+/// Live calls by sequence number.
 pub(crate) type CallIndex = HashMap<u64, Slot, BuildEngineIdHasher>;
 
 /// Hashes numbers the engine made itself (acceptance, agent and batch

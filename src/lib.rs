@@ -89,7 +89,10 @@
 //! * A wall-clock time means the first instant whose local time is at or
 //!   after it ([`wall_to_instant`]): a time skipped by a spring-forward gap
 //!   means the end of the gap (02:30 on 2026-03-08 in New York is 03:00
-//!   EDT); a time that occurs twice in a fall-back fold means its first
+//!   EDT). That is not jiff's or Temporal's `compatible` disambiguation,
+//!   which shifts a gap time forward by the gap's length (03:30): a window
+//!   opening at 02:30 opens when the clocks jump, not half an hour later.
+//!   A time that occurs twice in a fall-back fold means its first
 //!   occurrence. Both `schedule_at` without an offset and window bounds
 //!   follow this rule.
 //! * A window `[min, max)` has one occurrence per local date ([`Window`]),
@@ -158,6 +161,15 @@
 //!   "already closed": the request needs `carry_over`.
 //! * Events queue until the host drains them; a drained queue gives back
 //!   the memory a large backlog needed.
+//! * An agent is known while it is registered or a live call names it, a
+//!   batch while it is paused or a live call names it (policy.md 6); once
+//!   neither holds they are forgotten, and `pause_batch`, `resume_batch`
+//!   and `cancel_batch` of a forgotten batch get [`OpError::UnknownBatch`].
+//!   So `cancel_batch` of a running batch forgets it once its in-flight
+//!   calls end, and resuming a paused batch with no calls forgets it.
+//! * An engine whose last live call ends gives back its slots and queues:
+//!   the next call takes slot 0 (`call-n-0`), as in a new engine, and a
+//!   snapshot then is a new engine's but for the count of calls accepted.
 //! * Call IDs read `call-n-s` (the `n`th accepted call, in slot `s`): the
 //!   contract asks only for unique, deterministic IDs, and naming the slot
 //!   spares the engine an index of its calls. An ID whose slot does not
@@ -172,6 +184,17 @@
 //!
 //! ## Memory and speed
 //!
+//! Memory is bounded by what the host keeps alive: live calls, registered
+//! agents, paused batches (and lanes, one per (agent, batch) pair of live
+//! calls). Ended calls are forgotten, and so are agents and batches that
+//! nothing holds, in O(1) when the last call naming them ends: a host that
+//! gives every upload its own `batch_id` does not grow ([`Scheduler::footprint`]
+//! counts what an engine holds; `tests/lifecycle.rs` runs 10^6 calls with
+//! distinct agents and batches and checks that it returns to zero and that
+//! resident memory stays flat). Peak-sized tables are given back when they
+//! empty: the event queue once drained, the call slots and queues once no
+//! call is live.
+//!
 //! A pending call costs 104-126 bytes without metadata (measured by
 //! `cargo bench --bench memory` at 10^6 and 10^7 calls): an 80-byte record
 //! in a slab that grows by fixed chunks and a 16-byte timer or ready-queue
@@ -181,6 +204,27 @@
 //! ready calls sit in binary heaps of 16-byte packed keys. Window
 //! occurrences are memoised per (zone, window, date). An attempt costs
 //! about 0.8-1.5 µs from 10^3 to 10^7 pending calls (see the README).
+//!
+//! ## Layout
+//!
+//! Data types at the bottom, the engine above them, snapshots and the
+//! trace harness above the engine; no module imports in a circle.
+//!
+//! * [`request`] (the request body and its validation), [`number`] (E.164
+//!   numbers), [`window`] (windows, wall-clock conversion, the occurrence
+//!   memo), [`retry`] (outcomes and gaps), [`config`], [`event`] (what the
+//!   engine tells the host), and the private `call` (a live call's compact
+//!   record), `time` (instants as seconds), `queue` (the ready queue's
+//!   binary heaps and the timers' radix heap), `slab` and `index`.
+//! * [`scheduler`]: the public [`Scheduler`] and its rooms, one file per
+//!   concern: `admit` (submit, idempotency), `clock` (inputs opening and
+//!   closing, timers, windows closing), `dispatch` (handing out calls),
+//!   `outcome` (reports, retries, cancel, ending calls); and the parts they
+//!   own: `store` (live calls by slot, keys), `registry` (agents, batches,
+//!   lanes, with reference counts), `events`, `rebuild` (restore's way in)
+//!   and `invariants` (checks of derived state for tests and fuzzing).
+//! * [`snapshot`] (the state as facts, and restore), [`trace`]
+//!   (conformance cases), [`template`] (prompt metadata).
 //!
 //! ## Panics, errors and unwraps
 //!

@@ -40,13 +40,13 @@ const DUE_MASK: u64 = (1 << DUE_BITS) - 1;
 /// Earliest due instant a packed key orders correctly (year 1); the
 /// engine's instants span less than 2^39 seconds from it.
 const MIN_DUE: i64 = -62_135_596_800;
-/// Largest acceptance number a packed key holds (2^48 - 1): at a million
+/// Largest sequence number a packed key holds (2^48 - 1): at a million
 /// calls a second, nine years of them.
 pub(crate) const MAX_SEQ: u64 = (1 << 48) - 1;
 
 /// A ready call as one 16-byte integer whose order is dial order:
 /// priority (sign flipped) in the top 8 bits, then the due instant and the
-/// acceptance number, each inverted so that earlier is larger, then the slot.
+/// sequence number, each inverted so that earlier is larger, then the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct ReadyEntry(u128);
 
@@ -408,7 +408,7 @@ mod tests {
             let lanes = [0, 1];
             q.open_lane(0, true);
             q.open_lane(1, true);
-            // Live ready calls: (key, lane, slot); slot = acceptance number.
+            // Live ready calls: (key, lane, slot); slot = sequence number.
             let mut live: BTreeSet<(ReadyKey, LaneId, Slot)> = BTreeSet::new();
             let mut due = 0_i64;
             let mut next = 0_u32;

@@ -50,11 +50,11 @@ fn bucket_of(key: u64, last: u64) -> usize {
 /// entry is valid and in `current` or `late`, so [`Timers::peek`] is O(1).
 #[derive(Debug)]
 pub(crate) struct Timers {
-    /// Entries at instant `last` with their acceptance numbers, in reverse
+    /// Entries at instant `last` with their sequence numbers, in reverse
     /// pop order (popped from the end).
     current: Vec<(u64, TimerEntry)>,
     /// Entries at or before `last` pushed after `current` was filled, by
-    /// (instant, acceptance number); the pair comes first to set the order.
+    /// (instant, sequence number); the pair comes first to set the order.
     late: BinaryHeap<Reverse<(i64, u64, TimerEntry)>>,
     /// 65 buckets; bucket 0 stays empty (its entries go to `late`).
     buckets: Vec<Vec<TimerEntry>>,
@@ -85,7 +85,7 @@ impl Default for Timers {
 }
 
 impl Timers {
-    /// Adds `entry` for the call with acceptance number `seq`.
+    /// Adds `entry` for the call with sequence number `seq`.
     pub fn push(&mut self, entry: TimerEntry, seq: u64) {
         self.live += 1;
         self.stored += 1;
@@ -217,7 +217,7 @@ impl Timers {
     }
 
     /// Drops stale entries until the earliest one is valid. `seq_of` gives
-    /// the acceptance number of the call in a slot.
+    /// the sequence number of the call in a slot.
     pub fn clean_top(&mut self, valid: impl Fn(&TimerEntry) -> bool, seq_of: impl Fn(Slot) -> u64) {
         if self.late.len() > LATE_REBUILD_MIN && self.late.len() * 4 > self.stored {
             self.rebuild(&valid, &seq_of);
@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn timers_pop_in_instant_then_acceptance_order() {
         let mut t = Timers::default();
-        // (instant, acceptance number); the slot is the index here.
+        // (instant, sequence number); the slot is the index here.
         let calls = [(5, 2), (5, 1), (3, 9), (7, 0)];
         for (slot, (at, seq)) in calls.iter().enumerate() {
             t.push(timer(*at, u32::try_from(slot).unwrap()), *seq);
@@ -313,7 +313,7 @@ mod tests {
 
     /// The radix heap against a plain binary heap of (instant, acceptance
     /// number): random pushes (some at or before the last minimum, many
-    /// sharing an instant), acceptance numbers in no relation to push order,
+    /// sharing an instant), sequence numbers in no relation to push order,
     /// random invalidations and a clock that only moves forward.
     #[test]
     fn radix_timers_match_a_binary_heap() {
