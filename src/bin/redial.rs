@@ -9,6 +9,8 @@
 
 #[path = "redial/chart.rs"]
 mod chart;
+#[path = "redial/scenario.rs"]
+mod scenario;
 #[path = "redial/simulate.rs"]
 mod simulate;
 

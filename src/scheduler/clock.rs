@@ -94,6 +94,7 @@ impl Scheduler {
     /// carries over to the next occurrence's start, or expires.
     fn window_closed(&mut self, slot: Slot, at: Secs) {
         let Some(call) = self.calls.get_mut(slot) else {
+            debug_assert!(false, "a window closed on an empty slot");
             return;
         };
         call.state = CallState::Waiting;
@@ -130,6 +131,7 @@ impl Scheduler {
     /// Sets (or clears) the single pending timer of a call.
     pub(super) fn set_timer(&mut self, slot: Slot, at: Option<Secs>) {
         let Some(call) = self.calls.get_mut(slot) else {
+            debug_assert!(false, "set_timer on an empty slot");
             return;
         };
         let had = call.timer().is_some();

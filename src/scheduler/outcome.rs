@@ -58,6 +58,7 @@ impl Scheduler {
             return self.end_call(slot, at, EventKind::Failed { outcome });
         }
         let Some(call) = self.calls.get(slot) else {
+            debug_assert!(false, "the call left during finish_attempt");
             return;
         };
         if !has_next_attempt(call.retries, call.attempt()) {
@@ -83,6 +84,7 @@ impl Scheduler {
             );
         };
         let Some(call) = self.calls.get_mut(slot) else {
+            debug_assert!(false, "the call left during finish_attempt");
             return;
         };
         call.next_attempt();
@@ -106,6 +108,7 @@ impl Scheduler {
     /// attempt's end.
     pub(super) fn cancel_slot(&mut self, slot: Slot, now: Secs) {
         let Some(call) = self.calls.get_mut(slot) else {
+            debug_assert!(false, "cancel_slot on an empty slot");
             return;
         };
         match call.state {

@@ -255,6 +255,7 @@ impl Registry {
             return;
         }
         let Some(b) = self.batches.get(batch) else {
+            debug_assert!(false, "the batch vanished");
             return;
         };
         for &lane in &b.lanes {
@@ -450,6 +451,7 @@ impl Registry {
     /// owners' lane lists.
     fn close_lane(&mut self, lane: LaneId, ready: &mut Lanes) {
         let Some(l) = self.lanes.remove(lane) else {
+            debug_assert!(false, "close_lane on an unknown lane");
             return;
         };
         self.lane_ids.remove(&(l.agent, l.batch));
@@ -474,6 +476,7 @@ impl Registry {
 
     fn refresh_agent(&mut self, agent: u32, ready: &mut Lanes) {
         let Some(a) = self.agents.get(agent) else {
+            debug_assert!(false, "refresh_agent on an unknown agent");
             return;
         };
         for &lane in &a.lanes {
