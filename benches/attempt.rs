@@ -161,7 +161,7 @@ impl Redial {
                 } else {
                     Outcome::NoAnswer
                 };
-                self.e.report(at(self.now), d.call, outcome).unwrap();
+                self.e.report(at(self.now), &d, outcome).unwrap();
                 let mut ended = false;
                 while let Some(ev) = self.e.poll_event() {
                     ended |= ev.kind.is_terminal();

@@ -59,7 +59,7 @@ fn dispatch(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(name, total), |b| {
             b.iter(|| {
                 let call = e.dial(now, 1).unwrap().pop().unwrap();
-                e.report(now, call.call, Outcome::Completed).unwrap();
+                e.report(now, &call, Outcome::Completed).unwrap();
                 e.submit_request(now, request(next, "agent", Some("open")))
                     .unwrap();
                 next += 1;

@@ -117,7 +117,7 @@ fn churn(e: &mut Scheduler, now: DateTime<Utc>, from: usize, to: usize) {
             e.submit_request(now, r).unwrap();
         }
         for d in e.dial(now, 1_000).unwrap() {
-            e.report(now, d.call, Outcome::Completed).unwrap();
+            e.report(now, &d, Outcome::Completed).unwrap();
         }
         while e.poll_event().is_some() {}
         start = end;

@@ -223,6 +223,17 @@ impl Call {
         u32::from(self.attempt)
     }
 
+    /// The last attempt handed out (the one in flight, or the one before
+    /// the pending one); `None` before the first dial.
+    pub fn current_attempt(&self) -> Option<u32> {
+        match self.state {
+            CallState::InFlight => Some(self.attempt()),
+            CallState::Waiting | CallState::Ready => {
+                self.attempt().checked_sub(1).filter(|a| *a > 0)
+            }
+        }
+    }
+
     pub fn next_attempt(&mut self) {
         self.attempt = self.attempt.saturating_add(1);
     }

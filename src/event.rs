@@ -1,160 +1,15 @@
 //! What the engine tells the host: events, dispatched calls and errors.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::id::{AttemptId, BadCallId, CallId};
 use crate::number::PhoneNumber;
 use crate::request::Language;
 use crate::retry::Outcome;
-
-/// A call's ID, `call-n-s`: `n` is its sequence number (the `n`th
-/// accepted call) and `s` the slot the engine stores it in, so naming a
-/// call costs the engine no lookup. IDs are unique within an engine and
-/// deterministic; a snapshot keeps every call in its slot, so IDs stay
-/// valid across a restart.
-///
-/// The bare form `call-n` (the IDs of format-1 snapshots' engines) is
-/// accepted too: the engine then finds the call by its number, through an
-/// index it builds the first time a bare ID is used and keeps from then on.
-/// An ID whose slot does not hold call `n` names no call. IDs compare,
-/// hash and order by `n` alone.
-///
-/// # Example
-/// ```
-/// let id: redial::CallId = "call-42-7".parse().unwrap();
-/// assert_eq!(id.to_string(), "call-42-7");
-/// assert_eq!(id.sequence(), 42);
-/// let bare: redial::CallId = "call-42".parse().unwrap();
-/// assert_eq!((bare, bare.to_string()), (id, "call-42".to_owned()));
-/// for bad in ["call-x", "call-042-7", "call-42-07", "call-42-", "call-42-7-1"] {
-///     assert!(bad.parse::<redial::CallId>().is_err(), "{bad}");
-/// }
-/// ```
-#[derive(Clone, Copy, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
-pub struct CallId {
-    seq: u64,
-    /// The call's slot; `NO_SLOT` for a bare ID.
-    slot: u32,
-}
-
-/// A bare ID's slot. No call is ever stored there: an engine refuses a
-/// call rather than fill the last of 2^32 slots.
-const NO_SLOT: u32 = u32::MAX;
-
-impl CallId {
-    /// The sequence number behind the ID: the call was the `n`th accepted
-    /// (1-based).
-    pub fn sequence(self) -> u64 {
-        self.seq
-    }
-
-    /// The ID of call number `seq`, stored in `slot`.
-    pub(crate) fn stored(seq: u64, slot: u32) -> CallId {
-        CallId { seq, slot }
-    }
-
-    /// The slot the ID names, unless it is bare.
-    pub(crate) fn slot(self) -> Option<u32> {
-        (self.slot != NO_SLOT).then_some(self.slot)
-    }
-}
-
-impl PartialEq for CallId {
-    fn eq(&self, other: &Self) -> bool {
-        self.seq == other.seq
-    }
-}
-
-impl Eq for CallId {}
-
-impl std::hash::Hash for CallId {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.seq.hash(state);
-    }
-}
-
-impl PartialOrd for CallId {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for CallId {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.seq.cmp(&other.seq)
-    }
-}
-
-impl fmt::Debug for CallId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CallId({})", self.seq)
-    }
-}
-
-impl fmt::Display for CallId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.slot() {
-            Some(slot) => write!(f, "call-{}-{slot}", self.seq),
-            None => write!(f, "call-{}", self.seq),
-        }
-    }
-}
-
-/// Text that is not a [`CallId`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BadCallId(pub String);
-
-impl fmt::Display for BadCallId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid call ID {:?}: expected call-N-S", self.0)
-    }
-}
-
-impl std::error::Error for BadCallId {}
-
-impl FromStr for CallId {
-    type Err = BadCallId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Digits with no leading zero (but "0" itself, for a slot).
-        fn number<T: FromStr>(text: &str, zero_ok: bool) -> Option<T> {
-            let canonical = !text.starts_with('0') || (zero_ok && text == "0");
-            (canonical && text.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| text.parse().ok())
-                .flatten()
-        }
-        let id = s.strip_prefix("call-").and_then(|rest| {
-            let (seq, slot) = match rest.split_once('-') {
-                Some((seq, slot)) => (seq, Some(slot)),
-                None => (rest, None),
-            };
-            let seq = number::<u64>(seq, false)?;
-            let slot = match slot {
-                Some(text) => number::<u32>(text, true).filter(|s| *s != NO_SLOT)?,
-                None => NO_SLOT,
-            };
-            Some(CallId { seq, slot })
-        });
-        id.ok_or_else(|| BadCallId(s.to_owned()))
-    }
-}
-
-impl From<CallId> for String {
-    fn from(id: CallId) -> String {
-        id.to_string()
-    }
-}
-
-impl TryFrom<String> for CallId {
-    type Error = BadCallId;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
 
 /// One state change (semantics §5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,12 +151,37 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
+    /// The attempt this dispatch hands out, for its report.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?;
+    /// let d = engine.dial(now, 1)?.remove(0);
+    /// assert_eq!(d.attempt_id().to_string(), "call-1-0.1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attempt_id(&self) -> AttemptId {
+        AttemptId {
+            call: self.call,
+            attempt: self.attempt,
+        }
+    }
+
     /// The metadata as a JSON value.
     ///
     /// # Errors
     /// Never for dispatches made by the engine, which validated the JSON.
     pub fn metadata_value(&self) -> serde_json::Result<serde_json::Value> {
         serde_json::from_str(&self.metadata)
+    }
+}
+
+impl From<&Dispatch> for AttemptId {
+    fn from(d: &Dispatch) -> AttemptId {
+        d.attempt_id()
     }
 }
 
@@ -313,6 +193,17 @@ pub enum OpError {
     UnknownCall(CallId),
     /// The call is live but has no attempt in flight to report on.
     NotInFlight(CallId),
+    /// A report named another attempt than the call's current one (the
+    /// last one handed out): a late or repeated report of an earlier
+    /// attempt, or of one never handed out.
+    StaleReport {
+        /// The call.
+        call: CallId,
+        /// The attempt the report named.
+        attempt: u32,
+        /// The call's current attempt; `None` before the first dial.
+        current: Option<u32>,
+    },
     /// No call ever named this batch.
     UnknownBatch(String),
     /// An ID argument breaks the ID rule (1 to 128 bytes, no control characters).
@@ -327,6 +218,7 @@ impl OpError {
         match self {
             OpError::UnknownCall(_) => "unknown_call",
             OpError::NotInFlight(_) => "not_in_flight",
+            OpError::StaleReport { .. } => "stale_report",
             OpError::UnknownBatch(_) => "unknown_batch",
             OpError::InvalidId(_) => "invalid_id",
             OpError::TimeOutOfRange(_) => "time_out_of_range",
@@ -341,6 +233,22 @@ impl fmt::Display for OpError {
             OpError::NotInFlight(id) => write!(
                 f,
                 "call {id} has no attempt in flight: expected a call handed out by dial"
+            ),
+            OpError::StaleReport {
+                call,
+                attempt,
+                current: Some(current),
+            } => write!(
+                f,
+                "report of attempt {attempt} of call {call}, whose current attempt is {current}: expected the attempt of the dispatch being reported"
+            ),
+            OpError::StaleReport {
+                call,
+                attempt,
+                current: None,
+            } => write!(
+                f,
+                "report of attempt {attempt} of call {call}, which has not been dialed: expected the attempt of a dispatch"
             ),
             OpError::UnknownBatch(b) => write!(
                 f,

@@ -36,7 +36,7 @@
 //! assert_eq!((calls[0].to_number.as_str(), calls[0].attempt), ("+919876543210", 1));
 //!
 //! // The callee did not answer: the retry is due 30 minutes later.
-//! engine.report(now, calls[0].call, Outcome::NoAnswer)?;
+//! engine.report(now, &calls[0], Outcome::NoAnswer)?;
 //! let events: Vec<_> = std::iter::from_fn(|| engine.poll_event()).collect();
 //! assert!(matches!(events.last().map(|e| &e.kind),
 //!     Some(EventKind::RetryScheduled { attempt: 2, carried_over: false, .. })));
@@ -58,7 +58,12 @@
 //!    host keeps, so a busy loop allocates none). A [`Dispatch`] shares its
 //!    agent, batch and metadata text with the engine and holds its number
 //!    inline (a `Copy` [`PhoneNumber`]), so making one allocates nothing;
-//!    keep its `call` ID to report the outcome.
+//!    report its outcome with the dispatch itself (or its [`AttemptId`],
+//!    `call-n-s.k`, which a host can carry through a carrier's webhook):
+//!    a report that names its attempt is refused once the call has moved
+//!    on, so a late or redelivered webhook never ends a later attempt
+//!    ([`Scheduler::report_current`] is the unsafe form, for hosts that
+//!    cannot carry the attempt).
 //! 3. Drain [`Scheduler::poll_event`] until `None` and store or forward the
 //!    events: they are the call history (the engine forgets ended calls).
 //! 4. Sleep until [`Scheduler::poll_timeout`] (or the next input), then call
@@ -260,6 +265,7 @@
 mod call;
 pub mod config;
 pub mod event;
+mod id;
 mod index;
 pub mod number;
 mod queue;
@@ -276,7 +282,7 @@ pub mod trace;
 pub mod window;
 
 pub use config::{Config, ConfigError};
-pub use event::{CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
+pub use event::{AttemptId, CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
 pub use number::{PhoneNumber, PhoneNumberError};
 pub use request::{CallRequest, ErrorResponse, Language, Rejection, ScheduleAt, SuccessResponse};
 pub use retry::{Gaps, Outcome};

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::event::{CallId, Event, EventKind};
+use crate::event::{AttemptId, CallId, Event, EventKind};
 use crate::retry::Outcome;
 use crate::scheduler::Scheduler;
 use crate::snapshot::Snapshot;
@@ -176,21 +176,30 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
                     .map(|_| ())
                     .map_err(|e| (None, e.code()))
             }
-            Op::Report {
-                attempt: Some(_), ..
-            }
-            | Op::Suppress { .. }
-            | Op::Unsuppress { .. } => {
+            Op::Suppress { .. } | Op::Unsuppress { .. } => {
                 return Err(CaseError(format!("op {op_name} is not supported yet")));
             }
-            Op::Report { name, outcome, .. } => {
+            Op::Report {
+                name,
+                outcome,
+                attempt,
+            } => {
                 let outcome: Outcome = outcome
                     .parse()
                     .map_err(|e: crate::retry::UnknownOutcome| CaseError(e.to_string()))?;
-                match lookup(name) {
-                    None => Err((Some(name.clone()), "unknown_call")),
-                    Some(id) => engine
-                        .report(now, id, outcome)
+                match (lookup(name), attempt) {
+                    (None, _) => Err((Some(name.clone()), "unknown_call")),
+                    (Some(call), Some(attempt)) => {
+                        let attempt = AttemptId {
+                            call,
+                            attempt: *attempt,
+                        };
+                        engine
+                            .report(now, attempt, outcome)
+                            .map_err(|e| (Some(name.clone()), e.code()))
+                    }
+                    (Some(call), None) => engine
+                        .report_current(now, call, outcome)
                         .map_err(|e| (Some(name.clone()), e.code())),
                 }
             }

@@ -202,7 +202,7 @@ fn engine_run(tz: Tz, w: &Window, change: i64, tally: &mut Tally) -> Result<(), 
                 return Err(format!("{tz} {w}: engine triggered at {t}, outside"));
             }
             tally.triggers += 1;
-            e.report(t, d.call, Outcome::NoAnswer).unwrap();
+            e.report(t, &d, Outcome::NoAnswer).unwrap();
         }
         while let Some(ev) = e.poll_event() {
             if let EventKind::Triggered { .. } = ev.kind

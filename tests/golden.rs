@@ -5,7 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use chrono::{DateTime, TimeDelta, Utc};
-use redial::{CallId, Config, Event, Outcome, Scheduler, Snapshot};
+use redial::{AttemptId, CallId, Config, Event, Outcome, Scheduler, Snapshot};
 
 const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/snapshot_v1.json");
 const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/snapshot_v2.json");
@@ -53,15 +53,17 @@ fn build() -> (Scheduler, Vec<CallId>) {
 /// The same later inputs for both engines.
 fn continue_run(mut e: Scheduler) -> Vec<Event> {
     let mut t = at("2026-03-07T14:10:00Z");
-    e.report(t, "call-2".parse().unwrap(), Outcome::Completed)
+    // Bare call IDs (format 1's engines handed out no slots), with the
+    // attempt the reports name.
+    let attempt = |text: &str| text.parse::<AttemptId>().unwrap();
+    e.report(t, attempt("call-2.1"), Outcome::Completed)
         .unwrap();
-    e.report(t, "call-6".parse().unwrap(), Outcome::Busy)
-        .unwrap();
+    e.report(t, attempt("call-6.1"), Outcome::Busy).unwrap();
     e.resume_batch(t, "camp").unwrap();
     for _ in 0..40 {
         t += TimeDelta::try_hours(2).unwrap();
         for d in e.dial(t, 3).unwrap() {
-            e.report(t, d.call, Outcome::NoAnswer).unwrap();
+            e.report(t, &d, Outcome::NoAnswer).unwrap();
         }
     }
     std::iter::from_fn(|| e.poll_event()).collect()

@@ -82,7 +82,8 @@ proptest! {
         let _ = e.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "schedule_at": "9999-12-31T23:59:59"}"#);
         let _ = e.dial(now, 5);
         let _ = e.handle_timeout(now);
-        let _ = e.report(now, "call-1".parse().unwrap(), Outcome::NoAnswer);
+        let _ = e.report_current(now, "call-1".parse().unwrap(), Outcome::NoAnswer);
+        let _ = e.report(now, "call-1-0.1".parse::<redial::AttemptId>().unwrap(), Outcome::NoAnswer);
         let _ = e.poll_timeout();
         let _ = Scheduler::restore(e.snapshot());
     }
@@ -138,7 +139,15 @@ fn unknown_ids_and_bad_arguments() {
     let before = fingerprint(&e);
     let ghost: CallId = "call-999".parse().unwrap();
     assert_eq!(
-        e.report(t0(), ghost, Outcome::Completed),
+        e.report_current(t0(), ghost, Outcome::Completed),
+        Err(OpError::UnknownCall(ghost))
+    );
+    let named = redial::AttemptId {
+        call: ghost,
+        attempt: 1,
+    };
+    assert_eq!(
+        e.report(t0(), named, Outcome::Completed),
         Err(OpError::UnknownCall(ghost))
     );
     assert_eq!(e.cancel(t0(), ghost), Err(OpError::UnknownCall(ghost)));
@@ -372,14 +381,14 @@ fn handed_out_ids_never_reach_another_call() {
     let first = e.submit(t0(), body(1).as_bytes()).unwrap().call;
     let dialed = e.dial(t0(), 1).unwrap().pop().unwrap().call;
     assert_eq!(dialed, first);
-    e.report(t0(), dialed, Outcome::Completed).unwrap();
+    e.report_current(t0(), dialed, Outcome::Completed).unwrap();
     // The next call takes the freed storage.
     let second = e.submit(t0(), body(2).as_bytes()).unwrap().call;
     while e.poll_event().is_some() {}
     let before = fingerprint(&e);
     for stale in [first, dialed] {
         assert_eq!(
-            e.report(t0(), stale, Outcome::Completed),
+            e.report_current(t0(), stale, Outcome::Completed),
             Err(OpError::UnknownCall(first))
         );
         assert_eq!(e.cancel(t0(), stale), Err(OpError::UnknownCall(first)));
@@ -394,7 +403,7 @@ fn handed_out_ids_never_reach_another_call() {
         let parsed: CallId = text.parse().unwrap();
         assert_eq!(parsed, second);
         assert_eq!(
-            e.report(t0(), parsed, Outcome::Completed),
+            e.report_current(t0(), parsed, Outcome::Completed),
             Err(OpError::NotInFlight(second)),
             "{text}"
         );
@@ -439,4 +448,24 @@ fn handed_out_ids_never_reach_another_call() {
         restored.cancel(t0(), *id).unwrap();
     }
     assert_eq!(restored.live_calls(), 0);
+}
+
+/// A conflicting repeat of an idempotency key names the live call by the
+/// ID its submit returned (`call-n-s`), not by a bare number.
+#[test]
+fn conflicting_repeat_names_the_call_as_its_submit_did() {
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    e.submit(t0(), br#"{"to_number": "+919876543210", "agent_id": "a"}"#)
+        .unwrap();
+    let first = br#"{"to_number": "+919876543211", "agent_id": "a", "idempotency_key": "k"}"#;
+    let id = e.submit(t0(), first).unwrap().call;
+    assert_eq!(id.to_string(), "call-2-1");
+    let other = br#"{"to_number": "+919876543212", "agent_id": "a", "idempotency_key": "k"}"#;
+    let conflict = e.submit(t0(), other).unwrap_err();
+    assert_eq!(conflict.status, 409);
+    assert!(
+        conflict.message.contains("live call call-2-1 "),
+        "{}",
+        conflict.message
+    );
 }

@@ -63,7 +63,7 @@ fn churn(engine: &mut Scheduler, now: &mut DateTime<Utc>, from: usize, to: usize
                     3 => Outcome::InvalidNumber,
                     _ => Outcome::Completed,
                 };
-                engine.report(*now, d.call, outcome).unwrap();
+                engine.report(*now, &d, outcome).unwrap();
             }
         }
         // Paused calls are still waiting; resume them, dial and finish them.
@@ -77,7 +77,7 @@ fn churn(engine: &mut Scheduler, now: &mut DateTime<Utc>, from: usize, to: usize
                 } else {
                     Outcome::Completed
                 };
-                engine.report(*now, d.call, outcome).unwrap();
+                engine.report(*now, &d, outcome).unwrap();
             }
         }
         while engine.poll_event().is_some() {}

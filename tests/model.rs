@@ -15,8 +15,8 @@ use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, 
 use chrono_tz::Tz;
 use common::{Rng, ZONES};
 use redial::{
-    CallId, CallRequest, Config, Event, EventKind, ExpireReason, OpError, Outcome, ScheduleAt,
-    Scheduler, Snapshot,
+    AttemptId, CallId, CallRequest, Config, Event, EventKind, ExpireReason, OpError, Outcome,
+    ScheduleAt, Scheduler, Snapshot,
 };
 use serde_json::{Value, json};
 
@@ -455,14 +455,26 @@ impl Model {
         self.calls.iter().position(|c| c.id == id && !c.done)
     }
 
+    /// A report, of attempt `named` if given (semantics §3.5).
     fn report(
         &mut self,
         now: DateTime<Utc>,
         id: CallId,
+        named: Option<u32>,
         outcome: Outcome,
     ) -> Result<(), &'static str> {
         let t = self.tick(now);
         let i = self.find(id).ok_or("unknown_call")?;
+        let c = &self.calls[i];
+        // The current attempt is the last one handed out.
+        let current = if c.state == MState::InFlight {
+            Some(c.attempt)
+        } else {
+            Some(c.attempt - 1).filter(|a| *a > 0)
+        };
+        if named.is_some_and(|k| Some(k) != current) {
+            return Err("stale_report");
+        }
         if self.calls[i].state != MState::InFlight {
             return Err("not_in_flight");
         }
@@ -624,6 +636,12 @@ fn code(e: &OpError) -> &'static str {
     e.code()
 }
 
+/// The model names calls by bare `call-n` IDs; the engine's name a slot
+/// too (equal either way, but printed differently).
+fn bare(id: CallId) -> CallId {
+    format!("call-{}", id.sequence()).parse().unwrap()
+}
+
 fn normalize(mut e: Event) -> Event {
     if let EventKind::Rejected { message, .. } = &mut e.kind {
         message.clear();
@@ -670,6 +688,7 @@ fn compare(seed: u64) -> Result<(), String> {
                 {
                     ids.push(*id);
                 }
+                let e = e.map(bare);
                 (format!("submit {b}"), format!("{e:?}"), format!("{m:?}"))
             }
             3..=5 => {
@@ -687,7 +706,7 @@ fn compare(seed: u64) -> Result<(), String> {
                     .iter()
                     .map(|d| {
                         (
-                            d.call,
+                            bare(d.call),
                             d.attempt,
                             d.to_number.to_string(),
                             d.agent_id.to_string(),
@@ -705,11 +724,17 @@ fn compare(seed: u64) -> Result<(), String> {
             6..=8 => {
                 let id = pick(&mut rng, &ids);
                 let o = Outcome::ALL[rng.below(8) as usize];
-                let e = engine.report(t, id, o).map_err(|e| code(&e));
+                // Half the reports name an attempt (often a stale one).
+                let named = rng.chance(50).then(|| 1 + rng.below(3) as u32);
+                let e = match named {
+                    Some(attempt) => engine.report(t, AttemptId { call: id, attempt }, o),
+                    None => engine.report_current(t, id, o),
+                }
+                .map_err(|e| code(&e));
                 (
-                    format!("report {id} {o}"),
+                    format!("report {id} {named:?} {o}"),
                     format!("{e:?}"),
-                    format!("{:?}", model.report(t, id, o)),
+                    format!("{:?}", model.report(t, id, named, o)),
                 )
             }
             9 => {

@@ -229,7 +229,7 @@ fn run(
                 engine.dial(now, *n).unwrap();
             }
             Op::Report(i, o) => {
-                let _ = engine.report(now, pick(&ids, *i), *o);
+                let _ = engine.report_current(now, pick(&ids, *i), *o);
             }
             Op::Cancel(i) => {
                 let _ = engine.cancel(now, pick(&ids, *i));

@@ -20,7 +20,8 @@ use chrono_tz::Tz;
 use common::invariants::Checker;
 use common::{Rng, ZONES};
 use redial::{
-    CallId, CallRequest, CallState, Config, Event, EventKind, Outcome, Scheduler, Snapshot, Window,
+    AttemptId, CallId, CallRequest, CallState, Config, Event, EventKind, Outcome, Scheduler,
+    Snapshot, Window,
 };
 use serde_json::json;
 
@@ -264,8 +265,8 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
     submit_at.sort();
     let mut next_call = 0usize;
     let mut ids: Vec<CallId> = Vec::new();
-    // In-flight calls the host will report: (report instant, call, outcome).
-    let mut pending_reports: Vec<(DateTime<Utc>, CallId, Outcome)> = Vec::new();
+    // In-flight attempts the host will report: (report instant, attempt, outcome).
+    let mut pending_reports: Vec<(DateTime<Utc>, AttemptId, Outcome)> = Vec::new();
     let mut hasher = Fnv::default();
     let mut events = 0u64;
     let mut step = 0u64;
@@ -324,11 +325,21 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
             } else {
                 i
             };
-            let (_, call, outcome) = pending_reports.swap_remove(i);
+            let (_, attempt, outcome) = pending_reports.swap_remove(i);
             if !rng.chance(4) {
-                let _ = engine.report(actor, call, outcome);
+                // Most hosts name the attempt; some cannot (unsafe under
+                // redelivery, but still never outside the contract).
+                let named = rng.chance(90);
+                let report = |engine: &mut Scheduler| {
+                    if named {
+                        engine.report(actor, attempt, outcome)
+                    } else {
+                        engine.report_current(actor, attempt.call, outcome)
+                    }
+                };
+                let _ = report(&mut engine);
                 if rng.chance(3) {
-                    let _ = engine.report(actor, call, outcome);
+                    let _ = report(&mut engine);
                 }
             }
         } else if choice < 55 {
@@ -349,7 +360,7 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
                     };
                     let longest = if rng.chance(5) { 4 * 3600 } else { 900 };
                     let took = TimeDelta::try_seconds(10 + rng.below(longest) as i64).unwrap();
-                    pending_reports.push((now + took, d.call, outcome));
+                    pending_reports.push((now + took, d.attempt_id(), outcome));
                 }
             }
         } else if choice < 62 {
@@ -362,7 +373,12 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
                 format!("call-{n}-{}", rng.below(64))
             };
             let ghost: CallId = text.parse().unwrap();
-            let _ = engine.report(actor, ghost, Outcome::Completed);
+            let _ = engine.report_current(actor, ghost, Outcome::Completed);
+            let named = AttemptId {
+                call: ghost,
+                attempt: 1,
+            };
+            let _ = engine.report(actor, named, Outcome::Completed);
             let _ = engine.cancel(actor, ghost);
         } else if choice < 66 && !ids.is_empty() {
             let id = ids[rng.below(ids.len() as u64) as usize];
@@ -642,7 +658,7 @@ fn regression_seeds_0_and_1_gap_zero_retry_is_ready_at_once() {
         .unwrap()
         .call;
     e.dial(t, 1).unwrap();
-    e.report(t, id, Outcome::Busy).unwrap();
+    e.report_current(t, id, Outcome::Busy).unwrap();
     assert_eq!(e.state(id), Some(CallState::Ready));
     assert_eq!(
         e.poll_timeout(),

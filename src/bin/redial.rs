@@ -221,7 +221,7 @@ fn plan(path: &str, now: &str, timezone: Option<&str>) -> Result<ExitCode, Strin
         };
         println!("attempt {:>2}  {}  {reason}", call.attempt, show(at));
         engine
-            .report(at, call.call, Outcome::NoAnswer)
+            .report(at, call, Outcome::NoAnswer)
             .map_err(|e| e.to_string())?;
         let mut ended = false;
         while let Some(event) = engine.poll_event() {

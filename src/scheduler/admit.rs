@@ -110,8 +110,8 @@ impl Scheduler {
                 status: 409,
                 field: Some("idempotency_key".to_owned()),
                 message: format!(
-                    "idempotency_key {key:?} belongs to live call call-{} with a different request; expected the same request or a new key",
-                    previous.seq
+                    "idempotency_key {key:?} belongs to live call {} with a different request; expected the same request or a new key",
+                    CallId::stored(previous.seq, previous.slot)
                 ),
             });
         }

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ConfigError};
-use crate::event::{CallId, Dispatch, Event, EventKind, OpError};
+use crate::event::{AttemptId, CallId, Dispatch, Event, EventKind, OpError};
 use crate::queue::{Lanes, Slot, Timers};
 use crate::request::{CallRequest, Rejection, SuccessResponse};
 use crate::retry::Outcome;
@@ -308,7 +308,57 @@ impl Scheduler {
         Ok(handed)
     }
 
-    /// Reports the outcome of a call's in-flight attempt (semantics §3.4).
+    /// Reports the outcome of an attempt (semantics §3.4, §3.5): pass the
+    /// [`Dispatch`] (or its [`AttemptId`]) the attempt was handed out as.
+    /// The report applies only while that attempt is the call's current
+    /// one and in flight, so a carrier's late or redelivered webhook for
+    /// an earlier attempt can never end a later one.
+    ///
+    /// # Errors
+    /// [`OpError::UnknownCall`] for a call that never existed or ended;
+    /// [`OpError::StaleReport`] when the call's current attempt (the last
+    /// one handed out) is another; [`OpError::NotInFlight`] when it is
+    /// this one but it already ended (a repeated report);
+    /// [`OpError::TimeOutOfRange`]. Errors change nothing.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, TimeDelta, Utc};
+    /// use redial::{OpError, Outcome};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let body = br#"{"to_number": "+919876543210", "agent_id": "a",
+    ///                 "number_of_retries": 2, "gap_between_retries": 1}"#;
+    /// engine.submit(now, body)?;
+    /// let first = engine.dial(now, 1)?.remove(0);
+    /// engine.report(now, &first, Outcome::Busy)?;
+    /// let later = now + TimeDelta::try_minutes(2).ok_or("range")?;
+    /// let second = engine.dial(later, 1)?.remove(0);
+    /// // The carrier redelivers the first webhook: refused, nothing changes.
+    /// let late = engine.report(later, &first, Outcome::Busy);
+    /// assert!(matches!(late, Err(OpError::StaleReport { attempt: 1, current: Some(2), .. })));
+    /// engine.report(later, &second, Outcome::Completed)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn report(
+        &mut self,
+        now: DateTime<Utc>,
+        attempt: impl Into<AttemptId>,
+        outcome: Outcome,
+    ) -> Result<(), OpError> {
+        let AttemptId { call, attempt } = attempt.into();
+        let now = self.begin_input(now)?;
+        let result = self.report_outcome(now, call, Some(attempt), outcome);
+        self.end_input();
+        result
+    }
+
+    /// Reports the outcome of whatever attempt of `call` is in flight, for
+    /// hosts that cannot carry the attempt through their dialer.
+    ///
+    /// **Unsafe under redelivery**: a late or repeated report of an earlier
+    /// attempt that arrives while a later one is in flight ends the later
+    /// one. Prefer [`Scheduler::report`].
     ///
     /// # Errors
     /// [`OpError::UnknownCall`] for a call that never existed or ended,
@@ -322,20 +372,20 @@ impl Scheduler {
     /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
     /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
     /// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?.call;
-    /// assert_eq!(engine.report(now, id, Outcome::Busy), Err(OpError::NotInFlight(id)));
+    /// assert_eq!(engine.report_current(now, id, Outcome::Busy), Err(OpError::NotInFlight(id)));
     /// engine.dial(now, 1)?;
-    /// engine.report(now, id, Outcome::Completed)?;
-    /// assert_eq!(engine.report(now, id, Outcome::Completed), Err(OpError::UnknownCall(id)));
+    /// engine.report_current(now, id, Outcome::Completed)?;
+    /// assert_eq!(engine.report_current(now, id, Outcome::Completed), Err(OpError::UnknownCall(id)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn report(
+    pub fn report_current(
         &mut self,
         now: DateTime<Utc>,
         call: CallId,
         outcome: Outcome,
     ) -> Result<(), OpError> {
         let now = self.begin_input(now)?;
-        let result = self.report_outcome(now, call, outcome);
+        let result = self.report_outcome(now, call, None, outcome);
         self.end_input();
         result
     }

@@ -14,19 +14,31 @@ use crate::retry::{Outcome, has_next_attempt};
 use crate::time::{Secs, ceil_secs, instant, minutes};
 
 impl Scheduler {
-    /// [`Scheduler::report`]'s effect.
+    /// A report's effect: on attempt `attempt` if it names one (refused
+    /// unless that is the call's current attempt), else on whatever
+    /// attempt is in flight.
     pub(super) fn report_outcome(
         &mut self,
         now: Secs,
         call: CallId,
+        attempt: Option<u32>,
         outcome: Outcome,
     ) -> Result<(), OpError> {
         let slot = self.calls.resolve(call).ok_or(OpError::UnknownCall(call))?;
-        if self
-            .calls
-            .get(slot)
-            .is_none_or(|c| c.state != CallState::InFlight)
+        let Some(c) = self.calls.get(slot) else {
+            return Err(OpError::UnknownCall(call));
+        };
+        let current = c.current_attempt();
+        if let Some(attempt) = attempt
+            && Some(attempt) != current
         {
+            return Err(OpError::StaleReport {
+                call,
+                attempt,
+                current,
+            });
+        }
+        if c.state != CallState::InFlight {
             return Err(OpError::NotInFlight(call));
         }
         self.set_timer(slot, None);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
-use redial::{CallId, Config, EventKind, Outcome, Scheduler, TimeOfDay, Window};
+use redial::{AttemptId, Config, EventKind, Outcome, Scheduler, TimeOfDay, Window};
 
 pub use crate::scenario::{Campaign, Scenario};
 use serde::Serialize;
@@ -177,7 +177,7 @@ pub fn run(
         .collect();
     let mut per_hour = vec![vec![0u32; hours]; scenario.campaigns.len()];
     let mut calls: Vec<Option<CallInfo>> = Vec::new();
-    let mut in_flight: BinaryHeap<Reverse<(i64, u64, u8)>> = BinaryHeap::new();
+    let mut in_flight: BinaryHeap<Reverse<(i64, AttemptId, u8)>> = BinaryHeap::new();
     let mut busy_seconds: i64 = 0;
     let mut events: u64 = 0;
     let mut peak = 0usize;
@@ -213,12 +213,11 @@ pub fn run(
         let at = DateTime::from_timestamp(now, 0).ok_or("time out of range")?;
 
         // Reports of attempts that ended now.
-        while let Some(Reverse((t, seq, o))) = in_flight.peek().copied() {
+        while let Some(Reverse((t, id, o))) = in_flight.peek().copied() {
             if t > now {
                 break;
             }
             in_flight.pop();
-            let id: CallId = format!("call-{seq}").parse().map_err(|_| "call id")?;
             let outcome = outcomes
                 .get(usize::from(o))
                 .copied()
@@ -326,7 +325,7 @@ pub fn run(
                 }
             };
             busy_seconds += i64::from(secs).min(end_s - now);
-            in_flight.push(Reverse((now + i64::from(secs), d.call.sequence(), o)));
+            in_flight.push(Reverse((now + i64::from(secs), d.attempt_id(), o)));
         }
         // Events: the engine's own record of what happened.
         while let Some(e) = engine.poll_event() {
