@@ -469,3 +469,67 @@ fn conflicting_repeat_names_the_call_as_its_submit_did() {
         conflict.message
     );
 }
+
+/// Instants stay within the years 1 to 9999 (semantics §2): a first attempt
+/// past the end is a 400, a call whose next attempt would fall past it
+/// expires, and a host loop that sleeps until `poll_timeout` and calls
+/// `handle_timeout` with it runs to its end without an error.
+#[test]
+fn a_host_loop_at_the_end_of_time_runs_to_its_end() {
+    let mut e = Scheduler::new(Config::default()).unwrap();
+    let t: DateTime<Utc> = "9999-12-31T20:00:00Z".parse().unwrap();
+    // The reproduction: the Kolkata window next opens in year 10000.
+    let kolkata = br#"{"to_number": "+919876543210", "agent_id": "a", "min_trigger_time": "09:00",
+                       "max_trigger_time": "18:00", "carry_over": true}"#;
+    let r = e.submit(t, kolkata).unwrap_err();
+    assert_eq!(
+        (r.status, r.field.as_deref()),
+        (400, Some("max_trigger_time"))
+    );
+    let late = br#"{"to_number": "+919876543210", "agent_id": "a", "schedule_at": "9999-12-31T23:59:59-05:00"}"#;
+    let r = e.submit(t, late).unwrap_err();
+    assert_eq!((r.status, r.field.as_deref()), (400, Some("schedule_at")));
+    assert_eq!(e.live_calls(), 0);
+    // Calls the engine accepts, whose retries, window ends and timeouts
+    // reach past the end.
+    let bodies = [
+        // Retries every 4 hours, no window.
+        r#"{"to_number": "+12125550100", "agent_id": "a", "number_of_retries": 5, "gap_between_retries": 240}"#,
+        // Open now (12:00 in Los Angeles) until 18:00 PST, in year 10000 UTC.
+        r#"{"to_number": "+12125550101", "agent_id": "a", "timezone": "America/Los_Angeles",
+            "min_trigger_time": "09:00", "max_trigger_time": "18:00", "carry_over": true, "number_of_retries": 3}"#,
+        // Never dialed: its window's end passes the last instant.
+        r#"{"to_number": "+12125550102", "agent_id": "b", "timezone": "America/Los_Angeles",
+            "min_trigger_time": "09:00", "max_trigger_time": "18:00", "carry_over": true}"#,
+        // Dialed at 23:00 and never reported: its timeout passes the end.
+        r#"{"to_number": "+12125550103", "agent_id": "c", "schedule_at": "9999-12-31T23:00:00Z"}"#,
+    ];
+    for b in bodies {
+        e.submit(t, b.as_bytes()).unwrap();
+    }
+    e.register_agent(t, "b", Some(0)).unwrap();
+    let mut now = t;
+    let mut ended = 0;
+    for round in 0.. {
+        assert!(round < 1_000, "the host loop does not end");
+        for d in e.dial(now, 10).unwrap() {
+            if d.agent_id.as_ref() != "c" {
+                e.report(now, &d, Outcome::NoAnswer).unwrap();
+            }
+        }
+        while let Some(ev) = e.poll_event() {
+            ended += usize::from(ev.kind.is_terminal());
+        }
+        e.check_invariants().unwrap();
+        match e.poll_timeout() {
+            Some(next) => {
+                assert!(next > now && next.timestamp() <= redial::scheduler::MAX_TIME);
+                e.handle_timeout(next).unwrap();
+                now = next;
+            }
+            None => break,
+        }
+    }
+    assert_eq!((e.live_calls(), ended), (0, bodies.len()));
+    assert_eq!(e.now(), "9999-12-31T23:59:59Z".parse().ok());
+}

@@ -16,7 +16,7 @@ use crate::call::{Call, CallRecord, CallState};
 use crate::event::{CallId, Event, EventKind};
 use crate::request::{CallRequest, Rejection, ScheduleAt, parse_body};
 use crate::retry::Gaps;
-use crate::time::{DAY, Secs, ceil_secs, instant};
+use crate::time::{DAY, MAX_TIME, Secs, ceil_secs, instant};
 use crate::window::{Window, local_date, wall_to_instant};
 
 impl Scheduler {
@@ -212,6 +212,15 @@ impl Scheduler {
             }
         }
         let d = scheduled.map_or(now, |s| s.max(now));
+        if d > MAX_TIME {
+            return Err(Rejection::bad(
+                "schedule_at",
+                format!(
+                    "Invalid schedule_at {}: after 9999-12-31T23:59:59Z; expected an instant in the years 1 to 9999",
+                    instant(d).to_rfc3339()
+                ),
+            ));
+        }
         let Some(w) = window else {
             return Ok((d, None));
         };
@@ -229,7 +238,18 @@ impl Scheduler {
             })?;
         let (start, end) = (ceil_secs(o.start), ceil_secs(o.end));
         if d >= start || Some(o.date) == local_date(tz, instant(d)) || req.carry_over {
-            return Ok((d.max(start), Some(end)));
+            let due = d.max(start);
+            if due > MAX_TIME {
+                return Err(Rejection::bad(
+                    "max_trigger_time",
+                    format!(
+                        "Window {w} in {} next opens at {}, after 9999-12-31T23:59:59Z: the call could never trigger; expected an instant in the years 1 to 9999",
+                        tz.name(),
+                        instant(due).to_rfc3339()
+                    ),
+                ));
+            }
+            return Ok((due, Some(end)));
         }
         Err(Rejection::bad(
             "max_trigger_time",

@@ -14,7 +14,7 @@ use crate::call::CallState;
 use crate::event::{EventKind, ExpireReason, OpError};
 use crate::queue::{Slot, TimerEntry};
 use crate::retry::Outcome;
-use crate::time::{Secs, ceil_secs, in_range, instant};
+use crate::time::{MAX_TIME, Secs, ceil_secs, in_range, instant};
 
 impl Scheduler {
     /// Opens an input: validates `now`, makes it monotone and applies the
@@ -99,11 +99,16 @@ impl Scheduler {
         };
         call.state = CallState::Waiting;
         let lane = call.lane;
+        // The next occurrence starts after this one's end, which is `at`
+        // unless the timer was held back to the engine's last instant.
+        let end = call.occurrence_end().unwrap_or(at).max(at);
         let next = if call.carry_over() {
             let occurrences = &mut self.occurrences;
             call.window()
-                .and_then(|w| occurrences.first_instant_at_or_after(&w, call.tz, instant(at)))
+                .and_then(|w| occurrences.first_instant_at_or_after(&w, call.tz, instant(end)))
                 .map(|(due, o)| (ceil_secs(due), ceil_secs(o.end)))
+                // No attempt is ever due after the engine's last instant.
+                .filter(|(due, _)| *due <= MAX_TIME)
         } else {
             None
         };
@@ -128,8 +133,12 @@ impl Scheduler {
         }
     }
 
-    /// Sets (or clears) the single pending timer of a call.
+    /// Sets (or clears) the single pending timer of a call. A timer past
+    /// the engine's last instant (a timeout or a window's end in year
+    /// 10000) fires at that instant instead, so that `poll_timeout` is
+    /// always a `now` the engine accepts.
     pub(super) fn set_timer(&mut self, slot: Slot, at: Option<Secs>) {
+        let at = at.map(|t| t.min(MAX_TIME));
         let Some(call) = self.calls.get_mut(slot) else {
             debug_assert!(false, "set_timer on an empty slot");
             return;

@@ -11,7 +11,7 @@ use crate::call::CallState;
 use crate::event::{CallId, EventKind, ExpireReason, OpError};
 use crate::queue::{Lanes, Slot, Timers};
 use crate::retry::{Outcome, has_next_attempt};
-use crate::time::{Secs, ceil_secs, instant, minutes};
+use crate::time::{MAX_TIME, Secs, ceil_secs, instant, minutes};
 
 impl Scheduler {
     /// A report's effect: on attempt `attempt` if it names one (refused
@@ -86,6 +86,8 @@ impl Scheduler {
                 .map(|(due, o)| (ceil_secs(due), Some(ceil_secs(o.end)), true)),
             _ => None,
         };
+        // No attempt is ever due after the engine's last instant (year 9999).
+        let next = next.filter(|(due, _, _)| *due <= MAX_TIME);
         let Some((due, end, carried_over)) = next else {
             return self.end_call(
                 slot,

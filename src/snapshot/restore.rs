@@ -101,8 +101,10 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
                     .ok_or_else(|| format!("call {seq} names an unknown batch"))?,
             ),
         };
+        // A due instant is one the engine accepts; timers and window ends
+        // may lie a little past the last (they fire at it).
         let times = [Some(record.due), record.timer, record.occurrence_end];
-        if times.iter().flatten().any(|t| !sane.contains(t)) {
+        if !in_range(record.due) || times.iter().flatten().any(|t| !sane.contains(t)) {
             return Err(format!("call {seq} has an instant out of range"));
         }
         if record.cancel_requested && record.state != CallState::InFlight {
