@@ -32,6 +32,17 @@ pub enum CallState {
     InFlight,
 }
 
+/// `waiting`, `ready` or `in_flight`, as the HTTP contract writes it.
+impl std::fmt::Display for CallState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CallState::Waiting => "waiting",
+            CallState::Ready => "ready",
+            CallState::InFlight => "in_flight",
+        })
+    }
+}
+
 const CARRY_OVER: u8 = 1;
 const CANCEL_REQUESTED: u8 = 2;
 const HAS_END: u8 = 4;

@@ -12,15 +12,59 @@ use crate::request::Language;
 use crate::retry::Outcome;
 
 /// One state change (semantics §5).
+///
+/// It serializes flat, in the shape of a `redial replay` trace line, so a
+/// host's log and the trace harness speak one format:
+/// `{"at", "call_id", "event", ...the kind's fields, "agent_id", "batch_id"}`.
+///
+/// # Example
+/// ```
+/// # use chrono::{DateTime, Utc};
+/// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+/// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+/// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "batch_id": "b"}"#)?.call;
+/// engine.cancel(now, id)?;
+/// let lines: Vec<String> = std::iter::from_fn(|| engine.poll_event())
+///     .map(|e| serde_json::to_string(&e))
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(lines[0], r#"{"at":"2025-12-31T04:30:00Z","call_id":"call-1-0","event":"accepted","due":"2025-12-31T04:30:00Z","duplicate":false}"#);
+/// // A terminal event names the call's agent and batch: the call is forgotten next.
+/// assert_eq!(lines[1], r#"{"at":"2025-12-31T04:30:00Z","call_id":"call-1-0","event":"cancelled","agent_id":"a","batch_id":"b"}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// When it happened: the input's `now`, or for time-driven changes the
     /// logical instant (a window's end, a trigger plus the attempt timeout).
     pub at: DateTime<Utc>,
     /// The call concerned; `None` for a rejected request.
+    #[serde(rename = "call_id")]
     pub call: Option<CallId>,
     /// What happened.
+    #[serde(flatten)]
     pub kind: EventKind,
+    /// The call's agent, on terminal events: the engine forgets the call
+    /// right after, so a host can attribute the end without a map of its
+    /// own (for other events, [`Scheduler::call`](crate::Scheduler::call)
+    /// tells). `None` on other events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Arc<str>>,
+    /// The call's batch, on terminal events of calls that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<Arc<str>>,
+}
+
+impl Event {
+    /// An event with no agent or batch attached.
+    pub fn new(at: DateTime<Utc>, call: Option<CallId>, kind: EventKind) -> Event {
+        Event {
+            at,
+            call,
+            kind,
+            agent_id: None,
+            batch_id: None,
+        }
+    }
 }
 
 /// Why a call expired.
@@ -94,6 +138,13 @@ pub enum EventKind {
     },
     /// Terminal: cancelled by the host.
     Cancelled,
+}
+
+/// The event's name, as in the trace format (`retry_scheduled`).
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl EventKind {
@@ -266,3 +317,60 @@ impl fmt::Display for OpError {
 }
 
 impl std::error::Error for OpError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of event goes out flat and comes back the same.
+    #[test]
+    fn events_round_trip_through_their_flat_form() {
+        let at: DateTime<Utc> = "2026-01-14T04:30:00Z".parse().unwrap();
+        let id: CallId = "call-3-1".parse().unwrap();
+        let kinds = [
+            EventKind::Accepted {
+                due: at,
+                duplicate: true,
+            },
+            EventKind::Rejected {
+                status: 409,
+                field: Some("idempotency_key".into()),
+                message: "m".into(),
+            },
+            EventKind::Triggered { attempt: 2 },
+            EventKind::RetryScheduled {
+                attempt: 3,
+                due: at,
+                carried_over: true,
+            },
+            EventKind::CarriedOver { due: at },
+            EventKind::Expired {
+                reason: ExpireReason::WindowClosed,
+            },
+            EventKind::Completed,
+            EventKind::Exhausted,
+            EventKind::Failed {
+                outcome: Outcome::DoNotCall,
+            },
+            EventKind::TimedOut { attempt: 1 },
+            EventKind::Cancelled,
+        ];
+        for kind in kinds {
+            let mut e = Event::new(at, Some(id), kind);
+            if e.kind.is_terminal() {
+                e.agent_id = Some("a".into());
+                e.batch_id = Some("b".into());
+            }
+            let text = serde_json::to_string(&e).unwrap();
+            assert!(
+                text.starts_with(r#"{"at":"2026-01-14T04:30:00Z","call_id":"call-3-1","event":""#),
+                "{text}"
+            );
+            assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e, "{text}");
+            assert_eq!(e.kind.to_string(), e.kind.name());
+        }
+        let rejected = Event::new(at, None, EventKind::Completed);
+        let text = serde_json::to_string(&rejected).unwrap();
+        assert!(text.contains(r#""call_id":null"#), "{text}");
+    }
+}

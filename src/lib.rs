@@ -286,7 +286,9 @@ pub use event::{AttemptId, CallId, Dispatch, Event, EventKind, ExpireReason, OpE
 pub use number::{PhoneNumber, PhoneNumberError};
 pub use request::{CallRequest, ErrorResponse, Language, Rejection, ScheduleAt, SuccessResponse};
 pub use retry::{Gaps, Outcome};
-pub use scheduler::{Accepted, CallState, Footprint, Scheduler};
+pub use scheduler::{
+    Accepted, AgentInfo, BatchInfo, CallInfo, CallState, Counters, Footprint, Scheduler,
+};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use window::{Occurrence, TimeOfDay, Window, WindowError, wall_to_instant};
 

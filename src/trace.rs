@@ -293,9 +293,15 @@ pub fn trace_line(
     names: &HashMap<CallId, String>,
     submit_ref: Option<&String>,
 ) -> Value {
-    let mut line = Map::new();
-    line.insert("at".into(), Value::from(format_instant(event.at)));
-    line.insert("event".into(), Value::from(event.kind.name()));
+    // The event's own flat form (at, call_id, event, its fields, and the
+    // agent and batch of a terminal event), plus the case's ref.
+    let mut line = match serde_json::to_value(event) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    if event.call.is_none() {
+        line.remove("call_id");
+    }
     let own = matches!(
         event.kind,
         EventKind::Accepted { .. } | EventKind::Rejected { .. }
@@ -305,23 +311,7 @@ pub fn trace_line(
         _ => event.call.and_then(|c| names.get(&c).cloned()),
     };
     line.insert("ref".into(), name.map_or(Value::Null, Value::from));
-    if let Some(c) = event.call {
-        line.insert("call_id".into(), Value::from(c.to_string()));
-    }
-    if let Ok(Value::Object(fields)) = serde_json::to_value(&event.kind) {
-        for (k, v) in fields {
-            if k == "event" {
-                continue;
-            }
-            let v = match (k.as_str(), &v) {
-                ("due", Value::String(s)) => s
-                    .parse::<DateTime<Utc>>()
-                    .map_or(v.clone(), |t| Value::from(format_instant(t))),
-                _ => v,
-            };
-            line.insert(k, v);
-        }
-    }
+    line.insert("at".into(), Value::from(format_instant(event.at)));
     Value::Object(line)
 }
 

@@ -593,11 +593,7 @@ fn checker_catches_broken_streams() {
     let t0: DateTime<Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
     let due = t0 + TimeDelta::try_hours(1).unwrap();
     let (a, b): (CallId, CallId) = ("call-1-0".parse().unwrap(), "call-2-1".parse().unwrap());
-    let ev = |call, at, kind| Event {
-        at,
-        call: Some(call),
-        kind,
-    };
+    let ev = |call, at, kind| Event::new(at, Some(call), kind);
     let accepted = |due| EventKind::Accepted {
         due,
         duplicate: false,

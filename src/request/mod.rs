@@ -5,6 +5,8 @@
 //! [`ScheduleAt`]) and the checks a request built in code must pass;
 //! `parse` owns reading a body, `response` the API's response bodies.
 
+use std::fmt;
+
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -92,8 +94,23 @@ impl Language {
     }
 
     /// The language of a code, such as `hi`.
+    ///
+    /// # Example
+    /// ```
+    /// use redial::Language;
+    /// assert_eq!(Language::from_code("ta"), Some(Language::Ta));
+    /// assert_eq!(Language::Ta.to_string(), "ta");
+    /// assert_eq!(Language::from_code("fr"), None);
+    /// ```
     pub fn from_code(code: &str) -> Option<Language> {
         Language::ALL.into_iter().find(|l| l.as_str() == code)
+    }
+}
+
+/// The code, such as `hi`.
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

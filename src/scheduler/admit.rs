@@ -44,11 +44,8 @@ impl Scheduler {
                 message: r.message.clone(),
             },
         };
-        self.events.push(Event {
-            at: instant(now),
-            call: result.as_ref().ok().map(|a| a.call),
-            kind,
-        });
+        let call = result.as_ref().ok().map(|a| a.call);
+        self.events.push(Event::new(instant(now), call, kind));
         self.end_input();
         result
     }

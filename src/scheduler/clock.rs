@@ -86,6 +86,7 @@ impl Scheduler {
         };
         call.state = CallState::Ready;
         let (lane, key, end) = (call.lane, call.ready_key(), call.occurrence_end());
+        self.registry.ready_changed(call.batch, true);
         self.ready.push(lane, key, slot);
         self.set_timer(slot, end);
     }
@@ -98,7 +99,7 @@ impl Scheduler {
             return;
         };
         call.state = CallState::Waiting;
-        let lane = call.lane;
+        let (lane, batch) = (call.lane, call.batch);
         // The next occurrence starts after this one's end, which is `at`
         // unless the timer was held back to the engine's last instant.
         let end = call.occurrence_end().unwrap_or(at).max(at);
@@ -114,6 +115,7 @@ impl Scheduler {
         };
         let calls = &self.calls;
         self.ready.forget(lane, |s, k| calls.ready_is_current(s, k));
+        self.registry.ready_changed(batch, false);
         match next {
             Some((due, end)) => {
                 if let Some(call) = self.calls.get_mut(slot) {

@@ -46,7 +46,7 @@ impl Scheduler {
         );
         let metadata = Arc::clone(call.metadata().unwrap_or(&self.no_metadata));
         self.set_timer(slot, Some(now.saturating_add(timeout)));
-        let agent_id = self.registry.start_attempt(agent, &mut self.ready);
+        let agent_id = self.registry.start_attempt(agent, batch, &mut self.ready);
         debug_assert!(agent_id.is_some(), "a live call's agent is known");
         let batch_id = self.registry.batch(batch).map(|b| Arc::clone(&b.name));
         self.emit(now, slot, EventKind::Triggered { attempt });

@@ -4,9 +4,12 @@
 //! a drained queue gives back the room a burst of undrained events grew it
 //! to, so a host that drains after every input keeps a small warm ring.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
-use crate::event::Event;
+use serde::Serialize;
+
+use crate::event::{Event, EventKind, ExpireReason};
+use crate::retry::Outcome;
 
 /// Room for events kept while the queue is empty (about 64 KiB).
 const MAX_IDLE_EVENT_CAPACITY: usize = 1024;
@@ -15,11 +18,87 @@ const MAX_IDLE_EVENT_CAPACITY: usize = 1024;
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
     events: VecDeque<Event>,
+    counters: Counters,
+}
+
+/// Cumulative counts of the events the engine has queued since it was made
+/// or restored; see [`Scheduler::counters`](crate::Scheduler::counters).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Requests queued as new calls.
+    pub accepted: u64,
+    /// Idempotent repeats of a live call's request.
+    pub duplicates: u64,
+    /// Requests rejected, by status.
+    pub rejected_400: u64,
+    /// Rejected with 403.
+    pub rejected_403: u64,
+    /// Rejected with 404 (unregistered agent).
+    pub rejected_404: u64,
+    /// Rejected with 409 (idempotency key of a live call, another request).
+    pub rejected_409: u64,
+    /// Attempts handed out (`triggered`).
+    pub attempts: u64,
+    /// Retries scheduled within their window occurrence (or with no window).
+    pub retries_scheduled: u64,
+    /// Retries moved to a later occurrence.
+    pub retries_carried_over: u64,
+    /// Waiting calls moved to the next occurrence (`carried_over`).
+    pub carried_over: u64,
+    /// Attempts that got no report in time.
+    pub timed_out: u64,
+    /// Calls ended `completed`.
+    pub completed: u64,
+    /// Calls ended `exhausted`.
+    pub exhausted: u64,
+    /// Calls ended `cancelled`.
+    pub cancelled: u64,
+    /// Calls ended `expired` because their window closed.
+    pub expired_window_closed: u64,
+    /// Calls ended `failed`, by outcome.
+    pub failed: BTreeMap<Outcome, u64>,
+}
+
+impl Counters {
+    fn count(&mut self, kind: &EventKind) {
+        let n = match kind {
+            EventKind::Accepted {
+                duplicate: false, ..
+            } => &mut self.accepted,
+            EventKind::Accepted { .. } => &mut self.duplicates,
+            EventKind::Rejected { status: 403, .. } => &mut self.rejected_403,
+            EventKind::Rejected { status: 404, .. } => &mut self.rejected_404,
+            EventKind::Rejected { status: 409, .. } => &mut self.rejected_409,
+            EventKind::Rejected { .. } => &mut self.rejected_400,
+            EventKind::Triggered { .. } => &mut self.attempts,
+            EventKind::RetryScheduled {
+                carried_over: false,
+                ..
+            } => &mut self.retries_scheduled,
+            EventKind::RetryScheduled { .. } => &mut self.retries_carried_over,
+            EventKind::CarriedOver { .. } => &mut self.carried_over,
+            EventKind::TimedOut { .. } => &mut self.timed_out,
+            EventKind::Completed => &mut self.completed,
+            EventKind::Exhausted => &mut self.exhausted,
+            EventKind::Cancelled => &mut self.cancelled,
+            EventKind::Expired {
+                reason: ExpireReason::WindowClosed,
+            } => &mut self.expired_window_closed,
+            EventKind::Failed { outcome } => self.failed.entry(*outcome).or_default(),
+        };
+        *n = n.saturating_add(1);
+    }
 }
 
 impl EventQueue {
     pub fn push(&mut self, event: Event) {
+        self.counters.count(&event.kind);
         self.events.push_back(event);
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     pub fn pop(&mut self) -> Option<Event> {
@@ -44,9 +123,11 @@ impl EventQueue {
         self.events.iter()
     }
 
+    /// A restored engine's undrained events (not counted again).
     pub fn from_events(events: Vec<Event>) -> EventQueue {
         EventQueue {
             events: events.into(),
+            counters: Counters::default(),
         }
     }
 

@@ -25,6 +25,7 @@ impl Scheduler {
         self.calls.check()?;
         let mut members = Vec::with_capacity(self.calls.live());
         let mut flying = Vec::new();
+        let mut ready_batches = Vec::new();
         let mut ready_by_lane: BTreeMap<u32, usize> = BTreeMap::new();
         let mut timers = 0;
         for (slot, c) in self.calls.iter() {
@@ -34,10 +35,11 @@ impl Scheduler {
                 CallState::Waiting => Some(c.due),
                 CallState::Ready => {
                     *ready_by_lane.entry(c.lane).or_default() += 1;
+                    ready_batches.push(c.batch);
                     c.occurrence_end()
                 }
                 CallState::InFlight => {
-                    flying.push(c.agent);
+                    flying.push((c.agent, c.batch));
                     c.timer()
                 }
             };
@@ -64,7 +66,7 @@ impl Scheduler {
                 return Err(format!("{id} is not in flight but has a cancel requested"));
             }
         }
-        self.registry.check(&members, &flying)?;
+        self.registry.check(&members, &flying, &ready_batches)?;
         if self.timers.live() != timers {
             return Err(format!(
                 "{} timers pending, {timers} calls have one",

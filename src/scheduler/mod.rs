@@ -33,6 +33,7 @@ mod admit;
 mod clock;
 mod dispatch;
 mod events;
+mod inspect;
 mod invariants;
 mod outcome;
 mod rebuild;
@@ -42,7 +43,9 @@ pub(crate) mod store;
 pub use crate::call::CallState;
 pub use crate::time::{MAX_TIME, MIN_TIME};
 
+pub use events::Counters;
 pub(crate) use events::EventQueue;
+pub use inspect::{AgentInfo, BatchInfo, CallInfo};
 use registry::Registry;
 use store::CallStore;
 
@@ -589,14 +592,44 @@ impl Scheduler {
 
     // ---- shared by the rooms -------------------------------------------
 
-    /// Queues an event about the call in `slot`.
+    /// Queues an event about the call in `slot`. A terminal event names
+    /// the call's agent and batch, which the host cannot ask for later.
     fn emit(&mut self, at: Secs, slot: Slot, kind: EventKind) {
-        let call = self.calls.get(slot).map(|c| CallId::stored(c.seq, slot));
-        self.events.push(Event {
-            at: instant(at),
-            call,
-            kind,
-        });
+        let Some(c) = self.calls.get(slot) else {
+            debug_assert!(false, "an event about an empty slot");
+            return;
+        };
+        let mut event = Event::new(instant(at), Some(CallId::stored(c.seq, slot)), kind);
+        if event.kind.is_terminal() {
+            event.agent_id = self.registry.agent(c.agent).map(|a| Arc::clone(&a.name));
+            event.batch_id = self.registry.batch(c.batch).map(|b| Arc::clone(&b.name));
+        }
+        self.events.push(event);
+    }
+
+    /// Cumulative counts of what the engine has said since it was made or
+    /// restored (snapshots do not carry them): accepted and rejected
+    /// requests, attempts, retries, carry-overs, timeouts and every kind of
+    /// end. Plain increments as events are queued; enough for a `/metrics`
+    /// endpoint. O(1).
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// use redial::Outcome;
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?;
+    /// let _ = engine.submit(now, br#"{"to_number": "12"}"#);
+    /// let d = engine.dial(now, 1)?.remove(0);
+    /// engine.report(now, &d, Outcome::InvalidNumber)?;
+    /// let c = engine.counters();
+    /// assert_eq!((c.accepted, c.rejected_400, c.attempts), (1, 1, 1));
+    /// assert_eq!(c.failed.get(&Outcome::InvalidNumber), Some(&1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn counters(&self) -> &Counters {
+        self.events.counters()
     }
 
     fn set_paused(&mut self, now: DateTime<Utc>, batch: &str, paused: bool) -> Result<(), OpError> {

@@ -54,7 +54,8 @@ impl Scheduler {
             return;
         };
         let cancelled = call.cancel_requested();
-        self.registry.end_attempt(call.agent, &mut self.ready);
+        self.registry
+            .end_attempt(call.agent, call.batch, &mut self.ready);
         if cancelled {
             let kind = if outcome == Outcome::Completed {
                 EventKind::Completed
@@ -163,6 +164,7 @@ impl Scheduler {
             let calls = &self.calls;
             self.ready
                 .forget(call.lane, |s, k| calls.ready_is_current(s, k));
+            self.registry.ready_changed(call.batch, false);
         }
         self.registry.leave(Membership::of(&call), &mut self.ready);
         if self.calls.clear_if_empty() {

@@ -42,7 +42,7 @@ impl Scheduler {
                 if let Some(call) = self.calls.get_mut(slot) {
                     call.state = CallState::InFlight;
                 }
-                self.registry.restore_in_flight(member.agent);
+                self.registry.restore_in_flight(member.agent, member.batch);
             }
         }
         self.set_timer(slot, timer);

@@ -51,6 +51,9 @@ pub(crate) struct Batch {
     pub paused: bool,
     /// Live calls that name the batch.
     pub calls: u32,
+    /// Of them, those ready and those in flight (the rest wait).
+    pub ready: u32,
+    pub in_flight: u32,
     lanes: Vec<LaneId>,
 }
 
@@ -264,8 +267,25 @@ impl Registry {
         }
     }
 
-    /// An attempt of `agent` was handed out; returns the agent's name.
-    pub fn start_attempt(&mut self, agent: u32, ready: &mut Lanes) -> Option<Arc<str>> {
+    /// A call of `batch` became ready (`true`) or stopped being ready
+    /// without being handed out (`false`).
+    pub fn ready_changed(&mut self, batch: u32, ready: bool) {
+        if let Some(b) = self.batches.get_mut(batch) {
+            b.ready = if ready {
+                b.ready.saturating_add(1)
+            } else {
+                b.ready.saturating_sub(1)
+            };
+        }
+    }
+
+    /// A ready call of `agent` and `batch` was handed out; returns the
+    /// agent's name.
+    pub fn start_attempt(&mut self, agent: u32, batch: u32, ready: &mut Lanes) -> Option<Arc<str>> {
+        if let Some(b) = self.batches.get_mut(batch) {
+            b.ready = b.ready.saturating_sub(1);
+            b.in_flight = b.in_flight.saturating_add(1);
+        }
         let a = self.agents.get_mut(agent)?;
         a.in_flight = a.in_flight.saturating_add(1);
         let name = Arc::clone(&a.name);
@@ -275,8 +295,11 @@ impl Registry {
         Some(name)
     }
 
-    /// An attempt of `agent` ended (reported or timed out).
-    pub fn end_attempt(&mut self, agent: u32, ready: &mut Lanes) {
+    /// An attempt of `agent` and `batch` ended (reported or timed out).
+    pub fn end_attempt(&mut self, agent: u32, batch: u32, ready: &mut Lanes) {
+        if let Some(b) = self.batches.get_mut(batch) {
+            b.in_flight = b.in_flight.saturating_sub(1);
+        }
         let Some(a) = self.agents.get_mut(agent) else {
             debug_assert!(false, "an attempt of an unknown agent ended");
             return;
@@ -286,6 +309,11 @@ impl Registry {
         if was_saturated && a.below_cap() {
             self.refresh_agent(agent, ready);
         }
+    }
+
+    /// The number of a known agent.
+    pub fn agent_id(&self, name: &str) -> Option<u32> {
+        self.agent_ids.get(name).copied()
     }
 
     pub fn agent(&self, agent: u32) -> Option<&Agent> {
@@ -345,9 +373,12 @@ impl Registry {
     }
 
     /// Counts an in-flight call of a restored engine.
-    pub fn restore_in_flight(&mut self, agent: u32) {
+    pub fn restore_in_flight(&mut self, agent: u32, batch: u32) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.in_flight = a.in_flight.saturating_add(1);
+        }
+        if let Some(b) = self.batches.get_mut(batch) {
+            b.in_flight = b.in_flight.saturating_add(1);
         }
     }
 
@@ -408,6 +439,8 @@ impl Registry {
             name: Arc::clone(&name),
             paused: false,
             calls: 0,
+            ready: 0,
+            in_flight: 0,
             lanes: Vec::new(),
         });
         self.batch_ids.insert(name, id);
@@ -488,7 +521,15 @@ impl Registry {
 
     /// Checks the registry's own invariants and its counts against
     /// `calls`: per live call, its (agent, batch, lane).
-    pub fn check(&self, calls: &[Membership], in_flight: &[u32]) -> Result<(), String> {
+    /// `calls`: per live call, its (agent, batch, lane); `in_flight`: the
+    /// (agent, batch) of each call in flight; `ready`: the batch of each
+    /// ready call.
+    pub fn check(
+        &self,
+        calls: &[Membership],
+        in_flight: &[(u32, u32)],
+        ready: &[u32],
+    ) -> Result<(), String> {
         let mut agent_calls: BTreeMap<u32, u32> = BTreeMap::new();
         let mut batch_calls: BTreeMap<u32, u32> = BTreeMap::new();
         let mut lane_calls: BTreeMap<u32, u32> = BTreeMap::new();
@@ -503,8 +544,14 @@ impl Registry {
             }
         }
         let mut flying: BTreeMap<u32, u32> = BTreeMap::new();
-        for a in in_flight {
+        let mut batch_flying: BTreeMap<u32, u32> = BTreeMap::new();
+        for (a, b) in in_flight {
             *flying.entry(*a).or_default() += 1;
+            *batch_flying.entry(*b).or_default() += 1;
+        }
+        let mut batch_ready: BTreeMap<u32, u32> = BTreeMap::new();
+        for b in ready {
+            *batch_ready.entry(*b).or_default() += 1;
         }
         for (id, a) in self.agents.iter() {
             let calls = agent_calls.get(&id).copied().unwrap_or(0);
@@ -527,6 +574,16 @@ impl Registry {
                 return Err(format!(
                     "batch {:?} counts {} calls, holds {calls}",
                     b.name, b.calls
+                ));
+            }
+            let counts = (
+                batch_ready.get(&id).copied().unwrap_or(0),
+                batch_flying.get(&id).copied().unwrap_or(0),
+            );
+            if (b.ready, b.in_flight) != counts {
+                return Err(format!(
+                    "batch {:?} counts {} ready and {} in flight, holds {counts:?}",
+                    b.name, b.ready, b.in_flight
                 ));
             }
             if self.batch_ids.get(&b.name) != Some(&id) {

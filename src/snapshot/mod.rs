@@ -11,13 +11,15 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::call::CallRecord;
 use crate::config::Config;
-use crate::event::Event;
+use crate::event::{CallId, Event, EventKind};
 use crate::index::BuildEngineIdHasher;
 use crate::scheduler::Scheduler;
 use crate::scheduler::registry::NO_BATCH;
@@ -64,7 +66,44 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) free_slots: Option<Vec<u32>>,
     pub(crate) idempotency: Vec<(String, IdempotencyRecord)>,
-    pub(crate) events: Vec<Event>,
+    pub(crate) events: Vec<EventRecord>,
+}
+
+/// An undrained event as a snapshot spells it (the shape snapshots have
+/// always had, not the flat one [`Event`] serializes to).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EventRecord {
+    pub at: DateTime<Utc>,
+    pub call: Option<CallId>,
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<Arc<str>>,
+}
+
+impl From<&Event> for EventRecord {
+    fn from(e: &Event) -> EventRecord {
+        EventRecord {
+            at: e.at,
+            call: e.call,
+            kind: e.kind.clone(),
+            agent_id: e.agent_id.clone(),
+            batch_id: e.batch_id.clone(),
+        }
+    }
+}
+
+impl From<EventRecord> for Event {
+    fn from(r: EventRecord) -> Event {
+        Event {
+            at: r.at,
+            call: r.call,
+            kind: r.kind,
+            agent_id: r.agent_id,
+            batch_id: r.batch_id,
+        }
+    }
 }
 
 /// An agent as a snapshot spells it.
@@ -237,7 +276,7 @@ impl Scheduler {
             calls,
             free_slots: Some(self.calls.free_slots().to_vec()),
             idempotency,
-            events: self.events.iter().cloned().collect(),
+            events: self.events.iter().map(EventRecord::from).collect(),
         }
     }
 }

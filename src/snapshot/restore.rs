@@ -140,7 +140,7 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
     if keyed.len() != listed {
         return Err("a call's idempotency key has no entry".to_owned());
     }
-    engine.finish_restore(events);
+    engine.finish_restore(events.into_iter().map(Into::into).collect());
     Ok(engine)
 }
 
