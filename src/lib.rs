@@ -284,13 +284,15 @@ pub mod window;
 pub use config::{Config, ConfigError};
 pub use event::{AttemptId, CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
 pub use number::{PhoneNumber, PhoneNumberError};
-pub use request::{CallRequest, ErrorResponse, Language, Rejection, ScheduleAt, SuccessResponse};
+pub use request::{
+    CallRequest, ErrorResponse, InvalidScheduleAt, Language, Rejection, ScheduleAt, SuccessResponse,
+};
 pub use retry::{Gaps, Outcome};
 pub use scheduler::{
     Accepted, AgentInfo, BatchInfo, CallInfo, CallState, Counters, Footprint, Scheduler,
 };
 pub use snapshot::{Snapshot, SnapshotError};
-pub use window::{Occurrence, TimeOfDay, Window, WindowError, wall_to_instant};
+pub use window::{InvalidTimeOfDay, Occurrence, TimeOfDay, Window, WindowError, wall_to_instant};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -127,75 +127,122 @@ impl ScheduleAt {
     /// Parses `YYYY-MM-DDTHH:MM:SS`, optionally with fractional seconds and
     /// then optionally `Z` or `±HH:MM`.
     ///
+    /// # Errors
+    /// [`InvalidScheduleAt`], which says what was wrong: the shape, a date
+    /// that does not exist, seconds above 59, the fraction or the offset.
+    ///
     /// # Example
     /// ```
     /// use redial::ScheduleAt;
-    /// assert!(matches!(ScheduleAt::parse("2025-12-31T09:30:00"), Some(ScheduleAt::Local(_))));
-    /// assert!(matches!(ScheduleAt::parse("2025-12-31T09:30:00.25+05:30"), Some(ScheduleAt::Instant(_))));
-    /// assert!(ScheduleAt::parse("2025-12-31 09:30:00").is_none());
-    /// assert!(ScheduleAt::parse("2025-02-30T09:30:00").is_none());
+    /// assert!(matches!(ScheduleAt::parse("2025-12-31T09:30:00"), Ok(ScheduleAt::Local(_))));
+    /// assert!(matches!(ScheduleAt::parse("2025-12-31T09:30:00.25+05:30"), Ok(ScheduleAt::Instant(_))));
+    /// assert!(ScheduleAt::parse("2025-12-31 09:30:00").is_err());
+    /// let err = ScheduleAt::parse("2025-02-30T09:30:00").unwrap_err();
+    /// assert_eq!(err.to_string(), r#"invalid schedule_at "2025-02-30T09:30:00": no such date or time; expected YYYY-MM-DDTHH:MM:SS, optionally with fractional seconds and Z or ±HH:MM"#);
     /// ```
-    pub fn parse(text: &str) -> Option<ScheduleAt> {
-        let num = |a: usize, b: usize| -> Option<u32> {
-            let s = text.get(a..b)?;
+    pub fn parse(text: &str) -> Result<ScheduleAt, InvalidScheduleAt> {
+        let bad = |reason: &'static str| InvalidScheduleAt {
+            input: text.chars().take(64).collect(),
+            reason,
+        };
+        let shape = || bad("not YYYY-MM-DDTHH:MM:SS");
+        let num = |a: usize, b: usize| -> Result<u32, InvalidScheduleAt> {
+            let s = text.get(a..b).ok_or_else(shape)?;
             if s.bytes().all(|c| c.is_ascii_digit()) {
-                s.parse().ok()
+                s.parse().map_err(|_| shape())
             } else {
-                None
+                Err(shape())
             }
         };
         let sep = |i: usize, c: u8| text.as_bytes().get(i) == Some(&c);
         if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
-            return None;
+            return Err(shape());
         }
-        let date =
-            NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+        let year = i32::try_from(num(0, 4)?).map_err(|_| shape())?;
+        let date = NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)
+            .ok_or_else(|| bad("no such date or time"))?;
         let (h, m, s) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
         if s > 59 {
-            return None;
+            return Err(bad("seconds above 59"));
         }
-        let mut rest = text.get(19..)?;
+        let mut rest = text.get(19..).ok_or_else(shape)?;
         let mut nanos = 0_u32;
         if let Some(frac) = rest.strip_prefix('.') {
             let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+            let fraction = || bad("a fraction of second needs 1 to 9 digits");
             if !(1..=9).contains(&digits) {
-                return None;
+                return Err(fraction());
             }
-            let padded = format!("{:0<9}", frac.get(..digits)?);
-            nanos = padded.parse().ok()?;
-            rest = frac.get(digits..)?;
+            let padded = format!("{:0<9}", frac.get(..digits).ok_or_else(fraction)?);
+            nanos = padded.parse().map_err(|_| fraction())?;
+            rest = frac.get(digits..).ok_or_else(fraction)?;
         }
-        let wall = date.and_hms_nano_opt(h, m, s, nanos)?;
+        let wall = date
+            .and_hms_nano_opt(h, m, s, nanos)
+            .ok_or_else(|| bad("no such date or time"))?;
         if rest.is_empty() {
-            return Some(ScheduleAt::Local(wall));
+            return Ok(ScheduleAt::Local(wall));
         }
+        let offset = || bad("the offset is not Z or ±HH:MM with HH up to 23");
         let offset_seconds = if rest == "Z" {
             0
         } else {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
+            let sign = match rest.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return Err(offset()),
             };
-            let body = rest.get(1..)?;
-            let (oh, om) = body.split_once(':')?;
+            let body = rest.get(1..).ok_or_else(offset)?;
+            let (oh, om) = body.split_once(':').ok_or_else(offset)?;
             if oh.len() != 2
                 || om.len() != 2
                 || !oh.bytes().chain(om.bytes()).all(|c| c.is_ascii_digit())
             {
-                return None;
+                return Err(offset());
             }
-            let (oh, om): (i32, i32) = (oh.parse().ok()?, om.parse().ok()?);
+            let (oh, om): (i32, i32) = (
+                oh.parse().map_err(|_| offset())?,
+                om.parse().map_err(|_| offset())?,
+            );
             if oh > 23 || om > 59 {
-                return None;
+                return Err(offset());
             }
             sign * (oh * 3600 + om * 60)
         };
-        let offset = FixedOffset::east_opt(offset_seconds)?;
-        let instant = offset.from_local_datetime(&wall).single()?;
-        Some(ScheduleAt::Instant(instant.with_timezone(&Utc)))
+        let instant = FixedOffset::east_opt(offset_seconds)
+            .and_then(|o| o.from_local_datetime(&wall).single())
+            .ok_or_else(offset)?;
+        Ok(ScheduleAt::Instant(instant.with_timezone(&Utc)))
     }
 }
+
+impl std::str::FromStr for ScheduleAt {
+    type Err = InvalidScheduleAt;
+
+    /// As [`ScheduleAt::parse`].
+    fn from_str(text: &str) -> Result<ScheduleAt, InvalidScheduleAt> {
+        ScheduleAt::parse(text)
+    }
+}
+
+/// Text that is not a [`ScheduleAt`], and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidScheduleAt {
+    input: String,
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidScheduleAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid schedule_at {:?}: {}; expected YYYY-MM-DDTHH:MM:SS, optionally with fractional seconds and Z or ±HH:MM",
+            self.input, self.reason
+        )
+    }
+}
+
+impl std::error::Error for InvalidScheduleAt {}
 
 /// A validated call request. Build one from JSON with
 /// [`CallRequest::from_json`], or in code with [`CallRequest::new`] and the

@@ -198,7 +198,7 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
 
     let schedule_at = match get("schedule_at") {
         None => None,
-        Some(Value::String(s)) => Some(ScheduleAt::parse(s).ok_or_else(|| {
+        Some(Value::String(s)) => Some(ScheduleAt::parse(s).map_err(|_| {
             Rejection::bad(
                 "schedule_at",
                 format!(
@@ -387,15 +387,17 @@ fn id_field(field: &str, v: &Value) -> Result<String, Rejection> {
 }
 
 fn time_field(field: &str, v: &Value) -> Result<TimeOfDay, Rejection> {
-    v.as_str().and_then(TimeOfDay::parse).ok_or_else(|| {
-        Rejection::bad(
-            field,
-            format!(
-                "Invalid {field} {}: expected HH:MM from 00:00 to 23:59",
-                show(v)
-            ),
-        )
-    })
+    v.as_str()
+        .and_then(|s| TimeOfDay::parse(s).ok())
+        .ok_or_else(|| {
+            Rejection::bad(
+                field,
+                format!(
+                    "Invalid {field} {}: expected HH:MM from 00:00 to 23:59",
+                    show(v)
+                ),
+            )
+        })
 }
 
 /// Checks size and depth; returns the compact JSON text.

@@ -325,11 +325,11 @@ fn metadata_limits() {
 #[test]
 fn schedule_at_forms() {
     use chrono::Timelike;
-    let Some(ScheduleAt::Local(w)) = ScheduleAt::parse("2025-12-31T09:30:00.123") else {
+    let Ok(ScheduleAt::Local(w)) = ScheduleAt::parse("2025-12-31T09:30:00.123") else {
         panic!("local")
     };
     assert_eq!(w.nanosecond(), 123_000_000);
-    let Some(ScheduleAt::Instant(t)) = ScheduleAt::parse("2025-12-31T09:30:00-05:00") else {
+    let Ok(ScheduleAt::Instant(t)) = ScheduleAt::parse("2025-12-31T09:30:00-05:00") else {
         panic!("instant")
     };
     assert_eq!(t.to_rfc3339(), "2025-12-31T14:30:00+00:00");
@@ -345,7 +345,7 @@ fn schedule_at_forms() {
         "+025-12-31T09:30:00",
         "2025-12-31t09:30:00",
     ] {
-        assert!(ScheduleAt::parse(bad).is_none(), "{bad}");
+        assert!(ScheduleAt::parse(bad).is_err(), "{bad}");
     }
 }
 
@@ -404,4 +404,30 @@ fn validate_catches_bad_code_built_requests() {
         r.validate(&Config::default()).unwrap_err().field.as_deref(),
         Some("gap_between_retries")
     );
+}
+
+/// Parse errors say what was wrong.
+#[test]
+fn parse_errors_give_their_reason() {
+    for (text, reason) in [
+        ("24:00", "hour 24 is above 23"),
+        ("23:60", "minute 60 is above 59"),
+        ("9:5", "not hours and minutes"),
+    ] {
+        let e = TimeOfDay::parse(text).unwrap_err().to_string();
+        assert!(e.contains(reason), "{e}");
+    }
+    for (text, reason) in [
+        ("2025-12-31 09:30:00", "not YYYY-MM-DDTHH:MM:SS"),
+        ("2025-02-30T09:30:00", "no such date or time"),
+        ("2025-12-31T25:30:00", "no such date or time"),
+        ("2025-12-31T09:30:60", "seconds above 59"),
+        ("2025-12-31T09:30:00.", "1 to 9 digits"),
+        ("2025-12-31T09:30:00.1234567890", "1 to 9 digits"),
+        ("2025-12-31T09:30:00+24:00", "offset"),
+        ("2025-12-31T09:30:00+0530", "offset"),
+    ] {
+        let e = ScheduleAt::parse(text).unwrap_err().to_string();
+        assert!(e.contains(reason), "{text}: {e}");
+    }
 }

@@ -61,7 +61,24 @@ pub struct Accepted {
 }
 
 impl Accepted {
+    /// The HTTP status of the API's answer: always 200 (a [`Rejection`]
+    /// carries its own).
+    pub fn status(&self) -> u16 {
+        200
+    }
+
     /// The API's success body.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let ok = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a"}"#)?;
+    /// assert_eq!(ok.status(), 200);
+    /// assert_eq!(ok.to_response().call_sid, "call-1-0");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_response(&self) -> SuccessResponse {
         SuccessResponse::new(&self.call.to_string())
     }

@@ -182,8 +182,21 @@ impl Snapshot {
 
     /// Serializes to JSON bytes (deterministic: the same state gives the
     /// same bytes).
+    ///
+    /// This cannot fail, by construction: serde_json fails only on a map
+    /// whose keys are not strings or on a `Serialize` impl that returns an
+    /// error, and a snapshot holds neither. Its maps are JSON objects
+    /// with string keys (the configuration, metadata and idempotent
+    /// requests, all `serde_json::Value`s built from JSON text), key lists
+    /// are arrays of pairs, and every other field is a number, a string, a
+    /// bool or a derived struct or enum of those; the hand-written impls
+    /// (phone numbers, times of day, instants, call IDs) write strings and
+    /// never fail. `tests/golden.rs` serializes a snapshot with every kind
+    /// of record.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let bytes = serde_json::to_vec(self);
+        debug_assert!(bytes.is_ok(), "a snapshot always serializes");
+        bytes.unwrap_or_default()
     }
 
     /// Parses bytes written by [`Snapshot::to_bytes`].

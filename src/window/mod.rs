@@ -36,10 +36,11 @@ const SEARCH_DAYS: u64 = 7;
 /// # Example
 /// ```
 /// use redial::TimeOfDay;
-/// let t = TimeOfDay::parse("9:05").unwrap();
+/// let t: TimeOfDay = "9:05".parse()?;
 /// assert_eq!((t.hour(), t.minute()), (9, 5));
 /// assert_eq!(t.to_string(), "09:05");
-/// assert!(TimeOfDay::parse("24:00").is_none());
+/// assert!(TimeOfDay::parse("24:00").is_err());
+/// # Ok::<(), redial::InvalidTimeOfDay>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimeOfDay {
@@ -70,20 +71,41 @@ impl TimeOfDay {
 
     /// Parses `H:MM` or `HH:MM` (the API's `^([0-1]?[0-9]|2[0-3]):[0-5][0-9]$`).
     ///
+    /// # Errors
+    /// [`InvalidTimeOfDay`], which says what was wrong: the shape, an hour
+    /// above 23 or a minute above 59.
+    ///
     /// # Example
     /// ```
     /// use redial::TimeOfDay;
-    /// assert_eq!(TimeOfDay::parse("21:00"), TimeOfDay::new(21, 0));
-    /// assert!(TimeOfDay::parse("9:5").is_none());
-    /// assert!(TimeOfDay::parse(" 9:05").is_none());
+    /// assert_eq!(TimeOfDay::parse("21:00").ok(), TimeOfDay::new(21, 0));
+    /// let err = TimeOfDay::parse("24:00").unwrap_err();
+    /// assert_eq!(err.to_string(), r#"invalid time of day "24:00": hour 24 is above 23; expected H:MM or HH:MM from 00:00 to 23:59"#);
+    /// assert!(TimeOfDay::parse("9:5").is_err());
+    /// assert!(" 9:05".parse::<TimeOfDay>().is_err());
     /// ```
-    pub fn parse(text: &str) -> Option<TimeOfDay> {
-        let (h, m) = text.split_once(':')?;
+    pub fn parse(text: &str) -> Result<TimeOfDay, InvalidTimeOfDay> {
+        let bad = |reason: String| InvalidTimeOfDay {
+            input: text.chars().take(64).collect(),
+            reason,
+        };
+        let shape = || bad("not hours and minutes".to_owned());
+        let (h, m) = text.split_once(':').ok_or_else(shape)?;
         let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !(1..=2).contains(&h.len()) || m.len() != 2 || !all_digits(h) || !all_digits(m) {
-            return None;
+            return Err(shape());
         }
-        TimeOfDay::new(h.parse().ok()?, m.parse().ok()?)
+        let (hour, minute): (u32, u32) = (
+            h.parse().map_err(|_| shape())?,
+            m.parse().map_err(|_| shape())?,
+        );
+        if hour > 23 {
+            return Err(bad(format!("hour {hour} is above 23")));
+        }
+        if minute > 59 {
+            return Err(bad(format!("minute {minute} is above 59")));
+        }
+        TimeOfDay::new(hour, minute).ok_or_else(shape)
     }
 
     /// The hour, `0..=23`.
@@ -100,6 +122,34 @@ impl TimeOfDay {
         date.and_hms_opt(self.hour(), self.minute(), 0)
     }
 }
+
+impl std::str::FromStr for TimeOfDay {
+    type Err = InvalidTimeOfDay;
+
+    /// As [`TimeOfDay::parse`].
+    fn from_str(text: &str) -> Result<TimeOfDay, InvalidTimeOfDay> {
+        TimeOfDay::parse(text)
+    }
+}
+
+/// Text that is not a [`TimeOfDay`], and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidTimeOfDay {
+    input: String,
+    reason: String,
+}
+
+impl fmt::Display for InvalidTimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid time of day {:?}: {}; expected H:MM or HH:MM from 00:00 to 23:59",
+            self.input, self.reason
+        )
+    }
+}
+
+impl std::error::Error for InvalidTimeOfDay {}
 
 impl fmt::Display for TimeOfDay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,9 +173,7 @@ impl<'de> Deserialize<'de> for TimeOfDay {
                 f.write_str("a time of day HH:MM")
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TimeOfDay, E> {
-                TimeOfDay::parse(text).ok_or_else(|| {
-                    E::custom(format!("invalid time of day {text:?}: expected HH:MM"))
-                })
+                TimeOfDay::parse(text).map_err(E::custom)
             }
         }
         d.deserialize_str(V)

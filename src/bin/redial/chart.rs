@@ -108,7 +108,7 @@ pub fn draw(run: &Run, path: &str) -> Result<(), String> {
         let Ok(tz) = c.timezone.parse::<Tz>() else {
             continue;
         };
-        let t = |v: &Option<String>| v.as_deref().and_then(TimeOfDay::parse);
+        let t = |v: &Option<String>| v.as_deref().and_then(|t| TimeOfDay::parse(t).ok());
         let Ok(w) = Window::new(t(&c.min_trigger_time), t(&c.max_trigger_time)) else {
             continue;
         };

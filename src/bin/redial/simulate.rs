@@ -122,7 +122,7 @@ pub fn run(
         .campaigns
         .iter()
         .map(|c| {
-            let t = |s: &Option<String>| s.as_deref().and_then(TimeOfDay::parse);
+            let t = |s: &Option<String>| s.as_deref().and_then(|t| TimeOfDay::parse(t).ok());
             Window::new(t(&c.min_trigger_time), t(&c.max_trigger_time)).ok()
         })
         .collect();
