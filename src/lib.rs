@@ -10,8 +10,13 @@
 //! carries calls over to the next day, expires them, and runs batches with
 //! pause, resume and cancel.
 //!
-//! The contract is the project's `semantics.md`; this page summarises it
-//! and documents every choice the contract leaves open.
+//! The contract ships with the crate, in `docs/spec/`: `semantics.md`
+//! (the behaviour; "semantics §3.4" in these docs is its section 3.4),
+//! `policy.md` (calling policies and what the engine remembers),
+//! `trace-format.md` (conformance cases) and `http.md` (the HTTP service).
+//! They are a verbatim copy of the project's shared contract, checked in
+//! CI. This page summarises them and documents every choice they leave
+//! open.
 //!
 //! ## A first call
 //!
@@ -230,6 +235,17 @@
 //!   and `invariants` (checks of derived state for tests and fuzzing).
 //! * [`snapshot`] (the state as facts, and restore), [`trace`]
 //!   (conformance cases), [`template`] (prompt metadata).
+//!
+//! ## Changes
+//!
+//! In this release: [`Scheduler::report`] takes the attempt it reports (a
+//! [`Dispatch`] or an [`AttemptId`]) and refuses a stale one
+//! ([`Scheduler::report_current`] is the old behaviour); [`Event`]
+//! serializes flat and names the agent and batch on terminal events;
+//! `TimeOfDay::parse` and `ScheduleAt::parse` return a `Result`; the error
+//! and event enums are `#[non_exhaustive]`; forgotten batches are unknown;
+//! nothing is scheduled after year 9999. The README's "Changes" section
+//! lists every change.
 //!
 //! ## Panics, errors and unwraps
 //!
