@@ -47,6 +47,7 @@ const CARRY_OVER: u8 = 1;
 const CANCEL_REQUESTED: u8 = 2;
 const HAS_END: u8 = 4;
 const HAS_TIMER: u8 = 8;
+const SUPPRESS_REQUESTED: u8 = 16;
 
 /// Fields most calls do not have.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,6 +56,8 @@ struct Extra {
     metadata: Option<Arc<str>>,
     idempotency_key: Option<Box<str>>,
     gap_list: Option<Box<[u16]>>,
+    /// The end of its lifetime: no attempt at or after it.
+    expires: Option<i64>,
 }
 
 /// A live call as the engine keeps it.
@@ -69,6 +72,8 @@ pub(crate) struct Call {
     pub batch: u32,
     /// Derived on restore: lanes are numbered in the order they are made.
     pub lane: LaneId,
+    /// Its zones and policies: a rule set of the engine's calendar.
+    pub rules: u32,
     extra: Option<Box<Extra>>,
     window: u32,
     pub tz: Tz,
@@ -111,6 +116,23 @@ pub(crate) struct CallRecord {
     /// The pending timer's instant, if any.
     pub timer: Option<i64>,
     pub cancel_requested: bool,
+    /// Whether a suppression waits for the in-flight attempt to end.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suppress_requested: bool,
+    /// Its zones, the primary first, when they are not just `tz`
+    /// (format 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<Tz>,
+    /// The names of its calling policies (format 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// The end of its lifetime (format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Call {
@@ -137,6 +159,7 @@ impl Call {
             metadata: r.metadata.map(Arc::from),
             idempotency_key: r.idempotency_key,
             gap_list,
+            expires: r.expires,
         };
         let mut call = Call {
             seq: r.seq,
@@ -147,6 +170,7 @@ impl Call {
             agent: r.agent,
             batch: r.batch,
             lane: 0,
+            rules: 0,
             extra: (extra != Extra::default()).then(|| Box::new(extra)),
             window: Window::pack(r.window),
             tz: r.tz,
@@ -159,7 +183,14 @@ impl Call {
             flags: 0,
         };
         call.set_flag(CARRY_OVER, r.carry_over);
+        if r.cancel_requested && r.suppress_requested {
+            return Err(format!(
+                "call {} has both a cancel and a suppression pending",
+                r.seq
+            ));
+        }
         call.set_flag(CANCEL_REQUESTED, r.cancel_requested);
+        call.set_flag(SUPPRESS_REQUESTED, r.suppress_requested);
         call.set_occurrence_end(r.occurrence_end);
         call.set_timer_at(r.timer);
         Ok(call)
@@ -192,6 +223,10 @@ impl Call {
             occurrence_end: self.occurrence_end(),
             timer: self.timer(),
             cancel_requested: self.cancel_requested(),
+            suppress_requested: self.suppress_requested(),
+            zones: Vec::new(),
+            policies: Vec::new(),
+            expires: self.expires(),
         }
     }
 
@@ -201,6 +236,11 @@ impl Call {
             due: self.due,
             seq: self.seq,
         }
+    }
+
+    /// The number's digits (E.164 without the `+`).
+    pub fn number(&self) -> u64 {
+        self.number
     }
 
     /// The number in E.164 form.
@@ -257,8 +297,29 @@ impl Call {
         self.flags & CANCEL_REQUESTED != 0
     }
 
+    /// Asks for the in-flight attempt's end to cancel the call, unless a
+    /// suppression asked first (the first decides).
     pub fn request_cancel(&mut self) {
-        self.set_flag(CANCEL_REQUESTED, true);
+        if !self.suppress_requested() {
+            self.set_flag(CANCEL_REQUESTED, true);
+        }
+    }
+
+    pub fn suppress_requested(&self) -> bool {
+        self.flags & SUPPRESS_REQUESTED != 0
+    }
+
+    /// Asks for the in-flight attempt's end to end the call `suppressed`,
+    /// unless a cancel asked first.
+    pub fn request_suppress(&mut self) {
+        if !self.cancel_requested() {
+            self.set_flag(SUPPRESS_REQUESTED, true);
+        }
+    }
+
+    /// The end of the call's lifetime, if it has one.
+    pub fn expires(&self) -> Option<i64> {
+        self.extra.as_deref().and_then(|e| e.expires)
     }
 
     pub fn occurrence_end(&self) -> Option<i64> {
@@ -315,6 +376,10 @@ mod tests {
             occurrence_end: Some(0),
             timer: None,
             cancel_requested: true,
+            suppress_requested: false,
+            zones: Vec::new(),
+            policies: Vec::new(),
+            expires: Some(99),
         }
     }
 
@@ -354,6 +419,7 @@ mod tests {
             occurrence_end: None,
             timer: Some(i64::MIN),
             cancel_requested: false,
+            expires: None,
             to_number: "+123456789012345".into(),
             ..r
         };

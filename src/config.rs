@@ -1,10 +1,12 @@
 //! Engine configuration (semantics §6).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::policy::Policy;
 use crate::retry::Outcome;
 
 /// The engine's configuration. Every field has the default of semantics §6.
@@ -40,6 +42,39 @@ pub struct Config {
     pub max_schedule_ahead_days: u32,
     /// Largest request body, checked before parsing.
     pub max_body_bytes: usize,
+    /// Calling policies by name (policy.md 1).
+    #[serde(deserialize_with = "deserialize_policies")]
+    pub policies: BTreeMap<String, Policy>,
+    /// E.164 prefixes (`"+33"`, `"+1212"`) to the name of the policy that
+    /// always applies to numbers starting with them (the longest matching
+    /// prefix wins).
+    pub policy_by_prefix: BTreeMap<String, String>,
+    /// Read every call's zones from its number, not only calls under a
+    /// policy (policy.md 2).
+    pub zones_from_number: bool,
+    /// How many 24-hour days a `do_not_call` outcome suppresses the number
+    /// for; `None` (JSON `null`, the default) for no end, `Some(0)` for not
+    /// at all (policy.md 5).
+    pub do_not_call_suppression_days: Option<u32>,
+    /// A call's lifetime from its acceptance, in 24-hour days (1..=3650);
+    /// `None` for no limit (policy.md 7).
+    pub max_call_age_days: Option<u32>,
+}
+
+/// Reads `policies`, naming the key of the first invalid policy
+/// (`policies.fr.hours.mon[1]`).
+fn deserialize_policies<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Policy>, D::Error> {
+    use serde::de::Error as _;
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(name, v)| {
+            Policy::from_value(&v)
+                .map(|p| (name.clone(), p))
+                .map_err(|e| D::Error::custom(format!("policies.{name}.{}: {}", e.key, e.message)))
+        })
+        .collect()
 }
 
 impl Default for Config {
@@ -60,6 +95,11 @@ impl Default for Config {
             max_metadata_bytes: 16_384,
             max_schedule_ahead_days: 365,
             max_body_bytes: 65_536,
+            policies: BTreeMap::new(),
+            policy_by_prefix: BTreeMap::new(),
+            zones_from_number: false,
+            do_not_call_suppression_days: None,
+            max_call_age_days: None,
         }
     }
 }
@@ -67,8 +107,9 @@ impl Default for Config {
 /// A configuration that cannot run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
-    /// The offending key.
-    pub key: &'static str,
+    /// The offending key (`attempt_timeout_minutes`,
+    /// `policies.fr.hours.mon[1]`).
+    pub key: String,
     /// What is wrong and what was expected.
     pub message: String,
 }
@@ -94,9 +135,19 @@ impl Config {
     /// assert!(redial::Config::from_json(r#"{"retryable_outcomes": ["busy"]}"#).is_ok());
     /// ```
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_str(text).map_err(|e| ConfigError {
-            key: "config",
-            message: e.to_string(),
+        let config: Config = serde_json::from_str(text).map_err(|e| {
+            // A policy's own errors start with the key they name.
+            let text = e.to_string();
+            match text.split_once(": ") {
+                Some((key, message)) if key.starts_with("policies.") => ConfigError {
+                    key: key.to_owned(),
+                    message: message.to_owned(),
+                },
+                _ => ConfigError {
+                    key: "config".to_owned(),
+                    message: text,
+                },
+            }
         })?;
         config.validate()?;
         Ok(config)
@@ -107,9 +158,9 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the first key out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |key, message: &str| {
+        let err = |key: &str, message: &str| {
             Err(ConfigError {
-                key,
+                key: key.to_owned(),
                 message: message.to_owned(),
             })
         };
@@ -121,12 +172,48 @@ impl Config {
         }
         if let Some(o) = self.retryable_outcomes.iter().find(|o| !o.can_retry()) {
             return Err(ConfigError {
-                key: "retryable_outcomes",
+                key: "retryable_outcomes".to_owned(),
                 message: format!("{o} can never be retried"),
             });
         }
         if self.max_schedule_ahead_days > 3650 {
             return err("max_schedule_ahead_days", "expected 0..=3650");
+        }
+        if self
+            .max_call_age_days
+            .is_some_and(|d| !(1..=3650).contains(&d))
+        {
+            return err(
+                "max_call_age_days",
+                "expected 1..=3650, or null for no limit",
+            );
+        }
+        for (prefix, name) in &self.policy_by_prefix {
+            let key = format!("policy_by_prefix.{prefix}");
+            let digits = prefix.strip_prefix('+').unwrap_or("");
+            if !(1..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return err(&key, "expected a prefix + and 1 to 15 digits");
+            }
+            if !self.policies.contains_key(name) {
+                return err(
+                    &key,
+                    &format!("names no policy: {name:?} is not in policies"),
+                );
+            }
+        }
+        if self.policies.len() > usize::from(u16::MAX) {
+            return err("policies", "expected fewer than 65536 policies");
+        }
+        if !cfg!(feature = "number-zones") && (self.zones_from_number || !self.policies.is_empty())
+        {
+            return err(
+                if self.zones_from_number {
+                    "zones_from_number"
+                } else {
+                    "policies"
+                },
+                "the callee's zones come from the number, which needs the crate feature number-zones (libphonenumber's data); enable it",
+            );
         }
         Ok(())
     }

@@ -72,8 +72,25 @@ impl Event {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ExpireReason {
-    /// Its window closed and it could not carry over.
+    /// Its window closed (or no permitted instant came within the search
+    /// horizon) and it could not carry over.
     WindowClosed,
+    /// A frequency cap held it past its window, and it could not carry over.
+    FrequencyCap,
+    /// Its lifetime (`expires_at`, `max_call_age_days`) ended first.
+    Lifetime,
+}
+
+/// Why a call waits again although it was due (policy.md 3, 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeferReason {
+    /// Its permitted time ran out (a policy's hours, a lunch break, the
+    /// wall clock leaving its window in a fall-back fold).
+    CallingHours,
+    /// A frequency cap of its number was used up when it was dialed.
+    FrequencyCap,
 }
 
 /// The kinds of [`Event`].
@@ -138,6 +155,16 @@ pub enum EventKind {
     },
     /// Terminal: cancelled by the host.
     Cancelled,
+    /// A due call waits again: its permitted time ran out, or a frequency
+    /// cap held it. Not terminal; no retry is used up.
+    Deferred {
+        /// When it is due again.
+        due: DateTime<Utc>,
+        /// Why.
+        reason: DeferReason,
+    },
+    /// Terminal: its number was suppressed (do-not-call).
+    Suppressed,
 }
 
 /// The event's name, as in the trace format (`retry_scheduled`).
@@ -162,6 +189,8 @@ impl EventKind {
             EventKind::Failed { .. } => "failed",
             EventKind::TimedOut { .. } => "timed_out",
             EventKind::Cancelled => "cancelled",
+            EventKind::Deferred { .. } => "deferred",
+            EventKind::Suppressed => "suppressed",
         }
     }
 
@@ -174,6 +203,7 @@ impl EventKind {
                 | EventKind::Exhausted
                 | EventKind::Failed { .. }
                 | EventKind::Cancelled
+                | EventKind::Suppressed
         )
     }
 }
@@ -259,6 +289,8 @@ pub enum OpError {
     UnknownBatch(String),
     /// An ID argument breaks the ID rule (1 to 128 bytes, no control characters).
     InvalidId(String),
+    /// A number argument is not E.164.
+    InvalidNumber(String),
     /// `now` is outside the years 1 to 9999.
     TimeOutOfRange(DateTime<Utc>),
 }
@@ -272,6 +304,7 @@ impl OpError {
             OpError::StaleReport { .. } => "stale_report",
             OpError::UnknownBatch(_) => "unknown_batch",
             OpError::InvalidId(_) => "invalid_id",
+            OpError::InvalidNumber(_) => "invalid_number",
             OpError::TimeOutOfRange(_) => "time_out_of_range",
         }
     }
@@ -308,6 +341,10 @@ impl fmt::Display for OpError {
             OpError::InvalidId(s) => write!(
                 f,
                 "invalid ID {s:?}: expected 1 to 128 bytes without control characters"
+            ),
+            OpError::InvalidNumber(s) => write!(
+                f,
+                "invalid number {s:?}: expected E.164 such as +919876543210"
             ),
             OpError::TimeOutOfRange(t) => {
                 write!(f, "now {t} is out of range: expected a year from 1 to 9999")

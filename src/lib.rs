@@ -284,6 +284,7 @@ pub mod event;
 mod id;
 mod index;
 pub mod number;
+pub mod policy;
 mod queue;
 pub mod request;
 pub mod retry;
@@ -296,10 +297,15 @@ mod test_rng;
 mod time;
 pub mod trace;
 pub mod window;
+#[cfg(feature = "number-zones")]
+pub mod zones;
 
 pub use config::{Config, ConfigError};
-pub use event::{AttemptId, CallId, Dispatch, Event, EventKind, ExpireReason, OpError};
+pub use event::{
+    AttemptId, CallId, DeferReason, Dispatch, Event, EventKind, ExpireReason, OpError,
+};
 pub use number::{PhoneNumber, PhoneNumberError};
+pub use policy::{MaxAttempts, Policy, PolicyError, easter_sunday};
 pub use request::{
     CallRequest, ErrorResponse, InvalidScheduleAt, Language, Rejection, ScheduleAt, SuccessResponse,
 };

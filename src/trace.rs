@@ -176,9 +176,12 @@ pub fn replay(case: &Case) -> Result<Vec<Value>, CaseError> {
                     .map(|_| ())
                     .map_err(|e| (None, e.code()))
             }
-            Op::Suppress { .. } | Op::Unsuppress { .. } => {
-                return Err(CaseError(format!("op {op_name} is not supported yet")));
-            }
+            Op::Suppress { to_number, until } => engine
+                .suppress(now, to_number, until.map(|u| u.with_timezone(&Utc)))
+                .map_err(|e| (None, e.code())),
+            Op::Unsuppress { to_number } => engine
+                .unsuppress(now, to_number)
+                .map_err(|e| (None, e.code())),
             Op::Report {
                 name,
                 outcome,

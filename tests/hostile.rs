@@ -223,12 +223,12 @@ fn snapshot_errors_are_typed() {
     ));
     let good = engine_with_calls().snapshot().to_bytes();
     let text = String::from_utf8(good.clone()).unwrap();
-    let other = text.replacen("\"format\":2", "\"format\":3", 1);
+    let other = text.replacen("\"format\":3", "\"format\":4", 1);
     assert_eq!(
         Snapshot::from_bytes(other.as_bytes()).unwrap_err(),
         SnapshotError::Format {
-            found: 3,
-            expected: 2
+            found: 4,
+            expected: 3
         }
     );
     // Slots: every call's and every free one, each once, covering 0..n.
@@ -238,8 +238,8 @@ fn snapshot_errors_are_typed() {
         ("\"slot\":1,", "\"slot\":9,"),              // past the last slot
         ("\"slot\":1,", ""),                         // a call without one
         ("\"free_slots\":[]", "\"free_slots\":[0]"), // free and full
-        ("\"free_slots\":[],", ""),                  // format 2 without free slots
-        ("\"format\":2", "\"format\":1"),            // format 1 with slots
+        ("\"free_slots\":[],", ""),                  // format 3 without free slots
+        ("\"format\":3", "\"format\":1"),            // format 1 with slots
     ] {
         let bad = text.replacen(from, to, 1);
         assert_ne!(bad, text, "{from}");
@@ -262,7 +262,7 @@ fn snapshot_errors_are_typed() {
         Err(SnapshotError::Inconsistent(_))
     ));
     let s = Snapshot::from_bytes(&good).unwrap();
-    assert_eq!((s.format(), s.live_calls()), (2, 5));
+    assert_eq!((s.format(), s.live_calls()), (3, 5));
     assert_eq!(s.tzdb_version(), chrono_tz::IANA_TZDB_VERSION);
     // Deterministic bytes: the same state writes the same snapshot.
     assert_eq!(engine_with_calls().snapshot().to_bytes(), good);

@@ -108,6 +108,8 @@ fn distinct_batches_and_agents_are_forgotten_and_memory_stays_flat() {
         lanes: 0,
         idempotency_keys: 0,
         queued_events: 0,
+        suppressions: 0,
+        attempt_histories: 0,
     };
     assert_eq!(engine.footprint(), empty);
     let before = resident_bytes();

@@ -15,8 +15,8 @@ use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, 
 use chrono_tz::Tz;
 use common::{Rng, ZONES};
 use redial::{
-    AttemptId, CallId, CallRequest, Config, Event, EventKind, ExpireReason, OpError, Outcome,
-    ScheduleAt, Scheduler, Snapshot,
+    AttemptId, CallId, CallRequest, Config, DeferReason, Event, EventKind, ExpireReason, OpError,
+    Outcome, ScheduleAt, Scheduler, Snapshot,
 };
 use serde_json::{Value, json};
 
@@ -74,6 +74,54 @@ impl MWindow {
         (start < end).then_some((start, end))
     }
 
+    /// Whether `t`'s wall clock in `tz` reads inside the window (policy.md
+    /// 3: membership is by the wall clock, so the second pass of a fold
+    /// that reads before `min` is out).
+    fn holds(&self, tz: Tz, t: i64) -> bool {
+        let minute = u32::try_from((t + offset_at(tz, t)).rem_euclid(86_400) / 60).unwrap();
+        match self.max {
+            None => minute >= self.min,
+            Some(max) if self.min < max => self.min <= minute && minute < max,
+            Some(max) => minute >= self.min || minute < max,
+        }
+    }
+
+    /// `next(O, d)` for occurrence `(start, end)`, by brute force: `d` or
+    /// a later whole minute (wall clocks change at whole minutes).
+    fn next_in(&self, tz: Tz, (start, end): (i64, i64), d: i64) -> Option<i64> {
+        let mut t = d.max(start);
+        while t < end {
+            if self.holds(tz, t) {
+                return Some(t);
+            }
+            t = (t.div_euclid(60) + 1) * 60;
+        }
+        None
+    }
+
+    /// The first instant after `t` where the wall clock leaves the window,
+    /// or `end`.
+    fn holds_until(&self, tz: Tz, t: i64, end: i64) -> i64 {
+        let mut u = (t.div_euclid(60) + 1) * 60;
+        while u < end && self.holds(tz, u) {
+            u += 60;
+        }
+        u.min(end)
+    }
+
+    /// The first occurrence ending after `d` and after `after` that has
+    /// `next(O, d)`: (date, due, end).
+    fn first_with_next(&self, tz: Tz, d: i64, after: i64) -> (NaiveDate, i64, i64) {
+        let mut from = d.max(after);
+        loop {
+            let (date, s, e) = self.first_ending_after(tz, from);
+            if let Some(due) = self.next_in(tz, (s, e), d) {
+                return (date, due, e);
+            }
+            from = e;
+        }
+    }
+
     /// (date, start, end) of the first occurrence ending after `t`.
     fn first_ending_after(&self, tz: Tz, t: i64) -> (NaiveDate, i64, i64) {
         let local = DateTime::from_timestamp(t + offset_at(tz, t), 0)
@@ -109,6 +157,9 @@ struct MCall {
     state: MState,
     due: i64,
     end: Option<i64>,
+    /// A ready call's permitted time ends here (its window's wall clock
+    /// leaves it, or its occurrence ends).
+    until: Option<i64>,
     timeout: i64,
     attempt: u32,
     cancel: bool,
@@ -120,7 +171,7 @@ impl MCall {
     fn pending(&self) -> Option<i64> {
         match self.state {
             MState::Waiting => Some(self.due),
-            MState::Ready => self.end,
+            MState::Ready => self.until,
             MState::InFlight => Some(self.timeout),
         }
     }
@@ -191,16 +242,37 @@ impl Model {
                 .min();
             let Some((t, i)) = next else { return };
             match self.calls[i].state {
-                MState::Waiting => self.calls[i].state = MState::Ready,
+                MState::Waiting => {
+                    let c = &mut self.calls[i];
+                    c.state = MState::Ready;
+                    c.until = match (c.window, c.end) {
+                        (Some(w), Some(end)) => Some(w.holds_until(c.tz, t, end)),
+                        _ => None,
+                    };
+                }
                 MState::Ready => {
                     let c = &self.calls[i];
-                    if c.req.carry_over {
-                        let (_, s, e) = c.window.unwrap().first_ending_after(c.tz, t);
+                    let (w, end) = (c.window.unwrap(), c.end.unwrap());
+                    let (_, start, _) = w.first_ending_after(c.tz, end - 1);
+                    if let Some(due) = w.next_in(c.tz, (start, end), t) {
+                        // The wall clock left the window inside its occurrence.
                         let c = &mut self.calls[i];
                         c.state = MState::Waiting;
-                        c.due = s.max(t);
+                        c.due = due;
+                        self.emit(
+                            t,
+                            i,
+                            EventKind::Deferred {
+                                due: at(due),
+                                reason: DeferReason::CallingHours,
+                            },
+                        );
+                    } else if c.req.carry_over {
+                        let (_, due, e) = w.first_with_next(c.tz, t, end);
+                        let c = &mut self.calls[i];
+                        c.state = MState::Waiting;
+                        c.due = due;
                         c.end = Some(e);
-                        let due = c.due;
                         self.emit(t, i, EventKind::CarriedOver { due: at(due) });
                     } else {
                         self.emit(
@@ -251,12 +323,15 @@ impl Model {
         let gap = gaps[(c.attempt as usize - 1).min(gaps.len() - 1)];
         let d = r + i64::from(gap) * 60;
         let next = match (c.window, c.end) {
-            (Some(w), Some(end)) if d >= end => {
-                if c.req.carry_over {
-                    let (_, s, e) = w.first_ending_after(c.tz, d);
-                    Some((d.max(s), Some(e), true))
-                } else {
-                    None
+            (Some(w), Some(end)) => {
+                let (_, start, _) = w.first_ending_after(c.tz, end - 1);
+                match w.next_in(c.tz, (start, end), d) {
+                    Some(due) => Some((due, Some(end), false)),
+                    None if c.req.carry_over => {
+                        let (_, due, e) = w.first_with_next(c.tz, d, end);
+                        Some((due, Some(e), true))
+                    }
+                    None => None,
                 }
             }
             _ => Some((d, c.end, false)),
@@ -346,12 +421,12 @@ impl Model {
         let (due, end) = match window {
             None => (d, None),
             Some(w) => {
-                let (date, s, e) = w.first_ending_after(tz, d);
+                let (date, due, e) = w.first_with_next(tz, d, d);
                 let today = DateTime::from_timestamp(d + offset_at(tz, d), 0)
                     .unwrap()
                     .date_naive();
-                if d >= s || date == today || req.carry_over {
-                    (d.max(s), Some(e))
+                if date <= today || req.carry_over {
+                    (due, Some(e))
                 } else {
                     return Err((400, Some("max_trigger_time".into())));
                 }
@@ -385,11 +460,7 @@ impl Model {
         if let Some(b) = &req.batch_id {
             self.paused.entry(b.clone()).or_insert(false);
         }
-        let state = if due <= t {
-            MState::Ready
-        } else {
-            MState::Waiting
-        };
+        let state = MState::Waiting;
         self.calls.push(MCall {
             id,
             req,
@@ -398,11 +469,13 @@ impl Model {
             state,
             due,
             end,
+            until: None,
             timeout: 0,
             attempt: 1,
             cancel: false,
             done: false,
         });
+        self.advance(); // due now: ready now
         Ok((id, due, false))
     }
 
@@ -607,12 +680,17 @@ impl WholeSeconds for NaiveDateTime {
 
 // ---- the comparison --------------------------------------------------
 
-const STARTS: [i64; 4] = [
+const STARTS: [i64; 6] = [
     1_772_668_800, // 2026-03-05, before New York's spring forward
     1_792_454_400, // 2026-10-21, before London's and New York's fall back
     1_790_812_800, // 2026-10-02, before Lord Howe's spring forward
     1_788_480_000, // 2026-09-05, Santiago's midnight gap
+    1_793_484_000, // 2026-10-31T22:00Z, hours before New York's fall back
+    1_775_296_800, // 2026-04-04T10:00Z, before Lord Howe's and Santiago's fall back
 ];
+
+/// Deferrals seen across all sequences: the fold rule must be exercised.
+static DEFERRED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn body(rng: &mut Rng, now: i64) -> String {
     let zone = ZONES[rng.below(6) as usize];
@@ -690,7 +768,7 @@ fn compare(seed: u64) -> Result<(), String> {
     };
     let mut engine = Scheduler::new(config.clone()).unwrap();
     let mut model = Model::new(config);
-    let mut now = STARTS[rng.below(4) as usize];
+    let mut now = STARTS[rng.below(STARTS.len() as u64) as usize];
     let mut ids: Vec<CallId> = Vec::new();
     let steps = 10 + rng.below(50);
     // Events by name, to check the engine's counters.
@@ -874,6 +952,9 @@ fn compare(seed: u64) -> Result<(), String> {
         }
         for ev in &ev {
             *said.entry(ev.kind.name()).or_default() += 1;
+            if matches!(ev.kind, EventKind::Deferred { .. }) {
+                DEFERRED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         let c = engine.counters();
         let failed: u64 = c.failed.values().sum();
@@ -893,7 +974,15 @@ fn compare(seed: u64) -> Result<(), String> {
             ("completed", c.completed),
             ("exhausted", c.exhausted),
             ("cancelled", c.cancelled),
-            ("expired", c.expired_window_closed),
+            (
+                "expired",
+                c.expired_window_closed + c.expired_frequency_cap + c.expired_lifetime,
+            ),
+            (
+                "deferred",
+                c.deferred_calling_hours + c.deferred_frequency_cap,
+            ),
+            ("suppressed", c.suppressed),
             ("failed", failed),
         ];
         for (name, n) in counted {
@@ -933,6 +1022,12 @@ fn engine_matches_the_model() {
     if let Some((seed, e)) = first.or(second) {
         panic!("model and engine differ, seed {seed}: {e}");
     }
+    let deferred = DEFERRED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        n < 1000 || deferred > 0,
+        "no sequence reached a fold's deferral"
+    );
+    eprintln!("{n} sequences, {deferred} deferrals");
 }
 
 /// The model is not vacuous: its own wall-clock rule agrees with known DST

@@ -20,11 +20,11 @@ mod parse;
 mod response;
 
 pub(crate) use parse::parse_body;
-use parse::{GAP_EXPECTED, check_e164, check_id, check_metadata};
+use parse::{GAP_EXPECTED, check_e164, check_id, check_metadata, check_policy};
 pub use response::{ErrorResponse, Rejection, SuccessResponse};
 
 /// The request fields, in validation order.
-pub const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 16] = [
     "to_number",
     "agent_id",
     "batch_id",
@@ -39,6 +39,8 @@ pub const FIELDS: [&str; 14] = [
     "language",
     "timezone",
     "idempotency_key",
+    "policy",
+    "expires_at",
 ];
 
 /// Deepest nesting of `metadata` (the object itself is depth 1).
@@ -278,6 +280,11 @@ pub struct CallRequest {
     pub timezone: Option<Tz>,
     /// Deduplicates repeated submissions of one call.
     pub idempotency_key: Option<String>,
+    /// A calling policy of the configuration that applies on top of the
+    /// number's (policy.md 2).
+    pub policy: Option<String>,
+    /// No attempt at or after this (policy.md 7).
+    pub expires_at: Option<ScheduleAt>,
 }
 
 impl CallRequest {
@@ -305,6 +312,8 @@ impl CallRequest {
             language: None,
             timezone: None,
             idempotency_key: None,
+            policy: None,
+            expires_at: None,
         }
     }
 
@@ -418,6 +427,9 @@ impl CallRequest {
         if let Some(k) = &self.idempotency_key {
             check_id("idempotency_key", k)?;
         }
+        if let Some(p) = &self.policy {
+            check_policy(p, config)?;
+        }
         self.window()?;
         Ok(self)
     }
@@ -477,6 +489,17 @@ impl CallRequest {
         }
         if let Some(k) = &self.idempotency_key {
             put("idempotency_key", Value::from(k.clone()));
+        }
+        if let Some(p) = &self.policy {
+            put("policy", Value::from(p.clone()));
+        }
+        match self.expires_at {
+            Some(ScheduleAt::Local(w)) => put(
+                "expires_at",
+                Value::from(w.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
+            ),
+            Some(ScheduleAt::Instant(t)) => put("expires_at", Value::from(t.to_rfc3339())),
+            None => {}
         }
         Value::Object(map)
     }

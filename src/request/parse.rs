@@ -325,6 +325,40 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
         .map(|v| id_field("idempotency_key", v))
         .transpose()?;
 
+    let policy = match get("policy") {
+        None => None,
+        Some(Value::String(p)) => {
+            check_policy(p, config)?;
+            Some(p.clone())
+        }
+        Some(v) => {
+            return Err(Rejection::bad(
+                "policy",
+                format!(
+                    "Invalid policy {}: expected the name of a calling policy",
+                    show(v)
+                ),
+            ));
+        }
+    };
+
+    let expires_at = match get("expires_at") {
+        None => None,
+        Some(Value::String(s)) => Some(
+            ScheduleAt::parse(s)
+                .map_err(|e| Rejection::bad("expires_at", format!("Invalid expires_at: {e}")))?,
+        ),
+        Some(v) => {
+            return Err(Rejection::bad(
+                "expires_at",
+                format!(
+                    "Invalid expires_at {}: expected a string such as 2025-12-31T18:00:00",
+                    show(v)
+                ),
+            ));
+        }
+    };
+
     let req = CallRequest {
         to_number,
         agent_id,
@@ -340,9 +374,31 @@ fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest,
         language,
         timezone,
         idempotency_key,
+        policy,
+        expires_at,
     };
     req.window()?;
     Ok(req)
+}
+
+/// A request's `policy` must name one of the configuration's.
+pub(super) fn check_policy(name: &str, config: &Config) -> Result<(), Rejection> {
+    if config.policies.contains_key(name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+    Err(Rejection::bad(
+        "policy",
+        format!(
+            "Unknown policy {}: expected one of the configured policies ({})",
+            show_str(name),
+            if known.is_empty() {
+                "none are configured".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ),
+    ))
 }
 
 pub(super) fn check_e164(number: &str) -> Result<(), Rejection> {

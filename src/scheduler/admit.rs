@@ -9,11 +9,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::plan::Rules;
 use super::registry::NO_BATCH;
 use super::store::IdempotencyEntry;
 use super::{Accepted, Scheduler};
 use crate::call::{Call, CallRecord, CallState};
 use crate::event::{CallId, Event, EventKind};
+use crate::number::e164_digits;
+use crate::policy::calendar::{HORIZON_DAYS, RuleSet};
 use crate::request::{CallRequest, Rejection, ScheduleAt, parse_body};
 use crate::retry::Gaps;
 use crate::time::{DAY, MAX_TIME, Secs, ceil_secs, instant};
@@ -80,9 +83,28 @@ impl Scheduler {
         req: CallRequest,
         canonical: Value,
     ) -> Result<Accepted, Rejection> {
-        let tz = req.timezone.unwrap_or(self.config.default_timezone);
         let window = req.window()?;
-        let (due, occurrence_end) = self.first_attempt(now, &req, tz, window)?;
+        let (set, tz) = self.rules_for(&req);
+        let number = e164_digits(&req.to_number).unwrap_or(0);
+        if let Some(until) = self.numbers.suppressed(number, now) {
+            return Err(Rejection {
+                status: 403,
+                field: Some("to_number".to_owned()),
+                message: match until {
+                    Some(u) => format!(
+                        "to_number {} is suppressed (do not call) until {}; expected another number, or a request after then",
+                        req.to_number,
+                        instant(u).to_rfc3339()
+                    ),
+                    None => format!(
+                        "to_number {} is suppressed (do not call) with no end; expected another number, or unsuppress after new consent",
+                        req.to_number
+                    ),
+                },
+            });
+        }
+        let (due, occurrence_end) = self.first_attempt(now, &req, set, tz, window)?;
+        let expires = self.lifetime(now, &req, tz, due)?;
         if self.config.require_registered_agents && !self.registry.is_registered(&req.agent_id) {
             return Err(Rejection {
                 status: 404,
@@ -142,8 +164,13 @@ impl Scheduler {
             occurrence_end,
             timer: None,
             cancel_requested: false,
+            suppress_requested: false,
+            zones: Vec::new(),
+            policies: Vec::new(),
+            expires,
         };
         let mut call = Call::from_record(record).map_err(Rejection::bad_body)?;
+        call.rules = set;
         self.calls.take_seq();
         let member = self
             .registry
@@ -174,26 +201,93 @@ impl Scheduler {
         })
     }
 
+    /// The rule set of a request (its zones and policies, policy.md 2)
+    /// and its primary zone.
+    fn rules_for(&mut self, req: &CallRequest) -> (u32, chrono_tz::Tz) {
+        let mut policies: Vec<u16> = Vec::new();
+        if !self.config.policy_by_prefix.is_empty() {
+            let prefix_policy = (2..=req.to_number.len()).rev().find_map(|len| {
+                req.to_number
+                    .get(..len)
+                    .and_then(|p| self.config.policy_by_prefix.get(p))
+            });
+            policies.extend(prefix_policy.and_then(|name| self.policy_index(name)));
+        }
+        policies.extend(
+            req.policy
+                .as_deref()
+                .and_then(|name| self.policy_index(name)),
+        );
+        policies.sort_unstable();
+        policies.dedup();
+        let number_zones = if !policies.is_empty() || self.config.zones_from_number {
+            self.number_zones(&req.to_number)
+        } else {
+            Vec::new()
+        };
+        let zones: Vec<chrono_tz::Tz> = match req.timezone {
+            Some(t) if number_zones.is_empty() || number_zones.contains(&t) => vec![t],
+            // The host's zone and the number disagree: both must permit.
+            Some(t) => std::iter::once(t)
+                .chain(number_zones.into_iter().filter(|z| *z != t))
+                .collect(),
+            None if number_zones.is_empty() => vec![self.config.default_timezone],
+            None => number_zones,
+        };
+        let tz = zones
+            .first()
+            .copied()
+            .unwrap_or(self.config.default_timezone);
+        let set = self.calendar.intern(RuleSet {
+            zones: zones.into_boxed_slice(),
+            policies: policies.into_boxed_slice(),
+        });
+        (set, tz)
+    }
+
+    /// A policy's place in the configuration's (name) order.
+    pub(crate) fn policy_index(&self, name: &str) -> Option<u16> {
+        self.config
+            .policies
+            .keys()
+            .position(|k| k == name)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    /// The zones libphonenumber gives `number` (sorted by name).
+    fn number_zones(&mut self, number: &str) -> Vec<chrono_tz::Tz> {
+        #[cfg(feature = "number-zones")]
+        {
+            let digits = e164_digits(number).unwrap_or(0);
+            self.zone_memo.zones(digits, number)
+        }
+        #[cfg(not(feature = "number-zones"))]
+        {
+            // Unreachable: the configuration is refused without the data.
+            let _ = number;
+            Vec::new()
+        }
+    }
+
     /// The first attempt's due instant and, with a window, the end of the
-    /// occurrence it is bound to (semantics §3.2); or why it cannot be.
+    /// occurrence it is bound to (policy.md 3, First attempt); or why it
+    /// cannot be.
     fn first_attempt(
         &mut self,
         now: Secs,
         req: &CallRequest,
+        set: u32,
         tz: chrono_tz::Tz,
         window: Option<Window>,
     ) -> Result<(Secs, Option<Secs>), Rejection> {
         let scheduled = match req.schedule_at {
             None => None,
-            Some(ScheduleAt::Instant(i)) => Some(ceil_secs(i)),
-            Some(ScheduleAt::Local(w)) => {
-                Some(wall_to_instant(tz, w).map(ceil_secs).ok_or_else(|| {
-                    Rejection::bad(
-                        "schedule_at",
-                        "Invalid schedule_at: outside the supported range of dates",
-                    )
-                })?)
-            }
+            Some(at) => Some(Self::read_instant(at, tz).ok_or_else(|| {
+                Rejection::bad(
+                    "schedule_at",
+                    "Invalid schedule_at: outside the supported range of dates",
+                )
+            })?),
         };
         if let Some(s) = scheduled {
             let ahead = Secs::from(self.config.max_schedule_ahead_days) * DAY;
@@ -218,43 +312,121 @@ impl Scheduler {
                 ),
             ));
         }
-        let Some(w) = window else {
-            return Ok((d, None));
+        let rules = Rules {
+            set,
+            window,
+            tz,
+            carry_over: req.carry_over,
+            expires: None,
         };
-        let o = self
-            .occurrences
-            .first_ending_after(&w, tz, instant(d))
-            .ok_or_else(|| {
-                Rejection::bad(
-                    "max_trigger_time",
+        let Some(w) = window else {
+            let limit = d.saturating_add(HORIZON_DAYS * DAY);
+            return match self.calendar.next_permitted(set, None, d, limit) {
+                Some(due) => Ok((due, None)),
+                None => Err(Rejection::bad(
+                    "to_number",
                     format!(
-                        "Window {w} has no occurrence near {}",
-                        instant(d).to_rfc3339()
+                        "No instant within {HORIZON_DAYS} days of {} is permitted for this number (its zones {} and its calling policies); expected a timezone among the number's zones, or a policy that allows calls",
+                        instant(d).to_rfc3339(),
+                        self.zone_names(set)
                     ),
-                )
-            })?;
-        let (start, end) = (ceil_secs(o.start), ceil_secs(o.end));
-        if d >= start || Some(o.date) == local_date(tz, instant(d)) || req.carry_over {
-            let due = d.max(start);
-            if due > MAX_TIME {
-                return Err(Rejection::bad(
-                    "max_trigger_time",
-                    format!(
-                        "Window {w} in {} next opens at {}, after 9999-12-31T23:59:59Z: the call could never trigger; expected an instant in the years 1 to 9999",
-                        tz.name(),
-                        instant(due).to_rfc3339()
-                    ),
-                ));
-            }
+                )),
+            };
+        };
+        let Some((due, (start, end))) = self.first_with_next(&rules, d, None) else {
+            return Err(Rejection::bad(
+                "max_trigger_time",
+                format!(
+                    "Window {w} has no permitted instant within {HORIZON_DAYS} days of {} (zones {}, calling policies, years 1 to 9999); the call could never trigger",
+                    instant(d).to_rfc3339(),
+                    self.zone_names(set)
+                ),
+            ));
+        };
+        // The occurrence's date is its start's, in the primary zone.
+        let opened_today = local_date(tz, instant(start)) <= local_date(tz, instant(d));
+        if opened_today || req.carry_over {
             return Ok((due, Some(end)));
         }
         Err(Rejection::bad(
             "max_trigger_time",
             format!(
-                "Window {w} in {} has already closed for {}, and carry_over is false: the call could never trigger; expected carry_over true or a later schedule_at",
+                "Window {w} in {} has no permitted time left on {}, and carry_over is false: the call could never trigger; expected carry_over true or a later schedule_at",
                 tz.name(),
                 local_date(tz, instant(d)).map_or_else(String::new, |x| x.to_string())
             ),
         ))
+    }
+
+    /// An instant as a request wrote it: absolute, or wall-clock time in
+    /// the primary zone (semantics 2).
+    fn read_instant(at: ScheduleAt, tz: chrono_tz::Tz) -> Option<Secs> {
+        match at {
+            ScheduleAt::Instant(i) => Some(ceil_secs(i)),
+            ScheduleAt::Local(w) => wall_to_instant(tz, w).map(ceil_secs),
+        }
+    }
+
+    /// The end of a request's lifetime (policy.md 7), or why its first
+    /// attempt, due at `due`, falls at or after it.
+    fn lifetime(
+        &self,
+        now: Secs,
+        req: &CallRequest,
+        tz: chrono_tz::Tz,
+        due: Secs,
+    ) -> Result<Option<Secs>, Rejection> {
+        let by_request = match req.expires_at {
+            None => None,
+            Some(at) => Some(Self::read_instant(at, tz).ok_or_else(|| {
+                Rejection::bad(
+                    "expires_at",
+                    "Invalid expires_at: outside the supported range of dates",
+                )
+            })?),
+        };
+        let by_age = self
+            .config
+            .max_call_age_days
+            .map(|days| now.saturating_add(Secs::from(days) * DAY));
+        let Some(end) = [by_request, by_age].into_iter().flatten().min() else {
+            return Ok(None);
+        };
+        if due < end {
+            return Ok(Some(end));
+        }
+        // The field of the earlier limit; on a tie, expires_at.
+        let field = if by_request == Some(end) {
+            "expires_at"
+        } else {
+            "schedule_at"
+        };
+        Err(Rejection::bad(
+            field,
+            format!(
+                "The call's lifetime ends at {} ({}), at or before its first attempt at {}; expected a later expires_at or an earlier schedule_at",
+                instant(end).to_rfc3339(),
+                if field == "expires_at" {
+                    "expires_at"
+                } else {
+                    "max_call_age_days"
+                },
+                instant(due).to_rfc3339()
+            ),
+        ))
+    }
+
+    /// A rule set's zones, for messages.
+    fn zone_names(&self, set: u32) -> String {
+        self.calendar
+            .set(set)
+            .map(|s| {
+                s.zones
+                    .iter()
+                    .map(|z| z.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
     }
 }

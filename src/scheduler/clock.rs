@@ -10,11 +10,12 @@
 use chrono::{DateTime, Utc};
 
 use super::Scheduler;
+use super::plan::{Place, Rules};
 use crate::call::CallState;
-use crate::event::{EventKind, ExpireReason, OpError};
+use crate::event::{DeferReason, EventKind, ExpireReason, OpError};
 use crate::queue::{Slot, TimerEntry};
 use crate::retry::Outcome;
-use crate::time::{MAX_TIME, Secs, ceil_secs, in_range, instant};
+use crate::time::{MAX_TIME, Secs, in_range, instant};
 
 impl Scheduler {
     /// Opens an input: validates `now`, makes it monotone and applies the
@@ -27,6 +28,7 @@ impl Scheduler {
         let now = self.now.map_or(secs, |seen| seen.max(secs));
         self.now = Some(now);
         self.fire_timers_until(now);
+        self.numbers.forget_until(now);
         Ok(now)
     }
 
@@ -68,7 +70,7 @@ impl Scheduler {
         call.set_timer_at(None);
         match call.state {
             CallState::Waiting => self.make_ready(slot),
-            CallState::Ready => self.window_closed(slot, at),
+            CallState::Ready => self.ready_ended(slot, at),
             CallState::InFlight => {
                 let attempt = call.attempt();
                 self.emit(at, slot, EventKind::TimedOut { attempt });
@@ -77,61 +79,67 @@ impl Scheduler {
         }
     }
 
-    /// A due call joins the ready queue; its timer becomes its window
-    /// occurrence's end.
+    /// A due call joins the ready queue. Its timer becomes the end of its
+    /// permitted time: the end of the permitted interval it is in, its
+    /// occurrence's end or its lifetime's, whichever comes first.
     pub(super) fn make_ready(&mut self, slot: Slot) {
         let Some(call) = self.calls.get_mut(slot) else {
             debug_assert!(false, "make_ready on an empty slot");
             return;
         };
         call.state = CallState::Ready;
-        let (lane, key, end) = (call.lane, call.ready_key(), call.occurrence_end());
-        self.registry.ready_changed(call.batch, true);
+        let (lane, key, batch) = (call.lane, call.ready_key(), call.batch);
+        let (rules, bound, due) = (Rules::of(call), call.occurrence_end(), call.due);
+        self.registry.ready_changed(batch, true);
         self.ready.push(lane, key, slot);
-        self.set_timer(slot, end);
+        let until = self.ready_until(&rules, bound, due);
+        self.set_timer(slot, until);
     }
 
-    /// A ready call's window occurrence ended before it was dialed: it
-    /// carries over to the next occurrence's start, or expires.
-    fn window_closed(&mut self, slot: Slot, at: Secs) {
+    /// A ready call's permitted time ran out at `at` before it was dialed
+    /// (policy.md 3, Waiting): its lifetime ended, or it waits for the next
+    /// permitted instant of its occurrence (`deferred`), or the occurrence
+    /// closed and it carries over (`carried_over`) or expires.
+    fn ready_ended(&mut self, slot: Slot, at: Secs) {
         let Some(call) = self.calls.get_mut(slot) else {
-            debug_assert!(false, "a window closed on an empty slot");
+            debug_assert!(false, "a ready call's timer names an empty slot");
             return;
         };
         call.state = CallState::Waiting;
         let (lane, batch) = (call.lane, call.batch);
-        // The next occurrence starts after this one's end, which is `at`
-        // unless the timer was held back to the engine's last instant.
-        let end = call.occurrence_end().unwrap_or(at).max(at);
-        let next = if call.carry_over() {
-            let occurrences = &mut self.occurrences;
-            call.window()
-                .and_then(|w| occurrences.first_instant_at_or_after(&w, call.tz, instant(end)))
-                .map(|(due, o)| (ceil_secs(due), ceil_secs(o.end)))
-                // No attempt is ever due after the engine's last instant.
-                .filter(|(due, _)| *due <= MAX_TIME)
-        } else {
-            None
-        };
+        let (rules, bound) = (Rules::of(call), call.occurrence_end());
         let calls = &self.calls;
         self.ready.forget(lane, |s, k| calls.ready_is_current(s, k));
         self.registry.ready_changed(batch, false);
-        match next {
-            Some((due, end)) => {
+        if rules.expires.is_some_and(|e| at >= e) {
+            return self.end_call(slot, at, expired(ExpireReason::Lifetime));
+        }
+        // A timer held back to the engine's last instant: nothing can be
+        // due after it.
+        if at >= MAX_TIME {
+            return self.end_call(slot, at, expired(ExpireReason::WindowClosed));
+        }
+        match self.place(&rules, bound, at) {
+            Place::At { due, .. } if rules.expires.is_some_and(|e| due >= e) => {
+                self.end_call(slot, at, expired(ExpireReason::Lifetime));
+            }
+            Place::At { due, end, later } => {
                 if let Some(call) = self.calls.get_mut(slot) {
                     call.due = due;
-                    call.set_occurrence_end(Some(end));
+                    call.set_occurrence_end(end);
                 }
                 self.set_timer(slot, Some(due));
-                self.emit(at, slot, EventKind::CarriedOver { due: instant(due) });
+                let kind = if later {
+                    EventKind::CarriedOver { due: instant(due) }
+                } else {
+                    EventKind::Deferred {
+                        due: instant(due),
+                        reason: DeferReason::CallingHours,
+                    }
+                };
+                self.emit(at, slot, kind);
             }
-            None => self.end_call(
-                slot,
-                at,
-                EventKind::Expired {
-                    reason: ExpireReason::WindowClosed,
-                },
-            ),
+            Place::Nowhere => self.end_call(slot, at, expired(ExpireReason::WindowClosed)),
         }
     }
 
@@ -167,4 +175,9 @@ impl Scheduler {
             );
         }
     }
+}
+
+/// An `expired` event.
+pub(super) fn expired(reason: ExpireReason) -> EventKind {
+    EventKind::Expired { reason }
 }

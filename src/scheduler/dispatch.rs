@@ -8,12 +8,74 @@
 use std::sync::Arc;
 
 use super::Scheduler;
+use super::clock::expired;
+use super::plan::{Place, Rules};
 use crate::call::CallState;
-use crate::event::{CallId, Dispatch, EventKind};
+use crate::event::{CallId, DeferReason, Dispatch, EventKind, ExpireReason};
+use crate::policy::MaxAttempts;
 use crate::queue::Slot;
-use crate::time::{Secs, minutes};
+use crate::time::{Secs, instant, minutes};
 
 impl Scheduler {
+    /// When the number of the ready call in `slot` may be dialed again, if
+    /// a frequency cap of its policies is used up at `now`.
+    fn capped(&self, slot: Slot, now: Secs) -> Option<Secs> {
+        if !self.numbers.records() {
+            return None;
+        }
+        let call = self.calls.get(slot)?;
+        let set = self.calendar.set(call.rules)?;
+        let caps: Vec<MaxAttempts> = set
+            .policies
+            .iter()
+            .filter_map(|p| self.calendar.policy(*p).and_then(|p| p.max_attempts()))
+            .collect();
+        if caps.is_empty() {
+            return None;
+        }
+        self.numbers.capped(call.number(), now, &caps)
+    }
+
+    /// Holds back a capped ready call just popped from the ready queue: it
+    /// is rescheduled as a retry due at `free_at` would be, with the report
+    /// at `now` (policy.md 4): `deferred`, `carried_over` or `expired`.
+    fn hold_back(&mut self, slot: Slot, now: Secs, free_at: Secs) {
+        let Some(call) = self.calls.get_mut(slot) else {
+            debug_assert!(false, "hold_back on an empty slot");
+            return;
+        };
+        call.state = CallState::Waiting;
+        let (rules, bound, batch) = (Rules::of(call), call.occurrence_end(), call.batch);
+        self.registry.ready_changed(batch, false);
+        match self.place(&rules, bound, free_at) {
+            Place::At { due, .. } if rules.expires.is_some_and(|e| due >= e) => {
+                self.end_call(slot, now, expired(ExpireReason::Lifetime));
+            }
+            Place::At { due, end, later } => {
+                if let Some(call) = self.calls.get_mut(slot) {
+                    call.due = due;
+                    call.set_occurrence_end(end);
+                }
+                self.set_timer(slot, Some(due));
+                let kind = if later {
+                    EventKind::CarriedOver { due: instant(due) }
+                } else {
+                    EventKind::Deferred {
+                        due: instant(due),
+                        reason: DeferReason::FrequencyCap,
+                    }
+                };
+                self.emit(now, slot, kind);
+            }
+            // Its own occurrence closes before the cap frees, and it may
+            // not carry over; otherwise nothing was found in the horizon.
+            Place::Nowhere if rules.window.is_some() && !rules.carry_over => {
+                self.end_call(slot, now, expired(ExpireReason::FrequencyCap));
+            }
+            Place::Nowhere => self.end_call(slot, now, expired(ExpireReason::WindowClosed)),
+        }
+    }
+
     /// Appends up to `max` dispatches to `out`, best first; returns how many.
     pub(super) fn hand_out(&mut self, now: Secs, max: usize, out: &mut Vec<Dispatch>) -> usize {
         let mut handed = 0;
@@ -22,6 +84,12 @@ impl Scheduler {
             let Some((_, slot)) = self.ready.pop_best(|s, k| calls.ready_is_current(s, k)) else {
                 break;
             };
+            // A capped call is held back and counts no attempt: dial goes
+            // on to the next one (policy.md 4).
+            if let Some(free_at) = self.capped(slot, now) {
+                self.hold_back(slot, now, free_at);
+                continue;
+            }
             if let Some(d) = self.trigger(slot, now) {
                 out.push(d);
                 handed += 1;
@@ -45,6 +113,8 @@ impl Scheduler {
             call.language,
         );
         let metadata = Arc::clone(call.metadata().unwrap_or(&self.no_metadata));
+        let number = call.number();
+        self.numbers.record(number, now);
         self.set_timer(slot, Some(now.saturating_add(timeout)));
         let agent_id = self.registry.start_attempt(agent, batch, &mut self.ready);
         debug_assert!(agent_id.is_some(), "a live call's agent is known");

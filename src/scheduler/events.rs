@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
 
-use crate::event::{Event, EventKind, ExpireReason};
+use crate::event::{DeferReason, Event, EventKind, ExpireReason};
 use crate::retry::Outcome;
 
 /// Room for events kept while the queue is empty (about 64 KiB).
@@ -56,6 +56,16 @@ pub struct Counters {
     pub cancelled: u64,
     /// Calls ended `expired` because their window closed.
     pub expired_window_closed: u64,
+    /// Calls ended `expired` because a frequency cap held them past it.
+    pub expired_frequency_cap: u64,
+    /// Calls ended `expired` because their lifetime ended.
+    pub expired_lifetime: u64,
+    /// Calls ended `suppressed` (do-not-call).
+    pub suppressed: u64,
+    /// Due calls deferred by calling hours.
+    pub deferred_calling_hours: u64,
+    /// Due calls deferred by a frequency cap.
+    pub deferred_frequency_cap: u64,
     /// Calls ended `failed`, by outcome.
     pub failed: BTreeMap<Outcome, u64>,
 }
@@ -85,6 +95,21 @@ impl Counters {
             EventKind::Expired {
                 reason: ExpireReason::WindowClosed,
             } => &mut self.expired_window_closed,
+            EventKind::Expired {
+                reason: ExpireReason::FrequencyCap,
+            } => &mut self.expired_frequency_cap,
+            EventKind::Expired {
+                reason: ExpireReason::Lifetime,
+            } => &mut self.expired_lifetime,
+            EventKind::Suppressed => &mut self.suppressed,
+            EventKind::Deferred {
+                reason: DeferReason::CallingHours,
+                ..
+            } => &mut self.deferred_calling_hours,
+            EventKind::Deferred {
+                reason: DeferReason::FrequencyCap,
+                ..
+            } => &mut self.deferred_frequency_cap,
             EventKind::Failed { outcome } => self.failed.entry(*outcome).or_default(),
         };
         *n = n.saturating_add(1);

@@ -30,13 +30,39 @@ impl Scheduler {
         let mut timers = 0;
         for (slot, c) in self.calls.iter() {
             let id = format!("call-{}-{slot}", c.seq);
+            if self.calendar.set(c.rules).is_none() {
+                return Err(format!("{id} names no rule set"));
+            }
+            if c.expires()
+                .is_some_and(|e| c.state == CallState::Waiting && c.due >= e)
+            {
+                return Err(format!(
+                    "{id} waits for a due at or after its lifetime's end"
+                ));
+            }
             members.push(Membership::of(c));
             let expected_timer = match c.state {
                 CallState::Waiting => Some(c.due),
                 CallState::Ready => {
                     *ready_by_lane.entry(c.lane).or_default() += 1;
                     ready_batches.push(c.batch);
-                    c.occurrence_end()
+                    // The end of its permitted time: no later than its
+                    // occurrence's end or its lifetime's.
+                    let limit = [c.occurrence_end(), c.expires()]
+                        .into_iter()
+                        .flatten()
+                        .min();
+                    if let (Some(t), Some(limit)) = (c.timer(), limit)
+                        && t > limit.min(MAX_TIME)
+                    {
+                        return Err(format!("{id} is ready until {t}, after {limit}"));
+                    }
+                    if limit.is_some() && c.timer().is_none() {
+                        return Err(format!(
+                            "{id} is ready with no end although bound to {limit:?}"
+                        ));
+                    }
+                    c.timer()
                 }
                 CallState::InFlight => {
                     flying.push((c.agent, c.batch));

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ConfigError};
 use crate::event::{AttemptId, CallId, Dispatch, Event, EventKind, OpError};
+use crate::policy::calendar::Calendar;
 use crate::queue::{Lanes, Slot, Timers};
 use crate::request::{CallRequest, Rejection, SuccessResponse};
 use crate::retry::Outcome;
@@ -35,10 +36,15 @@ mod dispatch;
 mod events;
 mod inspect;
 mod invariants;
+mod numbers;
 mod outcome;
+mod plan;
 mod rebuild;
 pub(crate) mod registry;
 pub(crate) mod store;
+mod suppress;
+#[cfg(feature = "number-zones")]
+mod zone_memo;
 
 pub use crate::call::CallState;
 pub use crate::time::{MAX_TIME, MIN_TIME};
@@ -46,6 +52,7 @@ pub use crate::time::{MAX_TIME, MIN_TIME};
 pub use events::Counters;
 pub(crate) use events::EventQueue;
 pub use inspect::{AgentInfo, BatchInfo, CallInfo};
+use numbers::NumberMemory;
 use registry::Registry;
 use store::CallStore;
 
@@ -100,6 +107,10 @@ pub struct Footprint {
     pub idempotency_keys: usize,
     /// Events queued and not yet drained.
     pub queued_events: usize,
+    /// Numbers with a suppression in force.
+    pub suppressions: usize,
+    /// Numbers whose recent attempts a frequency cap still counts.
+    pub attempt_histories: usize,
 }
 
 /// The scheduling engine. See the [crate docs](crate) for the run loop.
@@ -113,6 +124,13 @@ pub struct Scheduler {
     ready: Lanes,
     timers: Timers,
     occurrences: OccurrenceCache,
+    /// Rule sets (zones, policies) and the permitted-interval memo.
+    pub(crate) calendar: Calendar,
+    /// Suppressions and attempt histories.
+    pub(crate) numbers: NumberMemory,
+    /// Zones of recently seen numbers (libphonenumber lookups are slow).
+    #[cfg(feature = "number-zones")]
+    zone_memo: zone_memo::ZoneMemo,
     pub(crate) events: EventQueue,
     /// `{}`, the metadata of every dispatch whose call has none.
     no_metadata: Arc<str>,
@@ -133,6 +151,13 @@ impl Scheduler {
     /// ```
     pub fn new(config: Config) -> Result<Scheduler, ConfigError> {
         config.validate()?;
+        let calendar = Calendar::new(config.policies.values().cloned().collect());
+        let keep = config
+            .policies
+            .values()
+            .filter_map(|p| p.max_attempts().map(|cap| cap.days))
+            .max()
+            .unwrap_or(0);
         Ok(Scheduler {
             config,
             now: None,
@@ -141,6 +166,10 @@ impl Scheduler {
             ready: Lanes::default(),
             timers: Timers::default(),
             occurrences: OccurrenceCache::default(),
+            calendar,
+            numbers: NumberMemory::new(keep),
+            #[cfg(feature = "number-zones")]
+            zone_memo: zone_memo::ZoneMemo::default(),
             events: EventQueue::default(),
             no_metadata: Arc::from("{}"),
         })
@@ -194,6 +223,8 @@ impl Scheduler {
             lanes: known.lanes,
             idempotency_keys: self.calls.keys(),
             queued_events: self.events.len(),
+            suppressions: self.numbers.counts().0,
+            attempt_histories: self.numbers.counts().1,
         }
     }
 

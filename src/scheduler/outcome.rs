@@ -6,12 +6,14 @@
 //! it in the store, the ready queue, the timers and the registry.
 
 use super::Scheduler;
+use super::clock::expired;
+use super::plan::{Place, Rules};
 use super::registry::Membership;
 use crate::call::CallState;
 use crate::event::{CallId, EventKind, ExpireReason, OpError};
 use crate::queue::{Lanes, Slot, Timers};
 use crate::retry::{Outcome, has_next_attempt};
-use crate::time::{MAX_TIME, Secs, ceil_secs, instant, minutes};
+use crate::time::{Secs, instant, minutes};
 
 impl Scheduler {
     /// A report's effect: on attempt `attempt` if it names one (refused
@@ -53,14 +55,35 @@ impl Scheduler {
             debug_assert!(false, "finish_attempt on an empty slot");
             return;
         };
-        let cancelled = call.cancel_requested();
+        let (number, set) = (call.number(), call.rules);
         self.registry
             .end_attempt(call.agent, call.batch, &mut self.ready);
-        if cancelled {
+        self.attempt_ended(slot, outcome, at);
+        // The person asked not to be called: the call ended as above, then
+        // the number is suppressed from the report (policy.md 5).
+        if outcome == Outcome::DoNotCall {
+            self.suppress_after_do_not_call(number, set, at);
+        }
+    }
+
+    /// What follows an attempt's `outcome` at `at`: an end the host asked
+    /// for, the call's own end, or a retry (semantics 3.4, policy.md 3).
+    fn attempt_ended(&mut self, slot: Slot, outcome: Outcome, at: Secs) {
+        let Some(call) = self.calls.get(slot) else {
+            return;
+        };
+        let requested = if call.cancel_requested() {
+            Some(EventKind::Cancelled)
+        } else if call.suppress_requested() {
+            Some(EventKind::Suppressed)
+        } else {
+            None
+        };
+        if let Some(end) = requested {
             let kind = if outcome == Outcome::Completed {
                 EventKind::Completed
             } else {
-                EventKind::Cancelled
+                end
             };
             return self.end_call(slot, at, kind);
         }
@@ -70,33 +93,17 @@ impl Scheduler {
         if !self.config.is_retryable(outcome) {
             return self.end_call(slot, at, EventKind::Failed { outcome });
         }
-        let Some(call) = self.calls.get(slot) else {
-            debug_assert!(false, "the call left during finish_attempt");
-            return;
-        };
         if !has_next_attempt(call.retries, call.attempt()) {
             return self.end_call(slot, at, EventKind::Exhausted);
         }
         let desired = at.saturating_add(minutes(call.gap_after(call.attempt())));
-        let next = match (call.occurrence_end(), call.window()) {
-            (None, _) | (_, None) => Some((desired, call.occurrence_end(), false)),
-            (Some(end), Some(_)) if desired < end => Some((desired, Some(end), false)),
-            (Some(_), Some(w)) if call.carry_over() => self
-                .occurrences
-                .first_instant_at_or_after(&w, call.tz, instant(desired))
-                .map(|(due, o)| (ceil_secs(due), Some(ceil_secs(o.end)), true)),
-            _ => None,
-        };
-        // No attempt is ever due after the engine's last instant (year 9999).
-        let next = next.filter(|(due, _, _)| *due <= MAX_TIME);
-        let Some((due, end, carried_over)) = next else {
-            return self.end_call(
-                slot,
-                at,
-                EventKind::Expired {
-                    reason: ExpireReason::WindowClosed,
-                },
-            );
+        let (rules, bound) = (Rules::of(call), call.occurrence_end());
+        let (due, end, carried_over) = match self.place(&rules, bound, desired) {
+            Place::Nowhere => return self.end_call(slot, at, expired(ExpireReason::WindowClosed)),
+            Place::At { due, .. } if rules.expires.is_some_and(|e| due >= e) => {
+                return self.end_call(slot, at, expired(ExpireReason::Lifetime));
+            }
+            Place::At { due, end, later } => (due, end, later),
         };
         let Some(call) = self.calls.get_mut(slot) else {
             debug_assert!(false, "the call left during finish_attempt");

@@ -21,16 +21,19 @@ use crate::call::CallRecord;
 use crate::config::Config;
 use crate::event::{CallId, Event, EventKind};
 use crate::index::BuildEngineIdHasher;
+use crate::number::PhoneNumber;
 use crate::scheduler::Scheduler;
 use crate::scheduler::registry::NO_BATCH;
 
 mod restore;
 
-/// The snapshot format this build writes. It reads this one and format 1,
-/// which did not record the slots calls are stored in (see [`CallId`]).
+/// The snapshot format this build writes. It reads this one, format 2
+/// (which had no calling policies: no zones, policies or lifetimes of
+/// calls, no suppressions or attempt histories) and format 1 (which did not
+/// record the slots calls are stored in, see [`CallId`]).
 ///
 /// [`CallId`]: crate::CallId
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 /// The oldest format this build reads.
 const OLDEST_FORMAT: u32 = 1;
@@ -67,6 +70,16 @@ pub struct Snapshot {
     pub(crate) free_slots: Option<Vec<u32>>,
     pub(crate) idempotency: Vec<(String, IdempotencyRecord)>,
     pub(crate) events: Vec<EventRecord>,
+    /// The version of the number data the calls' zones came from (format
+    /// 3, with the `number-zones` feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) number_data: Option<String>,
+    /// Suppressed numbers and when each suppression ends (format 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) suppressions: Vec<(String, Option<i64>)>,
+    /// The attempts frequency caps still count, by number (format 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) histories: Vec<(String, Vec<i64>)>,
 }
 
 /// An undrained event as a snapshot spells it (the shape snapshots have
@@ -175,6 +188,12 @@ impl Snapshot {
         &self.tzdb
     }
 
+    /// The version of the number data (libphonenumber) the calls' zones
+    /// came from, if the build that wrote it had it.
+    pub fn number_data_version(&self) -> Option<&str> {
+        self.number_data.as_deref()
+    }
+
     /// Live calls in the snapshot.
     pub fn live_calls(&self) -> usize {
         self.calls.len()
@@ -227,6 +246,18 @@ impl Snapshot {
     }
 }
 
+/// The number data's version, with the `number-zones` feature.
+fn number_data_version() -> Option<String> {
+    #[cfg(feature = "number-zones")]
+    {
+        Some(crate::zones::NUMBER_DATA_VERSION.to_owned())
+    }
+    #[cfg(not(feature = "number-zones"))]
+    {
+        None
+    }
+}
+
 impl Scheduler {
     /// The engine's whole state. O(live calls).
     pub fn snapshot(&self) -> Snapshot {
@@ -257,6 +288,16 @@ impl Scheduler {
             .map(|(slot, c)| {
                 let mut record = c.to_record();
                 record.slot = Some(slot);
+                if let Some(set) = self.calendar.set(c.rules)
+                    && (set.zones.len() > 1 || !set.policies.is_empty())
+                {
+                    record.zones = set.zones.to_vec();
+                    record.policies = set
+                        .policies
+                        .iter()
+                        .filter_map(|p| self.config.policies.keys().nth(usize::from(*p)).cloned())
+                        .collect();
+                }
                 record.agent = agent_at.get(&c.agent).copied().unwrap_or(u32::MAX);
                 record.batch = batch_at.get(&c.batch).copied().unwrap_or(NO_BATCH);
                 record
@@ -290,6 +331,20 @@ impl Scheduler {
             free_slots: Some(self.calls.free_slots().to_vec()),
             idempotency,
             events: self.events.iter().map(EventRecord::from).collect(),
+            number_data: number_data_version()
+                .filter(|_| self.config.zones_from_number || !self.config.policies.is_empty()),
+            suppressions: self
+                .numbers
+                .suppressions()
+                .into_iter()
+                .map(|(n, until)| (PhoneNumber::from_digits(n).to_string(), until))
+                .collect(),
+            histories: self
+                .numbers
+                .histories()
+                .into_iter()
+                .map(|(n, h)| (PhoneNumber::from_digits(n).to_string(), h))
+                .collect(),
         }
     }
 }

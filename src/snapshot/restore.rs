@@ -4,7 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{OLDEST_FORMAT, SNAPSHOT_FORMAT, Snapshot, SnapshotError};
+use chrono_tz::Tz;
+
 use crate::call::{Call, CallRecord, CallState};
+use crate::number::e164_digits;
+use crate::policy::calendar::RuleSet;
 use crate::queue::{MAX_SEQ, Slot};
 use crate::scheduler::Scheduler;
 use crate::scheduler::registry::NO_BATCH;
@@ -53,6 +57,8 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
         free_slots,
         idempotency,
         events,
+        suppressions,
+        histories,
         ..
     } = snapshot;
     let mut engine = Scheduler::new(config).map_err(|e| e.to_string())?;
@@ -107,14 +113,40 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
         if !in_range(record.due) || times.iter().flatten().any(|t| !sane.contains(t)) {
             return Err(format!("call {seq} has an instant out of range"));
         }
-        if record.cancel_requested && record.state != CallState::InFlight {
+        if (record.cancel_requested || record.suppress_requested)
+            && record.state != CallState::InFlight
+        {
             return Err(format!(
-                "call {seq} has a cancel requested but is not in flight"
+                "call {seq} has a cancel or suppression requested but is not in flight"
             ));
         }
+        if record.expires.is_some_and(|e| !sane.contains(&e)) {
+            return Err(format!("call {seq} has a lifetime out of range"));
+        }
+        let zones: Box<[Tz]> = if record.zones.is_empty() {
+            Box::new([record.tz])
+        } else if record.zones.first() == Some(&record.tz) {
+            record.zones.clone().into_boxed_slice()
+        } else {
+            return Err(format!("call {seq}'s zones do not start with its zone"));
+        };
+        let mut policies = Vec::with_capacity(record.policies.len());
+        for name in &record.policies {
+            let index = engine
+                .policy_index(name)
+                .ok_or_else(|| format!("call {seq} names an unknown policy {name:?}"))?;
+            policies.push(index);
+        }
+        policies.sort_unstable();
+        policies.dedup();
+        let rules = engine.calendar.intern(RuleSet {
+            zones,
+            policies: policies.into_boxed_slice(),
+        });
         let key = record.idempotency_key.as_deref().map(str::to_owned);
         let slot = record.slot;
-        let call = Call::from_record(record)?;
+        let mut call = Call::from_record(record)?;
+        call.rules = rules;
         let slot = engine.restore_call(slot, call, &agent.name, batch.map(|b| b.name.as_str()));
         if let Some(key) = key {
             keyed.insert(key, (seq, slot));
@@ -140,6 +172,29 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
     if keyed.len() != listed {
         return Err("a call's idempotency key has no entry".to_owned());
     }
+    for (number, until) in suppressions {
+        let digits = e164_digits(&number)
+            .ok_or_else(|| format!("suppressed number {number:?} is not E.164"))?;
+        if until.is_some_and(|u| !sane.contains(&u)) {
+            return Err(format!("suppression of {number} ends out of range"));
+        }
+        engine
+            .numbers
+            .suppress(digits, now.unwrap_or(MIN_TIME), until);
+    }
+    for (number, instants) in histories {
+        let digits = e164_digits(&number)
+            .ok_or_else(|| format!("history number {number:?} is not E.164"))?;
+        if instants.windows(2).any(|w| w.first() > w.get(1))
+            || instants.iter().any(|t| !in_range(*t))
+        {
+            return Err(format!(
+                "the attempt history of {number} is out of order or range"
+            ));
+        }
+        engine.numbers.restore_history(digits, &instants);
+    }
+    engine.numbers.finish_restore();
     engine.finish_restore(events.into_iter().map(Into::into).collect());
     Ok(engine)
 }
@@ -156,7 +211,7 @@ fn slot_layout(
     let named = calls.iter().filter(|c| c.slot.is_some()).count();
     let free = match (format, free) {
         (1, None) if named == 0 => return Ok((0, Vec::new())),
-        (2, Some(free)) if named == calls.len() => free,
+        (2 | 3, Some(free)) if named == calls.len() => free,
         _ => {
             return Err(format!(
                 "format {format} snapshot with missing or unexpected slots"

@@ -105,17 +105,6 @@ impl OccurrenceCache {
     ) -> Option<Occurrence> {
         first_ending_after_by(tz, t, |date| self.occurrence(window, tz, date))
     }
-
-    /// [`Window::first_instant_at_or_after`] through the cache.
-    pub(crate) fn first_instant_at_or_after(
-        &mut self,
-        window: &Window,
-        tz: Tz,
-        t: DateTime<Utc>,
-    ) -> Option<(DateTime<Utc>, Occurrence)> {
-        let o = self.first_ending_after(window, tz, t)?;
-        Some((t.max(o.start), o))
-    }
 }
 
 #[cfg(test)]
@@ -162,10 +151,6 @@ mod tests {
             let want = w.first_ending_after(tz, t);
             assert_eq!(small.first_ending_after(&w, tz, t), want, "{w} {tz} {t}");
             assert_eq!(large.first_ending_after(&w, tz, t), want, "{w} {tz} {t}");
-            assert_eq!(
-                large.first_instant_at_or_after(&w, tz, t),
-                w.first_instant_at_or_after(tz, t)
-            );
             checked += 1;
         }
         assert!(checked > 15_000);
