@@ -54,6 +54,13 @@ struct Coverage {
     priority_tie: u64,
     paused_call_expired: u64,
     cap_blocked_higher_priority: u64,
+    // Calling policies (odd seeds, with the number-zones feature).
+    deferred_calling_hours: u64,
+    deferred_frequency_cap: u64,
+    expired_frequency_cap: u64,
+    expired_lifetime: u64,
+    suppressed: u64,
+    policy_triggers: u64,
 }
 
 impl Coverage {
@@ -68,8 +75,25 @@ impl Coverage {
         self.priority_tie += o.priority_tie;
         self.paused_call_expired += o.paused_call_expired;
         self.cap_blocked_higher_priority += o.cap_blocked_higher_priority;
+        self.deferred_calling_hours += o.deferred_calling_hours;
+        self.deferred_frequency_cap += o.deferred_frequency_cap;
+        self.expired_frequency_cap += o.expired_frequency_cap;
+        self.expired_lifetime += o.expired_lifetime;
+        self.suppressed += o.suppressed;
+        self.policy_triggers += o.policy_triggers;
     }
     fn missing(&self) -> Vec<&'static str> {
+        let policies = [
+            ("deferred_calling_hours", self.deferred_calling_hours),
+            ("deferred_frequency_cap", self.deferred_frequency_cap),
+            ("expired_frequency_cap", self.expired_frequency_cap),
+            ("expired_lifetime", self.expired_lifetime),
+            ("suppressed", self.suppressed),
+            ("policy_triggers", self.policy_triggers),
+        ];
+        let policies = policies
+            .into_iter()
+            .filter(|_| cfg!(feature = "number-zones"));
         let all = [
             ("dst_gap", self.dst_gap),
             ("dst_fold", self.dst_fold),
@@ -88,9 +112,10 @@ impl Coverage {
                 self.cap_blocked_higher_priority,
             ),
         ];
-        all.iter()
+        all.into_iter()
+            .chain(policies)
             .filter(|(_, n)| *n == 0)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect()
     }
 }
@@ -159,7 +184,17 @@ fn note_coverage(check: &Checker, e: &Event, cov: &mut Coverage) {
             note_gap(cov, tz, t.window, *due);
         }
         EventKind::Exhausted => cov.retries_exhausted += 1,
-        EventKind::Expired { .. } => {
+        EventKind::Deferred { reason, .. } => match reason {
+            redial::DeferReason::CallingHours => cov.deferred_calling_hours += 1,
+            _ => cov.deferred_frequency_cap += 1,
+        },
+        EventKind::Suppressed => cov.suppressed += 1,
+        EventKind::Expired { reason } => {
+            match reason {
+                redial::ExpireReason::FrequencyCap => cov.expired_frequency_cap += 1,
+                redial::ExpireReason::Lifetime => cov.expired_lifetime += 1,
+                _ => {}
+            }
             if t.in_flight {
                 cov.window_closed_during_retry_gap += 1;
             } else if check.paused(t) {
@@ -188,6 +223,24 @@ fn note_gap(cov: &mut Coverage, tz: Tz, window: Option<Window>, due: DateTime<Ut
 enum HostChange {
     Paused(String, bool),
     Cap(String, Option<u32>),
+    Suppressed(String, Option<DateTime<Utc>>),
+    Lifted(String),
+}
+
+/// The policies of the odd seeds: France-like hours (a lunch break, no
+/// weekends, holidays, a cap) on +33, US hours with a tight cap on +1212.
+fn sim_policies() -> std::collections::BTreeMap<String, redial::Policy> {
+    let fr = redial::Policy::from_json(
+        r#"{"hours": {"daily": [["10:00", "13:00"], ["14:00", "20:00"]], "sat": [], "sun": []},
+            "holidays": {"fixed": ["01-01", "05-01", "05-08", "07-14", "08-15", "11-01", "11-11", "12-25"], "easter": [1, 39, 50]},
+            "max_attempts": {"count": 3, "days": 2}, "suppress_days_after_do_not_call": 3}"#,
+    )
+    .unwrap();
+    let us = redial::Policy::from_json(
+        r#"{"hours": {"daily": [["08:00", "21:00"]]}, "max_attempts": {"count": 2, "days": 1}}"#,
+    )
+    .unwrap();
+    [("fr".to_owned(), fr), ("us".to_owned(), us)].into()
 }
 
 /// What one run of a seed produced.
@@ -197,7 +250,7 @@ struct Outcome_ {
     coverage: Coverage,
 }
 
-fn request(rng: &mut Rng, zone: &str) -> serde_json::Value {
+fn request(rng: &mut Rng, zone: &str, french: bool) -> serde_json::Value {
     let windows: [(Option<&str>, Option<&str>); 10] = [
         (None, None),
         (Some("09:00"), Some("18:00")),
@@ -212,7 +265,11 @@ fn request(rng: &mut Rng, zone: &str) -> serde_json::Value {
     ];
     let (min, max) = windows[rng.below(windows.len() as u64) as usize];
     let mut r = json!({
-        "to_number": format!("+1212555{:04}", rng.below(10_000)),
+        "to_number": if french {
+            format!("+3314455{:04}", rng.below(10_000))
+        } else {
+            format!("+1212555{:04}", rng.below(10_000))
+        },
         "agent_id": format!("agent{}", rng.below(4)),
         "timezone": zone,
         "carry_over": rng.chance(60),
@@ -246,12 +303,30 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
         .parse()
         .unwrap();
     let end = start + TimeDelta::try_days(days).unwrap();
+    // Odd seeds run under calling policies (they need the number data).
+    let policies = cfg!(feature = "number-zones") && seed % 2 == 1;
     let config = Config {
         attempt_timeout_minutes: 30 + rng.below(90) as u32,
+        policies: if policies {
+            sim_policies()
+        } else {
+            Default::default()
+        },
+        policy_by_prefix: if policies {
+            [
+                ("+33".to_owned(), "fr".to_owned()),
+                ("+1212".to_owned(), "us".to_owned()),
+            ]
+            .into()
+        } else {
+            Default::default()
+        },
+        do_not_call_suppression_days: [None, Some(0), Some(1)][(seed % 3) as usize],
+        max_call_age_days: seed.is_multiple_of(4).then_some(4),
         ..Config::default()
     };
     let mut engine = Scheduler::new(config.clone()).unwrap();
-    let mut check = Checker::default();
+    let mut check = Checker::with_config(config.clone());
     let mut coverage = Coverage::default();
     let mut now = start;
     let lines = 3 + rng.below(15) as usize;
@@ -304,7 +379,27 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
         {
             next_call += 1;
             let zone = ZONES[rng.below(ZONES.len() as u64) as usize];
-            let mut body = request(&mut rng, zone).to_string();
+            let french = policies && rng.chance(40);
+            let mut r = request(&mut rng, zone, french);
+            // Under policies most hosts give the callee's own zone or none;
+            // some give one the number's zones disagree with (both must
+            // then permit, and often nothing is).
+            if policies && rng.chance(80) {
+                if rng.chance(50) {
+                    r.as_object_mut().map(|o| o.remove("timezone"));
+                } else {
+                    r["timezone"] = json!(if french {
+                        "Europe/Paris"
+                    } else {
+                        "America/New_York"
+                    });
+                }
+            }
+            if rng.chance(10) {
+                let end = now + TimeDelta::try_minutes(30 + rng.below(4 * 1440) as i64).unwrap();
+                r["expires_at"] = json!(end.to_rfc3339());
+            }
+            let mut body = r.to_string();
             if rng.chance(3) {
                 body = body.replace("\"agent_id\"", "\"agentid\""); // an invalid request
             } else if rng.chance(2) {
@@ -317,6 +412,8 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
                     CallRequest::from_json(body.as_bytes(), &config).map_err(|e| e.message)?;
                 ids.push(a.call);
                 check.submitted(a.call, req, config.default_timezone);
+                let info = engine.call(a.call).ok_or("an accepted call is unknown")?;
+                check.rules(&info);
             }
         } else if let Some(i) = pending_reports.iter().position(|r| r.0 <= now) {
             // Reports: usually in order, sometimes shuffled, duplicated, or lost.
@@ -410,6 +507,24 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
             op_effect = Some(HostChange::Cap(a, cap));
         } else if choice < 83 {
             engine = restart(&engine)?;
+        } else if choice < 86 && !ids.is_empty() {
+            // The do-not-call list: suppress a number, for a while or for good.
+            let id = ids[rng.below(ids.len() as u64) as usize];
+            let number = check.calls[&id].req.to_number.clone();
+            let until = rng
+                .chance(70)
+                .then(|| now + TimeDelta::try_minutes(rng.below(3 * 1440) as i64).unwrap());
+            engine
+                .suppress(actor, &number, until)
+                .map_err(|e| e.to_string())?;
+            op_effect = Some(HostChange::Suppressed(number, until));
+        } else if choice < 87 && !ids.is_empty() {
+            let id = ids[rng.below(ids.len() as u64) as usize];
+            let number = check.calls[&id].req.to_number.clone();
+            engine
+                .unsuppress(actor, &number)
+                .map_err(|e| e.to_string())?;
+            op_effect = Some(HostChange::Lifted(number));
         } else {
             engine.handle_timeout(actor).map_err(|e| e.to_string())?;
         }
@@ -429,6 +544,8 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
         match op_effect {
             Some(HostChange::Paused(b, p)) => check.set_paused(&b, p),
             Some(HostChange::Cap(a, c)) => check.set_cap(&a, c),
+            Some(HostChange::Suppressed(n, until)) => check.set_suppressed(&n, clock, until),
+            Some(HostChange::Lifted(n)) => check.lift(&n),
             None => {}
         }
         if engine.live_calls() != check.live() {
@@ -457,7 +574,10 @@ fn run(seed: u64, restart_at: Option<u64>) -> Result<Outcome_, String> {
     Ok(Outcome_ {
         hash: hasher.finish(),
         events,
-        coverage,
+        coverage: Coverage {
+            policy_triggers: check.policy_triggers,
+            ..coverage
+        },
     })
 }
 
@@ -487,7 +607,9 @@ fn poll_timeout_tells_the_truth(
             .iter()
             .filter(|(_, t)| !t.ended)
             .any(|(c, t)| match engine.state(*c) {
-                Some(CallState::Ready) => t.window.is_some(),
+                Some(CallState::Ready) => {
+                    t.window.is_some() || !t.policies.is_empty() || t.expires.is_some()
+                }
                 Some(_) => true,
                 None => false,
             });

@@ -53,6 +53,8 @@ struct Slice {
 
 /// Memo entries, a power of two.
 const MEMO_ENTRIES: usize = 4096;
+/// Empty-run entries, a power of two.
+const EMPTY_ENTRIES: usize = 1024;
 
 /// The engine's rule sets and the permitted-interval memo.
 #[derive(Clone, Debug, Default)]
@@ -62,6 +64,11 @@ pub(crate) struct Calendar {
     ids: HashMap<RuleSet, u32>,
     /// Empty until first used.
     memo: Vec<Option<Slice>>,
+    /// Per (rule set, window), the last run of UTC days found to hold no
+    /// permitted instant, `[from, to)`: a search that meets it jumps over
+    /// it (a number whose zones never agree costs 400 days of search once,
+    /// not on every request).
+    empty: Vec<Option<(u32, u32, i64, i64)>>,
 }
 
 fn offset_at(tz: Tz, t: Secs) -> Option<i64> {
@@ -71,12 +78,30 @@ fn offset_at(tz: Tz, t: Secs) -> Option<i64> {
     ))
 }
 
-/// The local date and second of the day of `t` in `tz`.
-fn local(tz: Tz, t: Secs) -> Option<(NaiveDate, i64)> {
-    let wall = t.checked_add(offset_at(tz, t)?)?;
-    // Days since 0001-01-01 (CE day 1) of the wall clock, whole.
-    let days = i32::try_from(wall.div_euclid(DAY) + 719_163).ok()?;
-    let date = NaiveDate::from_num_days_from_ce_opt(days)?;
+thread_local! {
+    /// The last day number [`local`] turned into a date: most lookups fall
+    /// on the same day, and the day-to-date step is most of the cost.
+    static LAST_DATE: std::cell::Cell<Option<(i64, NaiveDate)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The local date and second of the day of `t` in `tz` (whose offset at
+/// `t` is `known`, if known).
+fn local(tz: Tz, t: Secs, known: Option<i64>) -> Option<(NaiveDate, i64)> {
+    let offset = match known {
+        Some(o) => o,
+        None => offset_at(tz, t)?,
+    };
+    let wall = t.checked_add(offset)?;
+    let day = wall.div_euclid(DAY);
+    let date = match LAST_DATE.get() {
+        Some((d, date)) if d == day => date,
+        _ => {
+            // Days since 0001-01-01 (CE day 1) of the wall clock, whole.
+            let date = NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + 719_163).ok()?)?;
+            LAST_DATE.set(Some((day, date)));
+            date
+        }
+    };
     Some((date, wall.rem_euclid(DAY)))
 }
 
@@ -133,12 +158,26 @@ impl Calendar {
     }
 
     /// Whether instant `t` is permitted (computed directly).
+    #[cfg(test)]
     pub fn permitted(&self, set: u32, window: Option<Window>, t: Secs) -> bool {
+        self.permitted_with(set, window, t, &[])
+    }
+
+    /// [`Calendar::permitted`], with the offset of each zone (in order)
+    /// given where it is known to hold at `t`.
+    fn permitted_with(
+        &self,
+        set: u32,
+        window: Option<Window>,
+        t: Secs,
+        fixed: &[Option<i64>],
+    ) -> bool {
         let Some(rules) = self.set(set) else {
             return false;
         };
-        rules.zones.iter().all(|tz| {
-            let Some((date, second)) = local(*tz, t) else {
+        rules.zones.iter().enumerate().all(|(i, tz)| {
+            let known = fixed.get(i).copied().flatten();
+            let Some((date, second)) = local(*tz, t, known) else {
                 return false;
             };
             if window.is_some_and(|w| !in_window(&w, second)) {
@@ -201,19 +240,75 @@ impl Calendar {
         if self.always(set, window) {
             return Some(from);
         }
-        let mut day = from.div_euclid(DAY);
+        let first = from.div_euclid(DAY);
+        let mut day = first;
+        // The days scanned so far that held nothing after `from`.
+        let mut empty_from = None;
         while day * DAY < limit {
-            let found = self
-                .slice(set, window, day)
+            if let Some(to) = self.known_empty(set, window, day) {
+                empty_from.get_or_insert(day);
+                day = to;
+                continue;
+            }
+            let slice = self.slice(set, window, day);
+            let found = slice
                 .iter()
                 .find(|(_, e)| *e > from)
                 .map(|(s, _)| (*s).max(from));
+            if slice.is_empty() {
+                empty_from.get_or_insert(day);
+            } else if day > first {
+                // A permitted day ends a run of empty ones.
+                if let Some(start) = empty_from.take() {
+                    self.remember_empty(set, window, start, day);
+                }
+            } else {
+                empty_from = None;
+            }
             if let Some(t) = found {
                 return (t < limit).then_some(t);
             }
             day += 1;
         }
+        if let Some(start) = empty_from {
+            self.remember_empty(set, window, start, day);
+        }
         None
+    }
+
+    /// The end of a known run of empty days that holds `day`.
+    fn known_empty(&self, set: u32, window: Option<Window>, day: i64) -> Option<i64> {
+        let packed = Window::pack(window);
+        match self.empty.get(Self::empty_index(set, packed)) {
+            Some(Some((s, w, from, to)))
+                if *s == set && *w == packed && *from <= day && day < *to =>
+            {
+                Some(*to)
+            }
+            _ => None,
+        }
+    }
+
+    fn remember_empty(&mut self, set: u32, window: Option<Window>, from: i64, to: i64) {
+        if self.empty.is_empty() {
+            self.empty = vec![None; EMPTY_ENTRIES];
+        }
+        let packed = Window::pack(window);
+        if let Some(e) = self.empty.get_mut(Self::empty_index(set, packed)) {
+            // Join a run it touches; else the newer run wins the entry.
+            let (from, to) = match e {
+                Some((s, w, a, b)) if *s == set && *w == packed && from <= *b && *a <= to => {
+                    ((*a).min(from), (*b).max(to))
+                }
+                _ => (from, to),
+            };
+            *e = Some((set, packed, from, to));
+        }
+    }
+
+    fn empty_index(set: u32, packed: u32) -> usize {
+        let h = (u64::from(set) << 32 | u64::from(packed)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 54) as usize & (EMPTY_ENTRIES - 1)
     }
 
     /// The permitted intervals of UTC day `day`, memoised.
@@ -251,9 +346,11 @@ impl Calendar {
     fn compute(&self, set: u32, window: Option<Window>, day: i64) -> Vec<(Secs, Secs)> {
         let (start, end) = (day * DAY, (day + 1) * DAY);
         let mut cuts = vec![start];
+        // Per zone, its offset when one holds all day (most days).
+        let mut fixed: Vec<Option<i64>> = Vec::new();
         if let Some(rules) = self.set(set) {
             for tz in rules.zones.iter() {
-                self.boundaries(&rules.policies, *tz, window, start, end, &mut cuts);
+                fixed.push(self.boundaries(&rules.policies, *tz, window, start, end, &mut cuts));
             }
         }
         cuts.sort_unstable();
@@ -261,7 +358,7 @@ impl Calendar {
         let mut out: Vec<(Secs, Secs)> = Vec::new();
         for (i, from) in cuts.iter().enumerate() {
             let to = cuts.get(i + 1).copied().unwrap_or(end);
-            if !self.permitted(set, window, *from) {
+            if !self.permitted_with(set, window, *from, &fixed) {
                 continue;
             }
             match out.last_mut() {
@@ -274,7 +371,8 @@ impl Calendar {
 
     /// Instants in `[start, end)` where zone `tz`'s wall clock reaches a
     /// boundary (midnight, a window bound, a policy interval edge) or
-    /// jumps (a transition).
+    /// jumps (a transition). Returns the zone's offset if one holds all
+    /// day.
     fn boundaries(
         &self,
         policies: &[u16],
@@ -283,13 +381,13 @@ impl Calendar {
         start: Secs,
         end: Secs,
         cuts: &mut Vec<Secs>,
-    ) {
+    ) -> Option<i64> {
         // Offsets in force, and the transitions between them, sampled
-        // every four hours (no zone changes twice within four hours).
+        // every eight hours (no zone changes twice within eight hours).
         let mut offsets: Vec<i64> = Vec::new();
         let mut prev: Option<(Secs, i64)> = None;
-        for k in 0..=6 {
-            let t = (start + k * 4 * 3600).min(end - 1);
+        for k in 0..=3 {
+            let t = (start + k * 8 * 3600).min(end - 1);
             let Some(o) = offset_at(tz, t) else { continue };
             if let Some((pt, po)) = prev
                 && po != o
@@ -316,11 +414,17 @@ impl Calendar {
                 edges.push(i64::from(b.hour() * 3600 + b.minute() * 60));
             }
         }
-        let Some((first, _)) = local(tz, start) else {
-            return;
+        let fixed = match offsets.as_slice() {
+            [o] => Some(*o),
+            _ => None,
         };
+        let Some((first, _)) = local(tz, start, fixed) else {
+            return fixed;
+        };
+        let mut marks = Vec::with_capacity(16);
         for date in first.iter_days().take(3) {
-            let mut marks = edges.clone();
+            marks.clear();
+            marks.extend_from_slice(&edges);
             for p in policies.iter().filter_map(|p| self.policy(*p)) {
                 if let Some(slots) = p.slots(date.weekday()) {
                     for (from, to) in slots {
@@ -336,11 +440,12 @@ impl Calendar {
                 let wall = midnight + m;
                 for o in &offsets {
                     let t = wall - o;
-                    if start <= t && t < end && offset_at(tz, t) == Some(*o) {
+                    if start <= t && t < end && (fixed.is_some() || offset_at(tz, t) == Some(*o)) {
                         cuts.push(t);
                     }
                 }
             }
         }
+        fixed
     }
 }

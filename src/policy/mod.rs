@@ -105,7 +105,9 @@ fn fail<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T, Poli
 }
 
 impl Policy {
-    /// Parses and validates a policy from JSON text.
+    /// Parses and validates a policy from JSON text. Keys that start with
+    /// `_` are comments (the presets in `examples/policies/` keep their
+    /// source and the date it was checked there) and are not kept.
     ///
     /// # Errors
     /// A [`PolicyError`] naming the key: a bad time, intervals out of order
@@ -153,10 +155,12 @@ impl Policy {
                     };
                     policy.suppress_days_after_do_not_call = Some(days);
                 }
+                // Keys starting with `_` are comments (a preset's source).
+                other if other.starts_with('_') => {}
                 other => {
                     return fail(
                         other,
-                        "unknown key: expected hours, holidays, max_attempts or suppress_days_after_do_not_call",
+                        "unknown key: expected hours, holidays, max_attempts or suppress_days_after_do_not_call (or a _comment)",
                     );
                 }
             }

@@ -33,8 +33,15 @@ pub struct CallInfo {
     pub occurrence_end: Option<DateTime<Utc>>,
     /// Its daily window, if any.
     pub window: Option<Window>,
-    /// The zone its window and wall-clock times are read in.
+    /// The zone its window and wall-clock times are read in (the primary
+    /// zone, policy.md 2).
     pub timezone: Tz,
+    /// Every zone whose clock must permit an attempt, the primary first.
+    pub zones: Vec<Tz>,
+    /// The calling policies that apply to it, by name.
+    pub policies: Vec<String>,
+    /// The end of its lifetime: no attempt at or after it.
+    pub expires: Option<DateTime<Utc>>,
     /// Whether it moves to the next occurrence rather than expire.
     pub carry_over: bool,
     /// Its campaign, if any.
@@ -265,6 +272,21 @@ impl Scheduler {
             occurrence_end: c.occurrence_end().map(instant),
             window: c.window(),
             timezone: c.tz,
+            zones: self
+                .calendar
+                .set(c.rules)
+                .map_or_else(|| vec![c.tz], |s| s.zones.to_vec()),
+            policies: self
+                .calendar
+                .set(c.rules)
+                .map(|s| {
+                    s.policies
+                        .iter()
+                        .filter_map(|p| self.config.policies.keys().nth(usize::from(*p)).cloned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            expires: c.expires().map(instant),
             carry_over: c.carry_over(),
             batch_id: self.registry.batch(c.batch).map(|b| Arc::clone(&b.name)),
             agent_id: self

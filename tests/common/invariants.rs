@@ -11,15 +11,21 @@
 //! - a dispatch is the best eligible ready call: nothing due, not paused
 //!   and with an agent below its cap outranks it;
 //! - retries and carry-overs are due no earlier than they happen, and only
-//!   calls with `carry_over` carry over.
+//!   calls with `carry_over` carry over;
+//! - with calling policies (policy.md): an attempt triggers only at a
+//!   permitted instant, read independently here (in every zone of the call,
+//!   the wall clock inside the window and each policy's hours, on no
+//!   holiday), before the call's lifetime ends, never to a suppressed
+//!   number, and no number gets more attempts than a cap of the call
+//!   allows in any rolling period.
 #![allow(dead_code)]
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
-use redial::{CallId, CallRequest, Event, EventKind, Window};
+use redial::{CallId, CallInfo, CallRequest, Config, Event, EventKind, Outcome, Policy, Window};
 
 /// What the checker knows of one accepted call.
 pub struct Tracked {
@@ -32,6 +38,12 @@ pub struct Tracked {
     pub in_flight: bool,
     pub attempts: u32,
     pub ended: bool,
+    /// Every zone whose clock must permit an attempt (the engine's answer,
+    /// from the number's data; checked on its own elsewhere).
+    pub zones: Vec<Tz>,
+    /// The calling policies that apply, by name.
+    pub policies: Vec<String>,
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// Follows an engine's events; see the module docs.
@@ -40,12 +52,130 @@ pub struct Checker {
     pub calls: BTreeMap<CallId, Tracked>,
     paused: BTreeMap<String, bool>,
     caps: BTreeMap<String, Option<u32>>,
+    /// The engine's configuration (its policies and suppression days).
+    config: Config,
+    /// Every attempt's instant, by number.
+    triggers: BTreeMap<String, Vec<DateTime<Utc>>>,
+    /// Suppressed numbers and until when (`None`: no end).
+    suppressed: BTreeMap<String, Option<DateTime<Utc>>>,
+    /// Triggers checked against a calling policy (for coverage).
+    pub policy_triggers: u64,
 }
 
 /// Dial order: higher priority, then earlier due, then earlier accepted.
 type Rank = (i8, Reverse<DateTime<Utc>>, Reverse<CallId>);
 
 impl Checker {
+    /// A checker for an engine with this configuration.
+    pub fn with_config(config: Config) -> Checker {
+        Checker {
+            config,
+            ..Checker::default()
+        }
+    }
+
+    /// The engine's view of a call it accepted: its zones, policies and
+    /// lifetime.
+    pub fn rules(&mut self, info: &CallInfo) {
+        if let Some(t) = self.calls.get_mut(&info.call) {
+            // The primary zone: the number's when the request gave none.
+            t.tz = info.timezone;
+            t.zones = info.zones.clone();
+            t.policies = info.policies.clone();
+            t.expires = info.expires;
+        }
+    }
+
+    /// The host suppressed a number (policy.md 5): never shortened.
+    pub fn set_suppressed(
+        &mut self,
+        number: &str,
+        from: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) {
+        if until.is_some_and(|u| u <= from) {
+            return;
+        }
+        let current = self
+            .suppressed
+            .get(number)
+            .copied()
+            .filter(|u| u.is_none_or(|u| u > from));
+        let longer = match (current, until) {
+            (None, u) => u,
+            (Some(None), _) | (_, None) => None,
+            (Some(Some(a)), Some(b)) => Some(a.max(b)),
+        };
+        self.suppressed.insert(number.to_owned(), longer);
+    }
+
+    /// The host lifted a suppression.
+    pub fn lift(&mut self, number: &str) {
+        self.suppressed.remove(number);
+    }
+
+    fn policy(&self, name: &str) -> Option<&Policy> {
+        self.config.policies.get(name)
+    }
+
+    /// Whether instant `t` is permitted for a tracked call, read directly
+    /// from the rule (policy.md 3).
+    fn permitted(&self, t: &Tracked, at: DateTime<Utc>) -> bool {
+        let zones = if t.zones.is_empty() {
+            vec![t.tz]
+        } else {
+            t.zones.clone()
+        };
+        zones.iter().all(|tz| {
+            let offset = tz
+                .offset_from_utc_datetime(&at.naive_utc())
+                .fix()
+                .local_minus_utc();
+            let local = at.naive_utc() + TimeDelta::try_seconds(i64::from(offset)).unwrap();
+            let minute = local
+                .time()
+                .signed_duration_since(chrono::NaiveTime::MIN)
+                .num_minutes() as u32;
+            let in_window = t.window.is_none_or(|w| {
+                let min = w.min().map_or(0, |m| m.hour() * 60 + m.minute());
+                match w.max().map(|m| m.hour() * 60 + m.minute()) {
+                    None => minute >= min,
+                    Some(max) if min < max => min <= minute && minute < max,
+                    Some(max) => minute >= min || minute < max,
+                }
+            });
+            in_window
+                && t.policies.iter().all(|p| {
+                    self.policy(p).is_some_and(|p| {
+                        !p.is_holiday(local.date()) && p.allows(local.date().weekday(), minute)
+                    })
+                })
+        })
+    }
+
+    /// The suppression a `do_not_call` outcome makes (policy.md 5).
+    fn do_not_call(&mut self, c: CallId, at: DateTime<Utc>) {
+        let Some(t) = self.calls.get(&c) else { return };
+        let number = t.req.to_number.clone();
+        let policy_days = t
+            .policies
+            .iter()
+            .filter_map(|p| {
+                self.policy(p)
+                    .and_then(Policy::suppress_days_after_do_not_call)
+            })
+            .max()
+            .unwrap_or(0);
+        let until = match self.config.do_not_call_suppression_days {
+            None => None,
+            Some(days) => match days.max(policy_days) {
+                0 => return,
+                days => Some(at + TimeDelta::try_days(i64::from(days)).unwrap()),
+            },
+        };
+        self.set_suppressed(&number, at, until);
+    }
+
     /// The host's submit was accepted as a new call (not a repeat).
     pub fn submitted(&mut self, id: CallId, req: CallRequest, default_tz: Tz) {
         let tz = req.timezone.unwrap_or(default_tz);
@@ -61,6 +191,9 @@ impl Checker {
                 in_flight: false,
                 attempts: 0,
                 ended: false,
+                zones: Vec::new(),
+                policies: Vec::new(),
+                expires: None,
             },
         );
     }
@@ -156,12 +289,27 @@ impl Checker {
                 }
                 self.track(c)?.due = Some(*due);
             }
+            EventKind::Deferred { due, .. } => {
+                // A deferred call waits for a later instant; it was not in flight.
+                if t.in_flight || *due <= e.at {
+                    return Err(format!("{c}: bad deferral to {due} at {}", e.at));
+                }
+                self.track(c)?.due = Some(*due);
+            }
             EventKind::TimedOut { attempt } if !t.in_flight || *attempt != t.attempts => {
                 return Err(format!(
                     "{c}: timed out without attempt {attempt} in flight"
                 ));
             }
             kind if kind.is_terminal() => {
+                if matches!(
+                    kind,
+                    EventKind::Failed {
+                        outcome: Outcome::DoNotCall
+                    }
+                ) {
+                    self.do_not_call(c, e.at);
+                }
                 let t = self.track(c)?;
                 t.ended = true;
                 t.in_flight = false;
@@ -197,6 +345,39 @@ impl Checker {
             && !w.contains(t.tz, at)
         {
             return Err(format!("{c} triggered at {at} outside {w} in {}", t.tz));
+        }
+        if !self.permitted(t, at) {
+            return Err(format!(
+                "{c} triggered at {at}, not permitted in zones {:?} under {:?}",
+                t.zones, t.policies
+            ));
+        }
+        if t.expires.is_some_and(|e| at >= e) {
+            return Err(format!("{c} triggered at {at}, after its lifetime ended"));
+        }
+        let number = t.req.to_number.clone();
+        if let Some(until) = self.suppressed.get(&number)
+            && until.is_none_or(|u| u > at)
+        {
+            return Err(format!("{c} triggered at {at}, but {number} is suppressed"));
+        }
+        let history = self.triggers.entry(number.clone()).or_default();
+        history.push(at);
+        for p in &t.policies {
+            let Some(cap) = self.config.policies.get(p).and_then(Policy::max_attempts) else {
+                continue;
+            };
+            let since = at - TimeDelta::try_days(i64::from(cap.days)).unwrap();
+            let count = history.iter().filter(|h| **h > since).count();
+            if count > cap.count as usize {
+                return Err(format!(
+                    "{c} triggered at {at}: {count} attempts to {number} in {} days, cap {}",
+                    cap.days, cap.count
+                ));
+            }
+        }
+        if !t.policies.is_empty() {
+            self.policy_triggers += 1;
         }
         if t.in_flight {
             return Err(format!("{c}: two attempts in flight"));
