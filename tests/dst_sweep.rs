@@ -281,3 +281,76 @@ fn transition_finder_finds_new_york_2026() {
         ]
     );
 }
+
+/// Policy hours placed on and around DST changes: intervals that a gap
+/// swallows, that a fold repeats, that end at midnight, in zones with
+/// one-hour, half-hour and midnight changes. An engine dialing every ten
+/// minutes across each change never triggers while the wall clock reads
+/// outside the policy's hours (read here from the offset, not the engine).
+#[cfg(feature = "number-zones")]
+#[test]
+fn policy_hours_across_transitions() {
+    use redial::Policy;
+    let layouts = [
+        r#"{"hours": {"daily": [["01:30", "02:30"], ["22:00", "24:00"]]}}"#,
+        r#"{"hours": {"daily": [["00:00", "03:00"], ["12:00", "13:00"]]}}"#,
+        r#"{"hours": {"daily": [["02:00", "02:30"], ["03:00", "05:00"]], "sun": [["00:00", "24:00"]]}}"#,
+    ];
+    let zones = [
+        "America/New_York",
+        "Europe/London",
+        "Europe/Paris",
+        "Australia/Lord_Howe",
+        "America/Santiago",
+        "America/Havana",
+        "Pacific/Chatham",
+        "America/St_Johns",
+    ];
+    let (mut triggers, mut changes) = (0, 0);
+    for (i, layout) in layouts.iter().enumerate() {
+        let policy = Policy::from_json(layout).unwrap();
+        for zone in zones {
+            let tz: Tz = zone.parse().unwrap();
+            let from = Utc
+                .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp();
+            let to = Utc
+                .with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp();
+            for (change, _, _) in transitions(tz, from, to) {
+                changes += 1;
+                let config = format!(r#"{{"policies": {{"p": {layout}}}}}"#);
+                let mut e = Scheduler::new(Config::from_json(&config).unwrap()).unwrap();
+                let mut t = DateTime::from_timestamp(change - 36 * 3600, 0).unwrap();
+                // An invalid number has no zones of its own: the request's
+                // zone is the call's only one.
+                let body = format!(
+                    r#"{{"to_number": "+15555550100", "agent_id": "a", "timezone": "{zone}", "policy": "p", "carry_over": true, "number_of_retries": 10, "gap_between_retries": 15}}"#
+                );
+                for _ in 0..3 {
+                    e.submit(t, body.as_bytes())
+                        .unwrap_or_else(|r| panic!("{zone} layout {i}: {}", r.message));
+                }
+                for _ in 0..(6 * 72) {
+                    t += Duration::minutes(10);
+                    for d in e.dial(t, 2).unwrap() {
+                        let local = t.with_timezone(&tz);
+                        let minute = local.hour() * 60 + local.minute();
+                        assert!(
+                            policy.allows(chrono::Datelike::weekday(&local), minute),
+                            "{zone} layout {i}: triggered at {t} ({local}), outside the policy's hours"
+                        );
+                        triggers += 1;
+                        e.report(t, &d, Outcome::NoAnswer).unwrap();
+                    }
+                    while e.poll_event().is_some() {}
+                }
+                e.check_invariants().unwrap();
+            }
+        }
+    }
+    eprintln!("policy sweep: {changes} changes, {triggers} triggers");
+    assert!(changes > 40 && triggers > 1000, "{changes} {triggers}");
+}

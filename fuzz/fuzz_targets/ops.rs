@@ -33,7 +33,14 @@ enum Op {
     Forward(u32),
     Back(u16),
     Restart,
+    Suppress(u8, Option<u16>),
+    Unsuppress(u8),
+    ReportNamed(u8, u8, u8),
 }
+
+/// The numbers calls go to: New York and Paris ones, so that policies by
+/// prefix, caps and suppression meet several calls of one number.
+const NUMBERS: [&str; 4] = ["+12125550100", "+12125550101", "+33144556677", "+33144556678"];
 
 fn hhmm(m: u16) -> String {
     let m = m % 1440;
@@ -47,25 +54,51 @@ fn submit(engine: &mut Scheduler, check: &mut Checker, ids: &mut Vec<CallId>, co
         ids.push(a.call);
         let r = CallRequest::from_json(body, config).unwrap_or_else(|e| panic!("{e}"));
         check.submitted(a.call, r, config.default_timezone);
+        let info = engine.call(a.call).unwrap_or_else(|| panic!("accepted {} is unknown", a.call));
+        check.rules(&info);
     }
 }
 
-fuzz_target!(|ops: Vec<Op>| {
-    let config = Config { attempt_timeout_minutes: 40, ..Config::default() };
+/// The configuration: plain, or with calling policies on both prefixes
+/// (hours with a lunch break and no weekends, holidays, caps, suppression
+/// after do_not_call, a lifetime).
+fn config(policies: bool) -> Config {
+    let base = Config { attempt_timeout_minutes: 40, ..Config::default() };
+    if !policies {
+        return base;
+    }
+    let text = r#"{
+        "attempt_timeout_minutes": 40,
+        "policies": {
+            "fr": {"hours": {"daily": [["10:00", "13:00"], ["14:00", "20:00"]], "sat": [], "sun": []},
+                   "holidays": {"fixed": ["03-09"], "easter": [1]}, "max_attempts": {"count": 2, "days": 1},
+                   "suppress_days_after_do_not_call": 2},
+            "us": {"hours": {"daily": [["08:00", "21:00"]]}, "max_attempts": {"count": 3, "days": 1}}
+        },
+        "policy_by_prefix": {"+33": "fr", "+1212": "us"},
+        "do_not_call_suppression_days": 1,
+        "max_call_age_days": 3
+    }"#;
+    Config::from_json(text).unwrap_or(base)
+}
+
+fuzz_target!(|input: (bool, Vec<Op>)| {
+    let (policies, ops) = input;
+    let config = config(policies);
     let mut engine = Scheduler::new(config.clone()).unwrap_or_else(|_| unreachable!());
     let mut now = DateTime::from_timestamp(START, 0).unwrap_or_default();
     let mut ids: Vec<CallId> = Vec::new();
-    let mut check = Checker::default();
+    let mut check = Checker::with_config(config.clone());
     for op in ops.iter().take(200) {
         let pick = |i: u8| ids.get(usize::from(i) % ids.len().max(1)).copied().unwrap_or_else(|| "call-999999".parse().unwrap_or_else(|_| unreachable!()));
         // Changes to batches and agents take effect after the step's
         // time-driven events, which happened before the operation.
-        let (mut paused, mut capped) = (None, None);
+        let (mut paused, mut capped, mut suppressed, mut lifted) = (None, None, None, None);
         match op {
             Op::Submit { zone, min, max, carry, retries, gaps, priority, batch, agent, schedule } => {
                 let tz = ZONES[usize::from(*zone) % ZONES.len()];
                 let mut body = serde_json::json!({
-                    "to_number": "+12125550100", "agent_id": format!("a{}", agent % 3), "timezone": tz,
+                    "to_number": NUMBERS[usize::from(*agent) % NUMBERS.len()], "agent_id": format!("a{}", agent % 3), "timezone": tz,
                     "carry_over": carry, "number_of_retries": retries % 5, "priority": priority % 3,
                     "gap_between_retries": gaps.iter().take(3).map(|g| g % 600).collect::<Vec<_>>(),
                 });
@@ -93,7 +126,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 let _ = engine.dial(now, usize::from(n % 6));
             }
             Op::Report(i, o) => {
-                let _ = engine.report(now, pick(*i), Outcome::ALL[usize::from(*o) % Outcome::ALL.len()]);
+                let _ = engine.report_current(now, pick(*i), Outcome::ALL[usize::from(*o) % Outcome::ALL.len()]);
             }
             Op::Cancel(i) => {
                 let _ = engine.cancel(now, pick(*i));
@@ -122,6 +155,23 @@ fuzz_target!(|ops: Vec<Op>| {
                 now -= TimeDelta::try_seconds(i64::from(*s)).unwrap_or_default();
                 let _ = engine.handle_timeout(now);
             }
+            Op::Suppress(n, minutes) => {
+                let number = NUMBERS[usize::from(*n) % NUMBERS.len()];
+                let until = minutes.map(|m| now + TimeDelta::try_minutes(i64::from(m % 4000)).unwrap_or_default());
+                if engine.suppress(now, number, until).is_ok() {
+                    suppressed = Some((number, until));
+                }
+            }
+            Op::Unsuppress(n) => {
+                let number = NUMBERS[usize::from(*n) % NUMBERS.len()];
+                if engine.unsuppress(now, number).is_ok() {
+                    lifted = Some(number);
+                }
+            }
+            Op::ReportNamed(i, k, o) => {
+                let attempt = redial::AttemptId { call: pick(*i), attempt: u32::from(k % 4) + 1 };
+                let _ = engine.report(now, attempt, Outcome::ALL[usize::from(*o) % Outcome::ALL.len()]);
+            }
             Op::Restart => {
                 let bytes = engine.snapshot().to_bytes();
                 let restored = Scheduler::restore(Snapshot::from_bytes(&bytes).unwrap_or_else(|e| panic!("{e}")))
@@ -139,6 +189,12 @@ fuzz_target!(|ops: Vec<Op>| {
         }
         if let Some((agent, cap)) = capped {
             check.set_cap(&agent, cap);
+        }
+        if let Some((number, until)) = suppressed {
+            check.set_suppressed(number, effective, until);
+        }
+        if let Some(number) = lifted {
+            check.lift(number);
         }
         engine.check_invariants().unwrap_or_else(|m| panic!("{m}"));
         assert_eq!(engine.live_calls(), check.live(), "memory holds exactly the live calls");
