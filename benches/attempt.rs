@@ -102,6 +102,8 @@ fn spec(rng: &mut Rng, w: Workload, now: i64) -> Spec {
 
 struct Redial {
     e: Scheduler,
+    /// Under a France-like calling policy (the `redial_policy` line).
+    policy: bool,
     /// Dispatches, through a vector kept across rounds as a run loop would.
     out: Vec<redial::Dispatch>,
     now: i64,
@@ -115,9 +117,17 @@ fn at(t: i64) -> DateTime<Utc> {
 
 impl Redial {
     fn request(&self, s: &Spec) -> CallRequest {
-        let mut r = CallRequest::new("+919876543210", ["a0", "a1", "a2", "a3", "a4"][s.agent]);
+        // Under the policy, numbers match their zone (the policy reads the
+        // callee's zones from the number).
+        let number = if self.policy && s.zone != chrono_tz::Asia::Kolkata {
+            "+12125550100"
+        } else {
+            "+919876543210"
+        };
+        let mut r = CallRequest::new(number, ["a0", "a1", "a2", "a3", "a4"][s.agent]);
         r.batch_id = Some(["b0", "b1", "b2"][s.batch].to_owned());
-        r.timezone = Some(s.zone);
+        // Under the policy the zone comes from the number.
+        r.timezone = (!self.policy).then_some(s.zone);
         r.number_of_retries = 3;
         r.gap_between_retries = redial::Gaps::every(30);
         if s.window {
@@ -130,12 +140,32 @@ impl Redial {
     }
 
     fn new(n: usize, w: Workload) -> Redial {
-        let mut e = Scheduler::new(Config::default()).unwrap();
+        Redial::with_config(n, w, Config::default(), false)
+    }
+
+    /// The same engine with a France-like policy (10:00-13:00 and
+    /// 14:00-20:00 on weekdays, holidays) on every call, its zone read from
+    /// the number. (No frequency cap: the bench's calls share two numbers.)
+    #[cfg(feature = "number-zones")]
+    fn with_policy(n: usize, w: Workload) -> Redial {
+        let config = Config::from_json(
+            r#"{"policies": {"fr": {
+                "hours": {"daily": [["10:00", "13:00"], ["14:00", "20:00"]], "sat": [], "sun": []},
+                "holidays": {"fixed": ["01-01", "05-01", "05-08", "07-14", "08-15", "11-01", "11-11", "12-25"], "easter": [1, 39, 50]}}},
+                "policy_by_prefix": {"+91": "fr", "+1212": "fr"}}"#,
+        )
+        .unwrap();
+        Redial::with_config(n, w, config, true)
+    }
+
+    fn with_config(n: usize, w: Workload, config: Config, policy: bool) -> Redial {
+        let mut e = Scheduler::new(config).unwrap();
         for a in ["a0", "a1", "a2", "a3", "a4"] {
             e.register_agent(at(T0), a, Some(1_000)).unwrap();
         }
         let mut me = Redial {
             e,
+            policy,
             out: Vec::with_capacity(1),
             now: T0,
             rng: Rng(7),
@@ -655,6 +685,13 @@ fn attempt_cycle(c: &mut Criterion) {
             if run("redial") {
                 let mut engine = Redial::new(n, w);
                 group.bench_function(BenchmarkId::new("redial", n), |b| b.iter(|| engine.cycle()));
+            }
+            #[cfg(feature = "number-zones")]
+            if run("redial_policy") {
+                let mut engine = Redial::with_policy(n, w);
+                group.bench_function(BenchmarkId::new("redial_policy", n), |b| {
+                    b.iter(|| engine.cycle())
+                });
             }
             if run("naive_binaryheap") {
                 let mut naive = Peer::<NaiveQ>::new(n, w);
