@@ -129,3 +129,78 @@ fn plan_explains_the_first_attempt() {
         assert!(first.contains(reason), "{body}: {first}");
     }
 }
+
+/// `plan --config`: the call's zones and policies, its permitted intervals
+/// (the lunch break and the holiday left out) and a ladder whose retries
+/// land in them, with the frequency cap's deferral.
+#[cfg(feature = "number-zones")]
+#[test]
+fn plan_with_a_policy_shows_permitted_intervals_and_deferrals() {
+    let dir = std::env::temp_dir();
+    let request = dir.join("redial_plan_policy_request.json");
+    let config = dir.join("redial_plan_policy_config.json");
+    std::fs::write(
+        &request,
+        r#"{"to_number": "+33612345678", "agent_id": "a", "carry_over": true,
+            "number_of_retries": 4, "gap_between_retries": [60, 60, 600, 60]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        r#"{"policies": {"fr": {"hours": {"daily": [["10:00", "13:00"], ["14:00", "20:00"]], "sat": [], "sun": []},
+                                 "holidays": {"fixed": ["12-25"]}, "max_attempts": {"count": 4, "days": 30}}},
+            "policy_by_prefix": {"+33": "fr"}, "zones_from_number": true}"#,
+    )
+    .unwrap();
+    let (code, out, err) = redial(&[
+        "plan",
+        request.to_str().unwrap(),
+        "--now",
+        "2026-12-24T11:30:00Z",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("Europe/Paris") && lines[0].contains("fr"),
+        "{out}"
+    );
+    // Thursday 24th until the lunch break, after it, then Monday 28th (the
+    // 25th is a holiday, the 26th and 27th a weekend).
+    assert!(
+        lines[2].contains("Thu 2026-12-24 12:30 - Thu 2026-12-24 13:00"),
+        "{out}"
+    );
+    assert!(
+        lines[3].contains("Thu 2026-12-24 14:00 - Thu 2026-12-24 20:00"),
+        "{out}"
+    );
+    assert!(
+        lines[4].contains("Mon 2026-12-28 10:00 - Mon 2026-12-28 13:00"),
+        "{out}"
+    );
+    let ladder: Vec<&str> = lines
+        .iter()
+        .copied()
+        .skip_while(|l| !l.starts_with("attempt  1"))
+        .collect();
+    assert!(ladder[0].contains("2026-12-24 12:30:00 CET"), "{out}");
+    assert!(
+        ladder[1].contains("2026-12-24 14:00:00 CET"),
+        "lunch break: {out}"
+    );
+    assert!(ladder[2].contains("2026-12-24 15:00:00 CET"), "{out}");
+    assert!(
+        ladder[3].contains("2026-12-28 10:00:00 CET"),
+        "holiday, weekend: {out}"
+    );
+    // Four attempts in 30 days: the fifth waits for the first to age out,
+    // to the next permitted instant (Saturday 23 January is not).
+    assert!(
+        ladder[4].starts_with("deferred") && ladder[4].contains("to 2027-01-25 10:00:00 CET"),
+        "{out}"
+    );
+    assert!(ladder[5].contains("2027-01-25 10:00:00 CET"), "{out}");
+    assert!(ladder[6].starts_with("exhausted"), "{out}");
+}

@@ -85,6 +85,11 @@ proptest! {
         let _ = e.report_current(now, "call-1".parse().unwrap(), Outcome::NoAnswer);
         let _ = e.report(now, "call-1-0.1".parse::<redial::AttemptId>().unwrap(), Outcome::NoAnswer);
         let _ = e.poll_timeout();
+        for id in ["call-1", "call-2"] {
+            let intervals = e.permitted_intervals(id.parse().unwrap(), now, 3);
+            prop_assert!(intervals.windows(2).all(|w| w[0].1 <= w[1].0));
+            prop_assert!(intervals.iter().all(|(a, b)| a < b));
+        }
         let _ = Scheduler::restore(e.snapshot());
     }
 
@@ -177,6 +182,7 @@ fn unknown_ids_and_bad_arguments() {
             .code(),
         "invalid_id"
     );
+    assert!(e.permitted_intervals(ghost, t0(), 5).is_empty());
     assert!(e.poll_event().is_none());
     assert!(same(&fingerprint(&e), &before));
 }

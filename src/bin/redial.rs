@@ -54,6 +54,10 @@ enum Command {
         /// The engine's default time zone (the request's `timezone` wins).
         #[arg(long)]
         timezone: Option<String>,
+        /// An engine configuration (JSON), with calling policies; the
+        /// plan then shows the permitted intervals of the call's next days.
+        #[arg(long)]
+        config: Option<String>,
     },
     /// Run a campaign on a simulated clock and summarise it (the built-in
     /// default scenario unless --scenario is given).
@@ -87,7 +91,8 @@ fn main() -> ExitCode {
             request,
             now,
             timezone,
-        } => plan(&request, &now, timezone.as_deref()),
+            config,
+        } => plan(&request, &now, timezone.as_deref(), config.as_deref()),
         Command::Simulate {
             scenario,
             seed,
@@ -143,14 +148,22 @@ fn replay(path: &str, check: bool) -> Result<ExitCode, String> {
     }
 }
 
-fn plan(path: &str, now: &str, timezone: Option<&str>) -> Result<ExitCode, String> {
+fn plan(
+    path: &str,
+    now: &str,
+    timezone: Option<&str>,
+    config_path: Option<&str>,
+) -> Result<ExitCode, String> {
     let body = read(path)?;
     let now: DateTime<Utc> = DateTime::parse_from_rfc3339(now)
         .map_err(|e| {
             format!("--now {now:?}: {e}; expected RFC 3339 such as 2026-03-07T18:00:00-05:00")
         })?
         .with_timezone(&Utc);
-    let mut config = Config::default();
+    let mut config = match config_path {
+        Some(p) => Config::from_json(&read(p)?).map_err(|e| format!("{p}: {e}"))?,
+        None => Config::default(),
+    };
     if let Some(z) = timezone {
         config.default_timezone = z
             .parse::<Tz>()
@@ -158,12 +171,32 @@ fn plan(path: &str, now: &str, timezone: Option<&str>) -> Result<ExitCode, Strin
     }
     let request = CallRequest::from_json(body.as_bytes(), &config)
         .map_err(|r| format!("{} (field {:?})", r.message, r.field))?;
-    let zone = request.timezone.unwrap_or(config.default_timezone);
     let window = request.window().ok().flatten();
     let mut engine = Scheduler::new(config).map_err(|e| e.to_string())?;
     let accepted = engine
         .submit(now, body.as_bytes())
         .map_err(|r| format!("rejected {}: {}", r.status, r.message))?;
+    let info = engine.call(accepted.call).ok_or("the call ended at once")?;
+    // The primary zone (the number's when the request names none).
+    let zone = info.timezone;
+    if !info.policies.is_empty() || info.zones.len() > 1 {
+        let zones: Vec<&str> = info.zones.iter().map(|z| z.name()).collect();
+        println!(
+            "zones {} (from the number and the request), policies {}",
+            zones.join(", "),
+            info.policies.join(", ")
+        );
+        println!("permitted intervals, from the first attempt on:");
+        for (start, end) in engine.permitted_intervals(accepted.call, accepted.due, 8) {
+            println!(
+                "  {} - {} ({} - {})",
+                start.with_timezone(&zone).format("%a %Y-%m-%d %H:%M"),
+                end.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z"),
+                start.format("%H:%MZ"),
+                end.format("%H:%MZ")
+            );
+        }
+    }
     let show = |t: DateTime<Utc>| {
         format!(
             "{} ({})",
@@ -205,59 +238,99 @@ fn plan(path: &str, now: &str, timezone: Option<&str>) -> Result<ExitCode, Strin
         "carried over to the next day's window"
     }
     .to_owned();
+    let with_policies = !info.policies.is_empty();
     let mut reason = first_reason;
     let mut at = accepted.due;
     loop {
         let dispatched = engine.dial(at, 1).map_err(|e| e.to_string())?;
-        let Some(call) = dispatched.first() else {
-            match engine.poll_timeout() {
-                Some(t) => {
-                    at = t;
-                    engine.handle_timeout(t).map_err(|e| e.to_string())?;
-                    continue;
+        let ended = if let Some(call) = dispatched.first() {
+            println!("attempt {:>2}  {}  {reason}", call.attempt, show(at));
+            engine
+                .report(at, call, Outcome::NoAnswer)
+                .map_err(|e| e.to_string())?;
+            plan_events(&mut engine, &show, with_policies, &mut at, &mut reason)
+        } else {
+            // Nothing to dial at `at`: a cap or the policy's hours moved
+            // the call, or a timer is due first.
+            let ended = plan_events(&mut engine, &show, with_policies, &mut at, &mut reason);
+            if !ended {
+                match engine.poll_timeout() {
+                    Some(t) => {
+                        at = t;
+                        engine.handle_timeout(t).map_err(|e| e.to_string())?;
+                    }
+                    None => break,
                 }
-                None => break,
             }
+            ended
         };
-        println!("attempt {:>2}  {}  {reason}", call.attempt, show(at));
-        engine
-            .report(at, call, Outcome::NoAnswer)
-            .map_err(|e| e.to_string())?;
-        let mut ended = false;
-        while let Some(event) = engine.poll_event() {
-            match event.kind {
-                EventKind::RetryScheduled {
-                    due, carried_over, ..
-                } => {
-                    at = due;
-                    reason = if carried_over {
-                        "retry carried over: the gap ran past the window".to_owned()
-                    } else {
-                        "retry after the gap".to_owned()
-                    };
-                }
-                EventKind::Expired { .. } => {
-                    println!(
-                        "expired     {}  the window closed before the next retry and carry_over is false",
-                        show(event.at)
-                    );
-                    ended = true;
-                }
-                EventKind::Exhausted => {
-                    println!(
-                        "exhausted   {}  every allowed attempt was unanswered",
-                        show(event.at)
-                    );
-                    ended = true;
-                }
-                _ => {}
-            }
-        }
         if ended {
             break;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what `plan` needs from the engine's events; true when the call ended.
+fn plan_events(
+    engine: &mut Scheduler,
+    show: &dyn Fn(DateTime<Utc>) -> String,
+    with_policies: bool,
+    at: &mut DateTime<Utc>,
+    reason: &mut String,
+) -> bool {
+    let mut ended = false;
+    while let Some(event) = engine.poll_event() {
+        match event.kind {
+            EventKind::RetryScheduled {
+                due, carried_over, ..
+            } => {
+                *at = due;
+                *reason = match (carried_over, with_policies) {
+                    (true, _) => "retry carried over: the gap ran past the window",
+                    (false, true) => "retry after the gap, at its first permitted instant",
+                    (false, false) => "retry after the gap",
+                }
+                .to_owned();
+            }
+            EventKind::Deferred { due, reason: why } => {
+                println!(
+                    "deferred    {}  to {}: {}",
+                    show(event.at),
+                    show(due),
+                    match why {
+                        redial::DeferReason::FrequencyCap =>
+                            "the number's frequency cap is used up",
+                        _ => "permitted time ran out",
+                    }
+                );
+                *at = due;
+                *reason = "after the deferral".to_owned();
+            }
+            EventKind::Expired { reason: why } => {
+                let text = match why {
+                    redial::ExpireReason::FrequencyCap => {
+                        "the frequency cap held it past its window and carry_over is false"
+                    }
+                    redial::ExpireReason::Lifetime => {
+                        "its lifetime (expires_at, max_call_age_days) ended"
+                    }
+                    _ => "the window closed before the next attempt and carry_over is false",
+                };
+                println!("expired     {}  {text}", show(event.at));
+                ended = true;
+            }
+            EventKind::Exhausted => {
+                println!(
+                    "exhausted   {}  every allowed attempt was unanswered",
+                    show(event.at)
+                );
+                ended = true;
+            }
+            _ => {}
+        }
+    }
+    ended
 }
 
 fn simulate(

@@ -12,8 +12,9 @@ use super::registry::{Agent, Batch};
 use crate::call::{Call, CallState};
 use crate::event::CallId;
 use crate::number::PhoneNumber;
+use crate::policy::calendar::{HORIZON_DAYS, Permit};
 use crate::queue::Slot;
-use crate::time::instant;
+use crate::time::{DAY, MAX_TIME, ceil_secs, instant};
 use crate::window::Window;
 
 /// A live call, as [`Scheduler::call`] shows it.
@@ -239,6 +240,57 @@ impl Scheduler {
     pub fn agent(&self, agent: &str) -> Option<AgentInfo> {
         let id = self.registry.agent_id(agent)?;
         self.registry.agent(id).map(AgentInfo::of)
+    }
+
+    /// The next `count` permitted intervals of a live call (policy.md 3),
+    /// from `from` on: the instants at which an attempt may trigger, by its
+    /// window, its zones' wall clocks and its calling policies (its
+    /// lifetime not applied), merged where they touch. Empty for an ended
+    /// call; one open-ended interval (ending at the search horizon) for a
+    /// call that may trigger at any time. Cost: up to 400 days of
+    /// permitted-set search.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?; // 10:00 in Kolkata
+    /// let body = br#"{"to_number": "+919876543210", "agent_id": "a",
+    ///                 "min_trigger_time": "09:00", "max_trigger_time": "18:00"}"#;
+    /// let id = engine.submit(now, body)?.call;
+    /// let next = engine.permitted_intervals(id, now, 2);
+    /// let day = |s: &str| s.parse::<DateTime<Utc>>();
+    /// assert_eq!(next, [(now, day("2025-12-31T12:30:00Z")?), (day("2026-01-01T03:30:00Z")?, day("2026-01-01T12:30:00Z")?)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn permitted_intervals(
+        &mut self,
+        id: CallId,
+        from: DateTime<Utc>,
+        count: usize,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let Some(c) = self.calls.find(id).and_then(|slot| self.calls.get(slot)) else {
+            return Vec::new();
+        };
+        let (set, window) = (c.rules, c.window());
+        let horizon = ceil_secs(from).saturating_add(HORIZON_DAYS * DAY);
+        let mut out = Vec::new();
+        let mut t = ceil_secs(from);
+        while out.len() < count {
+            let Some(start) = self.calendar.next_permitted(set, window, t, horizon) else {
+                break;
+            };
+            let end = match self.calendar.permit_at(set, window, start) {
+                Permit::Until(end) => end.min(horizon),
+                Permit::No | Permit::Forever => horizon,
+            };
+            out.push((instant(start), instant(end.min(MAX_TIME))));
+            if end >= horizon {
+                break;
+            }
+            t = end;
+        }
+        out
     }
 
     /// Every known agent, in name order. O(a) in the known agents.
