@@ -53,7 +53,7 @@ fn default_scenario_accounts_for_every_call_and_stays_in_window() {
     // Callbacks do not carry over: those requested after 22:00 are refused, some expire.
     assert!(summary["campaigns"][2]["rejected"].as_u64().unwrap() > 0);
     assert!(summary["campaigns"][2]["expired"].as_u64().unwrap() > 0);
-    assert_eq!(total["outside_window"], 0);
+    assert_eq!(total["outside_permitted"], 0);
     let mut campaigns = 0;
     for c in summary["campaigns"]
         .as_array()
@@ -131,7 +131,7 @@ fn json_summary_schema() {
         "connect_p50_minutes",
         "connect_p95_minutes",
         "connect_max_minutes",
-        "outside_window",
+        "outside_permitted",
     ] {
         assert!(summary["total"].get(key).is_some(), "total lacks {key}");
     }
@@ -285,6 +285,14 @@ fn bad_scenario_files_name_the_field() {
             r#"{"campaigns": [{"name": "x", "timezone": "UTC", "calls": 1, "agents": ["a"], "submit_at": "2026-03-06T00:00:00Z", "number_prefix": "1"}]}"#,
             "campaigns[0].number_prefix",
         ),
+        (
+            r#"{"config": {"policies": {"x": {"hours": {"mon": [["10:00", "09:00"]]}}}}}"#,
+            "scenario field config: invalid config policies.x.hours.mon[0]",
+        ),
+        (
+            r#"{"campaigns": [{"name": "x", "timezone": "UTC", "calls": 1, "agents": ["a"], "submit_at": "2026-03-06T00:00:00Z", "number_prefix": "+1", "number_prefixes": ["+1212", "212"]}]}"#,
+            "campaigns[0].number_prefixes[1]",
+        ),
         (r#"{"seed": -1}"#, "scenario field seed: invalid value"),
         (r#"{"seed": 1"#, "malformed JSON"),
         (
@@ -302,4 +310,65 @@ fn bad_scenario_files_name_the_field() {
         assert_eq!(code, 2, "{text}");
         assert!(err.contains(needle), "{text}: {err}");
     }
+}
+
+/// The policy scenario (examples/policy_scenario.json): a French campaign
+/// under D. 223-9's hours (lunch break, no weekends, Easter Monday) and a US
+/// campaign across five area codes (one of them in two zones) under TCPA
+/// hours, each call's zones taken from its number.
+#[test]
+fn policy_scenario_keeps_every_attempt_in_permitted_time() {
+    let (json, svg) = (tmp("policy.json"), tmp("policy.svg"));
+    let (code, stdout, err) = redial(&[
+        "simulate",
+        "--scenario",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/policy_scenario.json"),
+        "--no-timings",
+        "--json",
+        json.to_str().unwrap(),
+        "--chart",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("calls placed outside permitted time: 0"),
+        "{stdout}"
+    );
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(summary["total"]["outside_permitted"], 0);
+    let fr: Vec<u64> = summary["attempts_per_hour"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    // Hours since Wednesday 1 April 2026 00:00 UTC; Paris is UTC+2.
+    for day in [0, 1, 2, 6] {
+        let h = |utc_hour: usize| fr[day * 24 + utc_hour];
+        assert_eq!(h(11), 0, "day {day}: 13:00-14:00 is the lunch break");
+        assert_eq!(h(7), 0, "day {day}: nothing before 10:00");
+        assert_eq!(h(18), 0, "day {day}: nothing from 20:00");
+    }
+    assert!(fr[8] > 0 && fr[12] > 0, "Wednesday morning and afternoon");
+    // Saturday, Sunday and Easter Monday: not a single attempt.
+    assert_eq!(fr[3 * 24..6 * 24].iter().sum::<u64>(), 0);
+    assert!(fr[6 * 24 + 8] > 0, "Tuesday 10:00 resumes");
+    let us = &summary["campaigns"][1];
+    assert!(us["completed"].as_u64().unwrap() > 0);
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(svg.contains("fr-renewals window [09:00, 20:30) under policy fr"));
+    assert!(svg.contains("us-renewals window [09:00, 20:00) under policy us"));
+    // The strips show permitted time: France's two intervals on each of
+    // Wednesday, Thursday, Friday and Tuesday (lunch break, weekend, Easter
+    // Monday left blank); New York's every day.
+    let strips = |fill: &str| {
+        svg.lines()
+            .filter(|l| {
+                l.starts_with("<rect") && l.contains("opacity=\"0.35\"") && l.contains(fill)
+            })
+            .count()
+    };
+    assert_eq!(strips("#1F77B4"), 8, "{svg}");
+    assert_eq!(strips("#D62728"), 7);
+    assert_well_formed(&svg);
 }

@@ -117,14 +117,24 @@ pub fn draw(run: &Run, path: &str) -> Result<(), String> {
             .checked_add_signed(TimeDelta::try_hours(hours as i64).unwrap_or_default())
             .unwrap_or(start);
         let top = y_max - strip * ci as f64;
+        let policies = run.policies.get(ci).filter(|p| !p.is_empty());
+        let label = match policies {
+            Some(p) => format!("{} window {} under policy {}", c.name, w, p.join(", ")),
+            None => format!("{} window {}", c.name, w),
+        };
         chart
             .draw_series(std::iter::once(Text::new(
-                format!("{} window {}", c.name, w),
+                label,
                 (0.3, top - strip * 0.2),
                 ("sans-serif", 13).into_font().color(&BLACK),
             )))
             .map_err(|e| err(&e))?;
-        while let Some(o) = w.first_ending_after(tz, at) {
+        // The engine's permitted intervals of the campaign's first call
+        // (lunch breaks, weekends, holidays, DST); the window's
+        // occurrences when no call was accepted.
+        let mut bars: Vec<(f64, f64)> = run.permitted.get(ci).cloned().unwrap_or_default();
+        let from_window = bars.is_empty();
+        while from_window && let Some(o) = w.first_ending_after(tz, at) {
             if o.start >= end {
                 break;
             }
@@ -137,13 +147,20 @@ pub fn draw(run: &Run, path: &str) -> Result<(), String> {
                 .max(0.0);
             let x1 = (o.end.min(end).signed_duration_since(start).num_seconds() as f64 / 3600.0)
                 .min(hours as f64);
+            bars.push((x0, x1));
+            at = o.end;
+        }
+        for (x0, x1) in bars {
+            let (x0, x1) = (x0.max(0.0), x1.min(hours as f64));
+            if x0 >= x1 {
+                continue;
+            }
             chart
                 .draw_series(std::iter::once(Rectangle::new(
                     [(x0, top - strip * 0.9), (x1, top)],
                     color(ci).mix(0.35).filled(),
                 )))
                 .map_err(|e| err(&e))?;
-            at = o.end;
         }
     }
 

@@ -39,6 +39,11 @@ pub struct Scenario {
     pub talk_seconds: [u32; 2],
     /// Ring time of an unanswered call, seconds `[min, max]`.
     pub ring_seconds: [u32; 2],
+    /// More of the engine's configuration, as in `Config::from_json`:
+    /// calling policies (`policies`, `policy_by_prefix`,
+    /// `zones_from_number`, ...). `attempt_timeout_minutes` above wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -73,8 +78,21 @@ pub struct Campaign {
     /// Submissions spread evenly over this many minutes (0: all at once).
     #[serde(default)]
     pub submit_over_minutes: u32,
-    /// Country prefix of generated numbers, such as `+91`.
+    /// Prefix of generated numbers: a country code such as `+91`, or more
+    /// digits (`+1212`, an area code; `+336`, French mobiles).
     pub number_prefix: String,
+    /// Several prefixes, used in turn instead of `number_prefix` (a US
+    /// campaign across area codes and zones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub number_prefixes: Vec<String>,
+    /// Digits after the prefix (10 unless given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_digits: Option<u8>,
+    /// Send no `timezone`: the engine takes the callee's zones from the
+    /// number (needs `zones_from_number` or a policy). `timezone` then only
+    /// labels the chart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timezone_from_number: bool,
     #[serde(default)]
     pub languages: Vec<String>,
 }
@@ -134,6 +152,9 @@ impl Default for Scenario {
                     submit_at: utc("2026-03-06T02:00:00Z"),
                     submit_over_minutes: 0,
                     number_prefix: "+91".into(),
+                    number_prefixes: Vec::new(),
+                    number_digits: None,
+                    timezone_from_number: false,
                     languages: vec!["hi".into(), "en".into(), "ta".into()],
                 },
                 Campaign {
@@ -150,6 +171,9 @@ impl Default for Scenario {
                     submit_at: utc("2026-03-06T11:00:00Z"),
                     submit_over_minutes: 48 * 60,
                     number_prefix: "+1".into(),
+                    number_prefixes: Vec::new(),
+                    number_digits: None,
+                    timezone_from_number: false,
                     languages: vec!["en".into()],
                 },
                 Campaign {
@@ -166,6 +190,9 @@ impl Default for Scenario {
                     submit_at: utc("2026-03-06T03:00:00Z"),
                     submit_over_minutes: 60 * 60,
                     number_prefix: "+91".into(),
+                    number_prefixes: Vec::new(),
+                    number_digits: None,
+                    timezone_from_number: false,
                     languages: vec!["hi".into()],
                 },
             ],
@@ -186,6 +213,7 @@ impl Default for Scenario {
             },
             talk_seconds: [60, 420],
             ring_seconds: [20, 45],
+            config: None,
         }
     }
 }
@@ -267,13 +295,27 @@ impl Scenario {
                     "expected at least one agent",
                 );
             }
-            if !c.number_prefix.starts_with('+')
-                || c.number_prefix.len() > 4
-                || !c.number_prefix[1..].bytes().all(|b| b.is_ascii_digit())
-            {
+            let prefix_ok = |p: &str| {
+                p.strip_prefix('+').is_some_and(|d| {
+                    (1..=8).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+                })
+            };
+            if !prefix_ok(&c.number_prefix) {
                 return bad(
                     &format!("campaigns[{i}].number_prefix"),
-                    "expected + and 1 to 3 digits",
+                    "expected + and 1 to 8 digits",
+                );
+            }
+            if let Some(j) = c.number_prefixes.iter().position(|p| !prefix_ok(p)) {
+                return bad(
+                    &format!("campaigns[{i}].number_prefixes[{j}]"),
+                    "expected + and 1 to 8 digits",
+                );
+            }
+            if c.number_digits.is_some_and(|d| !(4..=12).contains(&d)) {
+                return bad(
+                    &format!("campaigns[{i}].number_digits"),
+                    "expected 4 to 12 digits",
                 );
             }
             if c.submit_over_minutes > 60 * 24 * 60 {

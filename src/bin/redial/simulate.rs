@@ -5,9 +5,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
-use redial::{AttemptId, Config, EventKind, Outcome, Scheduler, TimeOfDay, Window};
+use redial::{AttemptId, Config, EventKind, Outcome, Policy, Scheduler, TimeOfDay, Window};
 
 pub use crate::scenario::{Campaign, Scenario};
 use serde::Serialize;
@@ -49,7 +51,10 @@ pub struct CampaignSummary {
     pub connect_p50_minutes: f64,
     pub connect_p95_minutes: f64,
     pub connect_max_minutes: f64,
-    pub outside_window: u64,
+    /// Attempts triggered at an instant its window or a calling policy
+    /// forbids in one of the call's zones (checked here from the rules,
+    /// not by the engine).
+    pub outside_permitted: u64,
     #[serde(skip)]
     connect: Vec<i64>,
 }
@@ -80,11 +85,50 @@ pub struct Summary {
 pub struct Run {
     pub summary: Summary,
     pub scenario: Scenario,
+    /// Per campaign: its first call's permitted intervals (hours since
+    /// the start), as the engine computes them, for the chart's strips;
+    /// empty when no call of the campaign was accepted.
+    pub permitted: Vec<Vec<(f64, f64)>>,
+    /// Per campaign: the policies its first call is under.
+    pub policies: Vec<Vec<String>>,
 }
 
 struct CallInfo {
     campaign: u8,
     first_due: i64,
+    /// The callee's primary zone (answer rates follow its local hour).
+    zone: Tz,
+}
+
+/// The policies of `number` by the configuration's prefixes (policy.md
+/// 2: the longest matching prefix), read here independently of the engine.
+fn policy_for<'a>(
+    number: &str,
+    by_prefix: &BTreeMap<String, String>,
+    policies: &'a BTreeMap<String, Policy>,
+) -> Option<&'a Policy> {
+    by_prefix
+        .iter()
+        .filter(|(prefix, _)| number.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .and_then(|(_, name)| policies.get(name))
+}
+
+/// Whether the rules permit triggering at `at` in every one of `zones`.
+fn permitted(
+    at: DateTime<Utc>,
+    zones: &[Tz],
+    window: Option<Window>,
+    policy: Option<&Policy>,
+) -> bool {
+    zones.iter().all(|&z| {
+        let local = at.with_timezone(&z);
+        window.is_none_or(|w| w.contains(z, at))
+            && policy.is_none_or(|p| {
+                p.allows(local.weekday(), local.hour() * 60 + local.minute())
+                    && !redial::window::local_date(z, at).is_some_and(|d| p.is_holiday(d))
+            })
+    })
 }
 
 /// Resident set size in bytes, where /proc tells it.
@@ -99,10 +143,14 @@ pub fn run(
     progress: &mut dyn FnMut(DateTime<Utc>, u64, usize),
 ) -> Result<Run, String> {
     scenario.validate()?;
-    let config = Config {
-        attempt_timeout_minutes: scenario.attempt_timeout_minutes,
-        ..Config::default()
+    let mut config = match &scenario.config {
+        Some(v) => {
+            Config::from_json(&v.to_string()).map_err(|e| format!("scenario field config: {e}"))?
+        }
+        None => Config::default(),
     };
+    config.attempt_timeout_minutes = scenario.attempt_timeout_minutes;
+    let (policies, by_prefix) = (config.policies.clone(), config.policy_by_prefix.clone());
     let mut engine = Scheduler::new(config)
         .map_err(|e| format!("scenario field attempt_timeout_minutes: {e}"))?;
     let mut rng = Rng(scenario.seed);
@@ -176,6 +224,9 @@ pub fn run(
         })
         .collect();
     let mut per_hour = vec![vec![0u32; hours]; scenario.campaigns.len()];
+    let mut strips: Vec<Vec<(f64, f64)>> = vec![Vec::new(); scenario.campaigns.len()];
+    let mut strip_policies: Vec<Vec<String>> = vec![Vec::new(); scenario.campaigns.len()];
+    let hours_since = |t: DateTime<Utc>| (t.timestamp() - start.timestamp()) as f64 / 3600.0;
     let mut calls: Vec<Option<CallInfo>> = Vec::new();
     let mut in_flight: BinaryHeap<Reverse<(i64, AttemptId, u8)>> = BinaryHeap::new();
     let mut busy_seconds: i64 = 0;
@@ -246,11 +297,37 @@ pub fn run(
                     if calls.len() < seq {
                         calls.resize_with(seq, || None);
                     }
+                    let campaign_zone = zones
+                        .get(usize::from(ci))
+                        .copied()
+                        .unwrap_or(chrono_tz::UTC);
+                    let zone = if c.timezone_from_number {
+                        engine
+                            .call(a.call)
+                            .map_or(campaign_zone, |info| info.timezone)
+                    } else {
+                        campaign_zone
+                    };
                     if let Some(slot) = calls.get_mut(seq.saturating_sub(1)) {
                         *slot = Some(CallInfo {
                             campaign: ci,
                             first_due: a.due.timestamp(),
+                            zone,
                         });
+                    }
+                    // The chart's strip: the first call's permitted time.
+                    if let (Some(strip), Some(names)) = (
+                        strips.get_mut(usize::from(ci)),
+                        strip_policies.get_mut(usize::from(ci)),
+                    ) && strip.is_empty()
+                    {
+                        let count = scenario.days as usize * 4 + 4;
+                        *strip = engine
+                            .permitted_intervals(a.call, start, count)
+                            .into_iter()
+                            .map(|(a, b)| (hours_since(a), hours_since(b)))
+                            .collect();
+                        *names = engine.call(a.call).map(|i| i.policies).unwrap_or_default();
                     }
                 }
                 _ => {
@@ -292,9 +369,7 @@ pub fn run(
             else {
                 continue;
             };
-            let ci = info.campaign as usize;
-            let zone = zones.get(ci).copied().unwrap_or(chrono_tz::UTC);
-            let hour = at.with_timezone(&zone).hour() as usize;
+            let hour = at.with_timezone(&info.zone).hour() as usize;
             let p_answer = scenario
                 .answer_rate_by_hour
                 .get(hour)
@@ -336,12 +411,9 @@ pub fn run(
                 continue;
             };
             let ci = info.campaign as usize;
-            let (Some(s), Some(hourly), Some(window), Some(zone)) = (
-                summaries.get_mut(ci),
-                per_hour.get_mut(ci),
-                windows.get(ci),
-                zones.get(ci),
-            ) else {
+            let (Some(s), Some(hourly), Some(window)) =
+                (summaries.get_mut(ci), per_hour.get_mut(ci), windows.get(ci))
+            else {
                 continue;
             };
             match e.kind {
@@ -354,8 +426,18 @@ pub fn run(
                     if let Some(x) = hourly.get_mut(h) {
                         *x += 1;
                     }
-                    if window.is_some_and(|w| !w.contains(*zone, e.at)) {
-                        s.outside_window += 1;
+                    // The call's zones are the engine's (from the number,
+                    // checked against libphonenumber elsewhere); the window
+                    // and the policy are the scenario's own.
+                    let call = engine.call(id);
+                    let call_zones = call
+                        .as_ref()
+                        .map_or_else(|| vec![info.zone], |c| c.zones.clone());
+                    let policy = call
+                        .as_ref()
+                        .and_then(|c| policy_for(c.to_number.as_str(), &by_prefix, &policies));
+                    if !permitted(e.at, &call_zones, *window, policy) {
+                        s.outside_permitted += 1;
                     }
                 }
                 EventKind::CarriedOver { .. }
@@ -412,7 +494,7 @@ pub fn run(
         total.still_pending += s.still_pending;
         total.attempts += s.attempts;
         total.carry_overs += s.carry_overs;
-        total.outside_window += s.outside_window;
+        total.outside_permitted += s.outside_permitted;
         total.connect.extend_from_slice(&s.connect);
     }
     finish(&mut total);
@@ -442,7 +524,12 @@ pub fn run(
         },
         attempts_per_hour: per_hour,
     };
-    Ok(Run { summary, scenario })
+    Ok(Run {
+        summary,
+        scenario,
+        permitted: strips,
+        policies: strip_policies,
+    })
 }
 
 fn finish(s: &mut CampaignSummary) {
@@ -515,9 +602,9 @@ pub fn table(run: &Run, with_timings: bool) -> String {
         );
     }
     out += &format!(
-        "\nline utilisation {:.1}%   calls placed outside their window: {}\n",
+        "\nline utilisation {:.1}%   calls placed outside permitted time: {}\n",
         s.line_utilisation * 100.0,
-        s.total.outside_window
+        s.total.outside_permitted
     );
     if with_timings {
         let e = &s.engine;
@@ -553,17 +640,23 @@ fn request_body(c: &Campaign, i: u32) -> Vec<u8> {
         body.insert(k.to_owned(), v);
     };
     let pick = |list: &[String]| list.get(i as usize % list.len().max(1)).cloned();
+    // `digits` digits from 7 on: valid subscriber numbers in the plans
+    // the scenarios use.
+    let digits = u32::from(c.number_digits.unwrap_or(10));
+    let base = 10u64.pow(digits.saturating_sub(1));
+    let prefix = pick(&c.number_prefixes).unwrap_or_else(|| c.number_prefix.clone());
     put(
         "to_number",
         json!(format!(
-            "{}{}",
-            c.number_prefix,
-            7_000_000_000u64 + u64::from(i) * 7 % 2_999_999_999
+            "{prefix}{}",
+            7 * base + u64::from(i) * 7 % (3 * base - 1)
         )),
     );
     put("agent_id", json!(pick(&c.agents)));
     put("batch_id", json!(c.name));
-    put("timezone", json!(c.timezone));
+    if !c.timezone_from_number {
+        put("timezone", json!(c.timezone));
+    }
     put("carry_over", json!(c.carry_over));
     put("number_of_retries", json!(c.number_of_retries));
     put("priority", json!(c.priority));
