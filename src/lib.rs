@@ -110,12 +110,13 @@
 //!   means `[00:00, max)`. An occurrence a gap makes empty does not exist;
 //!   an occurrence spanning a fold is an hour longer in real time.
 //! * An occurrence is the instants from the first `min` to the first `max`,
-//!   so when `max` falls after a fall-back fold it also holds the second
-//!   pass of wall times already lived through: `[01:30, 02:30)` in New York
-//!   on 2026-11-01 runs from 01:30 EDT to 02:30 EST and includes 01:00-01:30
-//!   EST, when wall clocks read before 01:30. This is the contract's rule,
-//!   applied as written; a host that must never dial while the wall clock
-//!   reads before `min` should keep windows off the fold hours.
+//!   but an instant is in window only while the wall clock also reads inside
+//!   `[min, max)` (semantics 3.1, policy.md 3). `[01:30, 02:30)` in New York
+//!   on 2026-11-01 runs from 01:30 EDT to 02:30 EST; during the second pass
+//!   of 01:00-01:30 (EST) the wall clock reads before 01:30 again, so a
+//!   ready call is `deferred` (reason `calling_hours`) until 01:30 EST, and
+//!   no attempt triggers while a callee's clock shows a time outside the
+//!   window.
 //!
 //! ## Scheduling, in brief
 //!
@@ -138,6 +139,87 @@
 //!   `timeout`.
 //! * **Ended calls are forgotten**: memory is bounded by live calls; later
 //!   operations naming them get [`OpError::UnknownCall`].
+//!
+//! ## Calling policies
+//!
+//! A host describes the rules an operation lives under once, as data in
+//! [`Config::policies`] (policy.md), and no attempt ever triggers outside
+//! them, whatever a request says:
+//!
+//! * **Hours and holidays** ([`Policy`]): intervals of local time per
+//!   weekday (France's 10:00-13:00 and 14:00-20:00), holidays by date, by
+//!   month-day, or relative to Easter ([`easter_sunday`], any year).
+//! * **Which policies apply**: the policy of the longest prefix of the
+//!   number in [`Config::policy_by_prefix`], plus the one a request names
+//!   in its `policy` field; a request only narrows the rules.
+//! * **The callee's zones**, from the number (feature `number-zones`,
+//!   libphonenumber's data through `rlibphonenumber`; see [`zones`]): for
+//!   every call under a policy, and for every call with
+//!   [`Config::zones_from_number`]. With several zones (a US area code
+//!   across two, a country without area-level data) an instant must be
+//!   permitted in every one; a request's `timezone` narrows to itself when
+//!   it is one of them and is added to them when it is not.
+//! * **Permitted instants**: the window by the wall clock, each policy's
+//!   hours, no holiday, in every zone. A due call leaving permitted time is
+//!   `deferred` (reason `calling_hours`) to the next permitted instant of
+//!   its occurrence; at the occurrence's last permitted instant it carries
+//!   over or expires. Every search looks at most 400 days ahead.
+//!   [`Scheduler::permitted_intervals`] lists a call's next intervals
+//!   (`redial plan --config` prints them).
+//! * **Frequency caps** (`max_attempts`: K attempts per number in any D x
+//!   24 hours, across calls and batches), checked when a call is handed
+//!   out: a capped call is `deferred` (reason `frequency_cap`) to when the
+//!   oldest counted attempt ages out, or carries over, or expires (reason
+//!   `frequency_cap`); dialing goes on with the next call.
+//! * **Suppression** (do-not-call): [`Scheduler::suppress`] and
+//!   [`Scheduler::unsuppress`]; a suppressed number's requests get a 403
+//!   on `to_number` saying until when and its live calls end `suppressed`
+//!   (in-flight ones when reported). A `do_not_call` outcome suppresses the
+//!   number for the policy's `suppress_days_after_do_not_call`, else
+//!   [`Config::do_not_call_suppression_days`] (no end by default). No
+//!   suppression is shortened except by `unsuppress`.
+//! * **Lifetimes**: a request's `expires_at` and
+//!   [`Config::max_call_age_days`]; no attempt at or after the end, which
+//!   expires the call (reason `lifetime`). Without one, a `carry_over` call
+//!   that is never dialed carries over every day until year 9999.
+//!
+//! ```
+//! # #[cfg(feature = "number-zones")] {
+//! use chrono::{DateTime, Utc};
+//! use redial::{Config, DeferReason, EventKind, Scheduler};
+//!
+//! let config = Config::from_json(r#"{
+//!     "policies": {"fr": {"hours": {"daily": [["10:00", "13:00"], ["14:00", "20:00"]],
+//!                                   "sat": [], "sun": []}}},
+//!     "policy_by_prefix": {"+33": "fr"}}"#)?;
+//! let mut engine = Scheduler::new(config)?;
+//! // Friday 12:30 in Paris; the number says Europe/Paris.
+//! let now: DateTime<Utc> = "2026-06-05T10:30:00Z".parse()?;
+//! let id = engine.submit(now, br#"{"to_number": "+33612345678", "agent_id": "a"}"#)?.call;
+//! // No line is free until 13:05: the lunch break defers the call to 14:00.
+//! let later: DateTime<Utc> = "2026-06-05T11:05:00Z".parse()?;
+//! engine.handle_timeout(later)?;
+//! let deferred = std::iter::from_fn(|| engine.poll_event()).find_map(|e| match e.kind {
+//!     EventKind::Deferred { due, reason: DeferReason::CallingHours } => Some(due),
+//!     _ => None,
+//! });
+//! assert_eq!(deferred, Some("2026-06-05T12:00:00Z".parse()?));
+//! assert!(engine.dial(later, 1)?.is_empty());
+//! assert_eq!(engine.call(id).map(|c| c.due), Some("2026-06-05T12:00:00Z".parse()?));
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Policies are validated when the configuration is read; an error names
+//! the key (`policies.fr.hours.mon[1]: intervals overlap`). The presets in
+//! `examples/policies/` (France, Canada, US, India) are examples with their
+//! sources, not legal advice. A configuration with policies or
+//! `zones_from_number` is refused by a build without `number-zones`.
+//!
+//! The engine remembers, per number, only what policies need (policy.md
+//! 6): live suppressions, and the attempt times a cap can still count
+//! (forgotten once older than the longest cap period); both are in
+//! snapshots.
 //!
 //! ## Where the contract is silent
 //!
@@ -191,6 +273,15 @@
 //!   that says so. At a million calls a second that is nine years.
 //! * A snapshot is checked as a request would be: a call whose number is
 //!   not E.164, or whose `retries` exceed 10, makes restore fail.
+//! * libphonenumber names India's zone `Asia/Calcutta`, tzdb's older name
+//!   for `Asia/Kolkata`; redial maps it to `Asia/Kolkata`, so a request
+//!   saying `Asia/Kolkata` for an Indian number narrows rather than adds a
+//!   zone (both have the same rules).
+//! * A `do_not_call` report suppresses the number even when the call was
+//!   cancelled or suppressed while the attempt was in flight: the callee
+//!   said it.
+//! * A frequency cap counts triggers, including an attempt that timed out
+//!   or whose report was stale.
 //!
 //! ## Memory and speed
 //!
@@ -232,7 +323,12 @@
 //!   `outcome` (reports, retries, cancel, ending calls); and the parts they
 //!   own: `store` (live calls by slot, keys), `registry` (agents, batches,
 //!   lanes, with reference counts), `events`, `rebuild` (restore's way in)
-//!   and `invariants` (checks of derived state for tests and fuzzing).
+//!   and `invariants` (checks of derived state for tests and fuzzing);
+//!   `plan` (where a call may trigger, by its rules), `numbers` (per-number
+//!   suppressions and cap histories), `suppress`, `inspect`.
+//! * [`policy`] (policies as data, the holiday calendar with Easter, and
+//!   the memoised permitted-instant computation), [`zones`] (the callee's
+//!   zones from the number).
 //! * [`snapshot`] (the state as facts, and restore), [`trace`]
 //!   (conformance cases), [`template`] (prompt metadata).
 //!
@@ -244,8 +340,11 @@
 //! serializes flat and names the agent and batch on terminal events;
 //! `TimeOfDay::parse` and `ScheduleAt::parse` return a `Result`; the error
 //! and event enums are `#[non_exhaustive]`; forgotten batches are unknown;
-//! nothing is scheduled after year 9999. The README's "Changes" section
-//! lists every change.
+//! nothing is scheduled after year 9999; calling policies, frequency caps,
+//! suppression and call lifetimes (new events `deferred` and `suppressed`,
+//! new `expired` reasons, request fields `policy` and `expires_at`,
+//! snapshot format 3; [`ConfigError::key`] is now a `String` path). The
+//! README's "Changes" section lists every change.
 //!
 //! ## Panics, errors and unwraps
 //!

@@ -23,6 +23,30 @@ pub const NUMBER_DATA_VERSION: &str =
 
 const DATA: &str = include_str!("../data/number_zones.txt");
 
+/// Old spellings libphonenumber still uses, and tzdb's current names for
+/// them (renames in tzdb's `backward` file: the same clock). A request's
+/// `timezone: "Asia/Kolkata"` for an Indian number then names one of the
+/// number's zones and narrows to it instead of adding a second zone.
+const RENAMED: [(&str, &str); 9] = [
+    ("Africa/Asmera", "Africa/Asmara"),
+    ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+    ("America/Godthab", "America/Nuuk"),
+    ("Asia/Calcutta", "Asia/Kolkata"),
+    ("Asia/Katmandu", "Asia/Kathmandu"),
+    ("Asia/Rangoon", "Asia/Yangon"),
+    ("Atlantic/Faeroe", "Atlantic/Faroe"),
+    ("Pacific/Ponape", "Pacific/Pohnpei"),
+    ("Pacific/Truk", "Pacific/Chuuk"),
+];
+
+/// tzdb's current name for a zone name libphonenumber uses.
+fn current_name(name: &str) -> &str {
+    RENAMED
+        .iter()
+        .find(|(old, _)| *old == name)
+        .map_or(name, |(_, new)| new)
+}
+
 /// The time-zone map: prefix digits (as a number, with their count) to zones.
 struct ZoneMap {
     by_prefix: HashMap<(u64, u8), Box<[Tz]>>,
@@ -57,7 +81,10 @@ fn zone_map() -> &'static ZoneMap {
                 continue;
             };
             // Zones chrono-tz does not know (none today) are left out.
-            let zones: Box<[Tz]> = zones.split('&').filter_map(|z| z.parse().ok()).collect();
+            let zones: Box<[Tz]> = zones
+                .split('&')
+                .filter_map(|z| current_name(z).parse().ok())
+                .collect();
             map.longest = map.longest.max(len);
             map.by_prefix.insert((digits, len), zones);
         }
@@ -77,7 +104,9 @@ fn longest_prefix(map: &ZoneMap, digits: &str) -> Option<Vec<Tz>> {
 }
 
 /// The zones libphonenumber assigns to an E.164 number, in name order;
-/// empty when it holds the number invalid or knows no zone for it.
+/// empty when it holds the number invalid or knows no zone for it. Old
+/// spellings are given tzdb's current names (`Asia/Calcutta` is
+/// `Asia/Kolkata`).
 ///
 /// # Example
 /// ```
@@ -86,6 +115,7 @@ fn longest_prefix(map: &ZoneMap, digits: &str) -> Option<Vec<Tz>> {
 /// assert_eq!(names("+16055550100"), ["America/Denver", "America/North_Dakota/Center"]);
 /// assert_eq!(names("+33612345678"), ["Europe/Paris"]); // mobile: the country's zone
 /// assert!(names("+15555550100").is_empty()); // invalid in libphonenumber's data
+/// assert_eq!(names("+919876543210"), ["Asia/Kolkata"]); // libphonenumber: Asia/Calcutta
 /// ```
 pub fn zones_for_number(e164: &str) -> Vec<Tz> {
     use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberType};
@@ -118,13 +148,35 @@ mod tests {
 
     /// Every number of the reference vectors (libphonenumber's own answers,
     /// written by `scripts/number_zones_vectors.py`) gets the same zones.
+    /// Each rename is the same clock: equal offsets every three hours from
+    /// 1970 to 2037, and the old name still parses (old snapshots).
+    #[test]
+    fn renamed_zones_keep_their_clock() {
+        use chrono::{Offset, TimeZone};
+        for (old, new) in RENAMED {
+            let (a, b): (Tz, Tz) = (old.parse().unwrap(), new.parse().unwrap());
+            for step in 0..(67 * 365 * 8) {
+                let t = chrono::NaiveDateTime::default() + chrono::TimeDelta::hours(3 * step);
+                assert_eq!(
+                    a.offset_from_utc_datetime(&t).fix(),
+                    b.offset_from_utc_datetime(&t).fix(),
+                    "{old} vs {new} at {t}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn zones_match_libphonenumber() {
         let vectors = include_str!("../tests/data/number_zones_vectors.txt");
         let (mut checked, mut differ) = (0, Vec::new());
         for line in vectors.lines().filter(|l| !l.starts_with('#')) {
             let (number, zones) = line.split_once(' ').unwrap_or((line, ""));
-            let mut want: Vec<&str> = zones.split('&').filter(|z| !z.is_empty()).collect();
+            let mut want: Vec<&str> = zones
+                .split('&')
+                .filter(|z| !z.is_empty())
+                .map(current_name)
+                .collect();
             want.sort_unstable();
             let got: Vec<&str> = zones_for_number(number).iter().map(|z| z.name()).collect();
             if got != want {

@@ -130,35 +130,25 @@ fn plan_explains_the_first_attempt() {
     }
 }
 
-/// `plan --config`: the call's zones and policies, its permitted intervals
-/// (the lunch break and the holiday left out) and a ladder whose retries
-/// land in them, with the frequency cap's deferral.
+/// `plan --config` on the README's example: the call's zones and policies,
+/// its permitted intervals (the lunch break, Christmas and the weekend left
+/// out) and a ladder whose retries land in them, with the cap's deferral.
 #[cfg(feature = "number-zones")]
 #[test]
 fn plan_with_a_policy_shows_permitted_intervals_and_deferrals() {
-    let dir = std::env::temp_dir();
-    let request = dir.join("redial_plan_policy_request.json");
-    let config = dir.join("redial_plan_policy_config.json");
-    std::fs::write(
-        &request,
-        r#"{"to_number": "+33612345678", "agent_id": "a", "carry_over": true,
-            "number_of_retries": 4, "gap_between_retries": [60, 60, 600, 60]}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        &config,
-        r#"{"policies": {"fr": {"hours": {"daily": [["10:00", "13:00"], ["14:00", "20:00"]], "sat": [], "sun": []},
-                                 "holidays": {"fixed": ["12-25"]}, "max_attempts": {"count": 4, "days": 30}}},
-            "policy_by_prefix": {"+33": "fr"}, "zones_from_number": true}"#,
-    )
-    .unwrap();
+    // The README's example files.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/plan");
+    let (request, config) = (
+        format!("{dir}/request_fr.json"),
+        format!("{dir}/config_fr.json"),
+    );
     let (code, out, err) = redial(&[
         "plan",
-        request.to_str().unwrap(),
+        &request,
         "--now",
         "2026-12-24T11:30:00Z",
         "--config",
-        config.to_str().unwrap(),
+        &config,
     ]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
