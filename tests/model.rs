@@ -4,6 +4,15 @@
 //! chrono-tz's gap lookup). Random operation sequences must give identical
 //! event streams, dispatches and errors in the model and the engine.
 //!
+//! Odd seeds run under calling policies (policy.md): permitted instants
+//! found minute by minute in every zone of a call (window by the wall
+//! clock, each policy's hours and holidays), frequency caps counted from
+//! every trigger ever made, suppressions (host and do_not_call) and
+//! lifetimes. The model reads a number's zones and a policy's hours through
+//! the library's data functions (`zones_for_number`, `Policy::allows`,
+//! `Policy::is_holiday`), tested on their own; everything it schedules
+//! with them is its own. The run fails if a policy path is never reached.
+//!
 //! `MODEL_SEQUENCES=N` sets how many sequences run (default 10000).
 #![allow(clippy::disallowed_methods)]
 
@@ -11,12 +20,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use common::{Rng, ZONES};
 use redial::{
     AttemptId, CallId, CallRequest, Config, DeferReason, Event, EventKind, ExpireReason, OpError,
-    Outcome, ScheduleAt, Scheduler, Snapshot,
+    Outcome, Policy, ScheduleAt, Scheduler, Snapshot,
 };
 use serde_json::{Value, json};
 
@@ -74,51 +83,14 @@ impl MWindow {
         (start < end).then_some((start, end))
     }
 
-    /// Whether `t`'s wall clock in `tz` reads inside the window (policy.md
+    /// Whether a wall-clock minute of the day lies in the window (policy.md
     /// 3: membership is by the wall clock, so the second pass of a fold
     /// that reads before `min` is out).
-    fn holds(&self, tz: Tz, t: i64) -> bool {
-        let minute = u32::try_from((t + offset_at(tz, t)).rem_euclid(86_400) / 60).unwrap();
+    fn holds_minute(&self, minute: u32) -> bool {
         match self.max {
             None => minute >= self.min,
             Some(max) if self.min < max => self.min <= minute && minute < max,
             Some(max) => minute >= self.min || minute < max,
-        }
-    }
-
-    /// `next(O, d)` for occurrence `(start, end)`, by brute force: `d` or
-    /// a later whole minute (wall clocks change at whole minutes).
-    fn next_in(&self, tz: Tz, (start, end): (i64, i64), d: i64) -> Option<i64> {
-        let mut t = d.max(start);
-        while t < end {
-            if self.holds(tz, t) {
-                return Some(t);
-            }
-            t = (t.div_euclid(60) + 1) * 60;
-        }
-        None
-    }
-
-    /// The first instant after `t` where the wall clock leaves the window,
-    /// or `end`.
-    fn holds_until(&self, tz: Tz, t: i64, end: i64) -> i64 {
-        let mut u = (t.div_euclid(60) + 1) * 60;
-        while u < end && self.holds(tz, u) {
-            u += 60;
-        }
-        u.min(end)
-    }
-
-    /// The first occurrence ending after `d` and after `after` that has
-    /// `next(O, d)`: (date, due, end).
-    fn first_with_next(&self, tz: Tz, d: i64, after: i64) -> (NaiveDate, i64, i64) {
-        let mut from = d.max(after);
-        loop {
-            let (date, s, e) = self.first_ending_after(tz, from);
-            if let Some(due) = self.next_in(tz, (s, e), d) {
-                return (date, due, e);
-            }
-            from = e;
         }
     }
 
@@ -139,6 +111,105 @@ impl MWindow {
     }
 }
 
+/// A search looks at most this far past the instant it starts from
+/// (policy.md 3).
+const HORIZON: i64 = 400 * 86_400;
+
+/// What decides whether an instant is permitted for a call (policy.md 3):
+/// its window by the wall clock and each policy's hours and holidays, in
+/// every one of its zones. Occurrences are the primary zone's.
+#[derive(Clone)]
+struct Rules {
+    window: Option<MWindow>,
+    primary: Tz,
+    zones: Vec<Tz>,
+    policies: Vec<Policy>,
+}
+
+impl Rules {
+    /// No window and no policy: every instant is permitted.
+    fn always(&self) -> bool {
+        self.window.is_none() && self.policies.is_empty()
+    }
+
+    fn permitted(&self, t: i64) -> bool {
+        self.zones.iter().all(|&z| {
+            let local = t + offset_at(z, t);
+            let minute = u32::try_from(local.rem_euclid(86_400) / 60).unwrap();
+            let date = DateTime::from_timestamp(local, 0).unwrap().date_naive();
+            self.window.is_none_or(|w| w.holds_minute(minute))
+                && self
+                    .policies
+                    .iter()
+                    .all(|p| p.allows(date.weekday(), minute) && !p.is_holiday(date))
+        })
+    }
+
+    /// The first permitted instant in `[max(d, start), end)`, by brute
+    /// force: `d` or a later whole minute (wall clocks and rules change at
+    /// whole minutes).
+    fn next_in(&self, (start, end): (i64, i64), d: i64) -> Option<i64> {
+        let mut t = d.max(start);
+        while t < end {
+            if self.permitted(t) {
+                return Some(t);
+            }
+            t = (t.div_euclid(60) + 1) * 60;
+        }
+        None
+    }
+
+    /// Without a window: the first permitted instant at or after `d`.
+    fn next_any(&self, d: i64) -> Option<i64> {
+        self.next_in((d, d + HORIZON + 1), d)
+    }
+
+    /// The first instant after `t` that is not permitted, or `end`.
+    fn holds_until(&self, t: i64, end: i64) -> i64 {
+        let mut u = (t.div_euclid(60) + 1) * 60;
+        while u < end && self.permitted(u) {
+            u += 60;
+        }
+        u.min(end)
+    }
+
+    /// A ready call's `until`: where its permitted time ends (its
+    /// occurrence's end at the latest), none when it never does.
+    fn until(&self, t: i64, end: Option<i64>) -> Option<i64> {
+        match end {
+            Some(end) => Some(self.holds_until(t, end)),
+            None if self.always() => None,
+            None => Some(self.holds_until(t, t + HORIZON)),
+        }
+    }
+
+    /// The occurrence `(start, end)` that ends at `end`.
+    fn occurrence_ending(&self, end: i64) -> (i64, i64) {
+        let (_, start, _) = self
+            .window
+            .unwrap()
+            .first_ending_after(self.primary, end - 1);
+        (start, end)
+    }
+
+    /// The first occurrence ending after `d` and after `after` that has
+    /// `next(O, d)`: (date, due, end); none within the horizon.
+    fn first_with_next(&self, d: i64, after: i64) -> Option<(NaiveDate, i64, i64)> {
+        let w = self.window.unwrap();
+        let mut from = d.max(after);
+        loop {
+            let (date, s, e) = w.first_ending_after(self.primary, from);
+            if s > d + HORIZON {
+                return None;
+            }
+            if let Some(due) = self.next_in((s, e), d) {
+                return Some((date, due, e));
+            }
+            from = e;
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum MState {
     Waiting,
@@ -152,8 +223,11 @@ type Dialed = (CallId, u32, String, String, Option<String>, String);
 struct MCall {
     id: CallId,
     req: CallRequest,
-    tz: Tz,
-    window: Option<MWindow>,
+    rules: Rules,
+    /// The end of its lifetime (policy.md 7).
+    expires: Option<i64>,
+    /// Suppressed while in flight: ends `suppressed` at its report.
+    suppress: bool,
     state: MState,
     due: i64,
     end: Option<i64>,
@@ -171,9 +245,17 @@ impl MCall {
     fn pending(&self) -> Option<i64> {
         match self.state {
             MState::Waiting => Some(self.due),
-            MState::Ready => self.until,
+            MState::Ready => match (self.until, self.expires) {
+                (Some(u), Some(e)) => Some(u.min(e)),
+                (u, e) => u.or(e),
+            },
             MState::InFlight => Some(self.timeout),
         }
+    }
+
+    /// Whether a due time is inside its lifetime.
+    fn lives_at(&self, due: i64) -> bool {
+        self.expires.is_none_or(|e| due < e)
     }
 }
 
@@ -186,6 +268,10 @@ struct Model {
     keys: BTreeMap<String, (usize, Value, i64)>,
     events: Vec<Event>,
     next: u64,
+    /// Every trigger per number (policy.md 4; the model forgets nothing).
+    history: BTreeMap<String, Vec<i64>>,
+    /// Suppressed numbers: until (`None`: no end).
+    suppressed: BTreeMap<String, Option<i64>>,
 }
 
 fn at(t: i64) -> DateTime<Utc> {
@@ -203,6 +289,8 @@ impl Model {
             keys: BTreeMap::new(),
             events: Vec::new(),
             next: 1,
+            history: BTreeMap::new(),
+            suppressed: BTreeMap::new(),
         }
     }
 
@@ -241,21 +329,48 @@ impl Model {
                 .filter(|(t, _)| *t <= self.now)
                 .min();
             let Some((t, i)) = next else { return };
+            let c = &self.calls[i];
+            if c.state != MState::InFlight && c.expires.is_some_and(|e| e <= t) {
+                // The lifetime ends first (policy.md 7).
+                self.emit(
+                    t,
+                    i,
+                    EventKind::Expired {
+                        reason: ExpireReason::Lifetime,
+                    },
+                );
+                continue;
+            }
             match self.calls[i].state {
                 MState::Waiting => {
                     let c = &mut self.calls[i];
                     c.state = MState::Ready;
-                    c.until = match (c.window, c.end) {
-                        (Some(w), Some(end)) => Some(w.holds_until(c.tz, t, end)),
-                        _ => None,
-                    };
+                    c.until = c.rules.until(t, c.end);
                 }
                 MState::Ready => {
                     let c = &self.calls[i];
-                    let (w, end) = (c.window.unwrap(), c.end.unwrap());
-                    let (_, start, _) = w.first_ending_after(c.tz, end - 1);
-                    if let Some(due) = w.next_in(c.tz, (start, end), t) {
-                        // The wall clock left the window inside its occurrence.
+                    let deferral = match c.end {
+                        Some(end) => c.rules.next_in(c.rules.occurrence_ending(end), t),
+                        None => c.rules.next_any(t),
+                    };
+                    let carry = match c.end {
+                        Some(end) if deferral.is_none() && c.req.carry_over => {
+                            c.rules.first_with_next(t, end)
+                        }
+                        _ => None,
+                    };
+                    if let Some(due) = deferral.or(carry.map(|c| c.1))
+                        && !c.lives_at(due)
+                    {
+                        self.emit(
+                            t,
+                            i,
+                            EventKind::Expired {
+                                reason: ExpireReason::Lifetime,
+                            },
+                        );
+                    } else if let Some(due) = deferral {
+                        // Permitted time ran out inside its occurrence.
                         let c = &mut self.calls[i];
                         c.state = MState::Waiting;
                         c.due = due;
@@ -267,8 +382,7 @@ impl Model {
                                 reason: DeferReason::CallingHours,
                             },
                         );
-                    } else if c.req.carry_over {
-                        let (_, due, e) = w.first_with_next(c.tz, t, end);
+                    } else if let Some((_, due, e)) = carry {
                         let c = &mut self.calls[i];
                         c.state = MState::Waiting;
                         c.due = due;
@@ -295,6 +409,17 @@ impl Model {
 
     fn finish(&mut self, i: usize, outcome: Outcome, r: i64) {
         let c = &self.calls[i];
+        if c.suppress {
+            return self.emit(
+                r,
+                i,
+                if outcome == Outcome::Completed {
+                    EventKind::Completed
+                } else {
+                    EventKind::Suppressed
+                },
+            );
+        }
         if c.cancel {
             return self.emit(
                 r,
@@ -322,20 +447,18 @@ impl Model {
         };
         let gap = gaps[(c.attempt as usize - 1).min(gaps.len() - 1)];
         let d = r + i64::from(gap) * 60;
-        let next = match (c.window, c.end) {
-            (Some(w), Some(end)) => {
-                let (_, start, _) = w.first_ending_after(c.tz, end - 1);
-                match w.next_in(c.tz, (start, end), d) {
-                    Some(due) => Some((due, Some(end), false)),
-                    None if c.req.carry_over => {
-                        let (_, due, e) = w.first_with_next(c.tz, d, end);
-                        Some((due, Some(e), true))
-                    }
-                    None => None,
-                }
-            }
-            _ => Some((d, c.end, false)),
-        };
+        let next = Self::place(c, d);
+        if let Some((due, ..)) = next
+            && !c.lives_at(due)
+        {
+            return self.emit(
+                r,
+                i,
+                EventKind::Expired {
+                    reason: ExpireReason::Lifetime,
+                },
+            );
+        }
         match next {
             Some((due, end, carried_over)) => {
                 let c = &mut self.calls[i];
@@ -362,6 +485,22 @@ impl Model {
                     reason: ExpireReason::WindowClosed,
                 },
             ),
+        }
+    }
+
+    /// Where a retry due at `d` goes (semantics 3.4 read with policy.md 3):
+    /// (due, occurrence end, carried over).
+    fn place(c: &MCall, d: i64) -> Option<(i64, Option<i64>, bool)> {
+        match c.end {
+            Some(end) => match c.rules.next_in(c.rules.occurrence_ending(end), d) {
+                Some(due) => Some((due, Some(end), false)),
+                None if c.req.carry_over => c
+                    .rules
+                    .first_with_next(d, end)
+                    .map(|(_, due, e)| (due, Some(e), true)),
+                None => None,
+            },
+            None => c.rules.next_any(d).map(|due| (due, None, false)),
         }
     }
 
@@ -396,7 +535,9 @@ impl Model {
         // Field validation is the request module's, tested on its own.
         let req = CallRequest::from_json(body.as_bytes(), &self.config)
             .map_err(|r| (r.status, r.field))?;
-        let tz = req.timezone.unwrap_or(self.config.default_timezone);
+        if self.is_suppressed(&req.to_number, t) {
+            return Err((403, Some("to_number".into())));
+        }
         let mins = |t: Option<redial::TimeOfDay>| t.map(|t| t.hour() * 60 + t.minute());
         let window = match (mins(req.min_trigger_time), mins(req.max_trigger_time)) {
             (None, None) => None,
@@ -405,6 +546,8 @@ impl Model {
                 max,
             }),
         };
+        let rules = self.rules(&req, window);
+        let tz = rules.primary;
         let ceil = |t: DateTime<Utc>| t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0);
         let sched = match req.schedule_at {
             None => None,
@@ -419,9 +562,16 @@ impl Model {
         }
         let d = sched.map_or(t, |s| s.max(t));
         let (due, end) = match window {
-            None => (d, None),
-            Some(w) => {
-                let (date, due, e) = w.first_with_next(tz, d, d);
+            None => (
+                rules
+                    .next_any(d)
+                    .ok_or((400, Some("to_number".to_owned())))?,
+                None,
+            ),
+            Some(_) => {
+                let (date, due, e) = rules
+                    .first_with_next(d, d)
+                    .ok_or((400, Some("max_trigger_time".to_owned())))?;
                 let today = DateTime::from_timestamp(d + offset_at(tz, d), 0)
                     .unwrap()
                     .date_naive();
@@ -432,6 +582,33 @@ impl Model {
                 }
             }
         };
+        // The lifetime (policy.md 7): the earlier of expires_at and the
+        // age limit; a first attempt at or after it is refused.
+        let by_field = req.expires_at.map(|e| match e {
+            ScheduleAt::Instant(i) => ceil(i),
+            ScheduleAt::Local(w) => {
+                let whole = w.with_nanosecond_zero();
+                wall_to_instant(tz, whole.0) + i64::from(whole.1)
+            }
+        });
+        let by_age = self
+            .config
+            .max_call_age_days
+            .map(|days| t + i64::from(days) * 86_400);
+        let expires = match (by_field, by_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(e) = expires
+            && due >= e
+        {
+            let field = if by_field == Some(e) {
+                "expires_at"
+            } else {
+                "schedule_at"
+            };
+            return Err((400, Some(field.into())));
+        }
         if self.config.require_registered_agents
             && !self.agents.get(&req.agent_id).is_some_and(|a| a.0)
         {
@@ -464,8 +641,9 @@ impl Model {
         self.calls.push(MCall {
             id,
             req,
-            tz,
-            window,
+            rules,
+            expires,
+            suppress: false,
             state,
             due,
             end,
@@ -510,6 +688,14 @@ impl Model {
                     )
                 });
             let Some(i) = best else { break };
+            if let Some(f) = self.cap_frees(i, t) {
+                self.capped(i, t, f);
+                continue;
+            }
+            self.history
+                .entry(self.calls[i].req.to_number.clone())
+                .or_default()
+                .push(t);
             let c = &mut self.calls[i];
             c.state = MState::InFlight;
             c.timeout = t + i64::from(self.config.attempt_timeout_minutes) * 60;
@@ -555,12 +741,18 @@ impl Model {
             return Err("not_in_flight");
         }
         self.finish(i, outcome, t);
+        if outcome == Outcome::DoNotCall {
+            self.after_do_not_call(i, t);
+        }
         Ok(())
     }
 
     fn cancel_index(&mut self, i: usize, t: i64) {
         if self.calls[i].state == MState::InFlight {
-            self.calls[i].cancel = true;
+            // Of cancel and suppress, the first decides (policy.md 5).
+            if !self.calls[i].suppress {
+                self.calls[i].cancel = true;
+            }
         } else {
             self.emit(t, i, EventKind::Cancelled);
         }
@@ -659,6 +851,179 @@ impl Model {
             .collect()
     }
 
+    /// A request's rules (policy.md 2): the prefix policy and the named
+    /// one, the number's zones (libphonenumber's, through the library's
+    /// data function) narrowed or widened by the request's `timezone`.
+    fn rules(&self, req: &CallRequest, window: Option<MWindow>) -> Rules {
+        let mut names: Vec<&String> = self
+            .config
+            .policy_by_prefix
+            .iter()
+            .filter(|(prefix, _)| req.to_number.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, name)| name)
+            .into_iter()
+            .collect();
+        if let Some(p) = &req.policy
+            && !names.contains(&p)
+        {
+            names.push(p);
+        }
+        let policies: Vec<Policy> = names
+            .iter()
+            .map(|n| self.config.policies[*n].clone())
+            .collect();
+        let number_zones = if !policies.is_empty() || self.config.zones_from_number {
+            number_zones(&req.to_number)
+        } else {
+            Vec::new()
+        };
+        let (primary, zones) = match req.timezone {
+            Some(tz) if number_zones.is_empty() || number_zones.contains(&tz) => (tz, vec![tz]),
+            Some(tz) => {
+                let mut zones = number_zones;
+                zones.push(tz);
+                (tz, zones)
+            }
+            None => match number_zones.first() {
+                Some(first) => (*first, number_zones.clone()),
+                None => (
+                    self.config.default_timezone,
+                    vec![self.config.default_timezone],
+                ),
+            },
+        };
+        Rules {
+            window,
+            primary,
+            zones,
+            policies,
+        }
+    }
+
+    fn is_suppressed(&self, number: &str, t: i64) -> bool {
+        self.suppressed
+            .get(number)
+            .is_some_and(|until| until.is_none_or(|u| u > t))
+    }
+
+    /// `Some(f)` when a cap of the call's policies is used up at `t`: the
+    /// instant every used-up cap frees again (policy.md 4).
+    fn cap_frees(&self, i: usize, t: i64) -> Option<i64> {
+        let c = &self.calls[i];
+        let history = self.history.get(&c.req.to_number)?;
+        c.rules
+            .policies
+            .iter()
+            .filter_map(Policy::max_attempts)
+            .filter_map(|cap| {
+                let period = i64::from(cap.days) * 86_400;
+                let recent: Vec<i64> = history
+                    .iter()
+                    .copied()
+                    .filter(|h| *h > t - period && *h <= t)
+                    .collect();
+                let k = cap.count as usize;
+                (recent.len() >= k).then(|| recent[recent.len() - k] + period)
+            })
+            .max()
+    }
+
+    /// A capped call, rescheduled as a retry due at `f` would be.
+    fn capped(&mut self, i: usize, t: i64, f: i64) {
+        let c = &self.calls[i];
+        let expired = |reason| EventKind::Expired { reason };
+        match Self::place(c, f) {
+            Some((due, ..)) if !c.lives_at(due) => self.emit(t, i, expired(ExpireReason::Lifetime)),
+            Some((due, end, carried)) => {
+                let c = &mut self.calls[i];
+                c.state = MState::Waiting;
+                c.due = due;
+                c.end = end;
+                let kind = if carried {
+                    EventKind::CarriedOver { due: at(due) }
+                } else {
+                    EventKind::Deferred {
+                        due: at(due),
+                        reason: DeferReason::FrequencyCap,
+                    }
+                };
+                self.emit(t, i, kind);
+            }
+            // Not carried over: the cap held it past its window; nothing
+            // within the horizon: the window closed.
+            None if c.end.is_some() && !c.req.carry_over => {
+                self.emit(t, i, expired(ExpireReason::FrequencyCap))
+            }
+            None => self.emit(t, i, expired(ExpireReason::WindowClosed)),
+        }
+    }
+
+    /// Suppresses `number` from `t` (policy.md 5): never shortened; its
+    /// live calls end `suppressed` now, an in-flight one at its report.
+    fn suppress_number(&mut self, number: &str, t: i64, until: Option<i64>) {
+        if until.is_some_and(|u| u <= t) {
+            return;
+        }
+        let end = match self.suppressed.get(number) {
+            Some(old) if self.is_suppressed(number, t) => match (old, until) {
+                (None, _) | (_, None) => None,
+                (Some(a), Some(b)) => Some((*a).max(b)),
+            },
+            _ => until,
+        };
+        self.suppressed.insert(number.to_owned(), end);
+        for i in 0..self.calls.len() {
+            let c = &self.calls[i];
+            if c.done || c.req.to_number != number {
+                continue;
+            }
+            if c.state == MState::InFlight {
+                if !c.cancel {
+                    self.calls[i].suppress = true;
+                }
+            } else {
+                self.emit(t, i, EventKind::Suppressed);
+            }
+        }
+    }
+
+    /// A `do_not_call` report suppresses the number for the longest of the
+    /// configuration's and the call's policies' periods.
+    fn after_do_not_call(&mut self, i: usize, t: i64) {
+        let c = &self.calls[i];
+        let mut ends: Vec<Option<i64>> = Vec::new();
+        match self.config.do_not_call_suppression_days {
+            None => ends.push(None),
+            Some(0) => {}
+            Some(days) => ends.push(Some(t + i64::from(days) * 86_400)),
+        }
+        for p in &c.rules.policies {
+            if let Some(days) = p.suppress_days_after_do_not_call() {
+                ends.push(Some(t + i64::from(days) * 86_400));
+            }
+        }
+        let Some(first) = ends.first().copied() else {
+            return;
+        };
+        let until = ends.iter().skip(1).fold(first, |a, b| match (a, b) {
+            (None, _) | (_, None) => None,
+            (Some(a), Some(b)) => Some(a.max(*b)),
+        });
+        let number = c.req.to_number.clone();
+        self.suppress_number(&number, t, until);
+    }
+
+    fn suppress(&mut self, now: DateTime<Utc>, number: &str, until: Option<i64>) {
+        let t = self.tick(now);
+        self.suppress_number(number, t, until);
+    }
+
+    fn unsuppress(&mut self, now: DateTime<Utc>, number: &str) {
+        self.tick(now);
+        self.suppressed.remove(number);
+    }
+
     fn register(&mut self, now: DateTime<Utc>, agent: &str, cap: Option<u32>) {
         self.tick(now);
         self.agents.insert(agent.into(), (true, cap));
@@ -691,6 +1056,160 @@ const STARTS: [i64; 6] = [
 
 /// Deferrals seen across all sequences: the fold rule must be exercised.
 static DEFERRED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How often the policy sequences reached each policy path.
+static POLICY_PATHS: std::sync::Mutex<BTreeMap<String, u64>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The policy paths every run must reach.
+const POLICY_PATH_NAMES: [&str; 9] = [
+    "deferred calling_hours",
+    "deferred frequency_cap",
+    "expired frequency_cap",
+    "expired lifetime",
+    "expired window_closed",
+    "suppressed",
+    "rejected 403",
+    "carried_over",
+    "triggered",
+];
+
+fn path_name(kind: &EventKind) -> Option<String> {
+    let name = match kind {
+        EventKind::Deferred { reason, .. } => format!(
+            "deferred {}",
+            serde_json::to_value(reason).unwrap().as_str().unwrap()
+        ),
+        EventKind::Expired { reason } => format!(
+            "expired {}",
+            serde_json::to_value(reason).unwrap().as_str().unwrap()
+        ),
+        EventKind::Rejected { status: 403, .. } => "rejected 403".to_owned(),
+        other => other.name().to_owned(),
+    };
+    POLICY_PATH_NAMES.contains(&name.as_str()).then_some(name)
+}
+
+#[cfg(feature = "number-zones")]
+fn number_zones(number: &str) -> Vec<Tz> {
+    redial::zones::zones_for_number(number)
+}
+
+/// Without the number data no configuration has policies or
+/// `zones_from_number`, so this is never reached.
+#[cfg(not(feature = "number-zones"))]
+fn number_zones(_: &str) -> Vec<Tz> {
+    Vec::new()
+}
+
+/// Numbers of the policy sequences: French (policy `fr`), New York (`us`),
+/// South Dakota (two zones, no prefix policy), London and India (no
+/// policy; zones from the number when the configuration says so). Few, so
+/// that caps and suppressions meet.
+const POLICY_NUMBERS: [&str; 6] = [
+    "+33612345678",
+    "+33698765432",
+    "+12125550100",
+    "+16057000001",
+    "+442079460000",
+    "+919876543210",
+];
+
+/// A configuration with calling policies: France-like hours (a lunch
+/// break, no weekends, holidays near the sequences' start dates), US hours,
+/// tight caps, suppression after do_not_call, lifetimes.
+fn policy_config(rng: &mut Rng) -> Config {
+    let fr_cap = 1 + rng.below(3);
+    let fr_days = 1 + rng.below(2);
+    let fr_suppress = match rng.below(3) {
+        0 => String::new(),
+        n => format!(r#", "suppress_days_after_do_not_call": {n}"#),
+    };
+    let us_cap = if rng.chance(50) {
+        r#", "max_attempts": {"count": 2, "days": 1}"#
+    } else {
+        ""
+    };
+    let dnc = ["null", "0", "1"][rng.below(3) as usize];
+    let age = ["null", "1", "3"][rng.below(3) as usize];
+    let text = format!(
+        r#"{{"policies": {{
+            "fr": {{"hours": {{"daily": [["10:00", "13:00"], ["14:00", "20:00"]], "sat": [], "sun": []}},
+                    "holidays": {{"fixed": ["03-06", "11-01", "11-11", "12-25"], "easter": [1], "dates": ["2026-10-22"]}},
+                    "max_attempts": {{"count": {fr_cap}, "days": {fr_days}}}{fr_suppress}}},
+            "us": {{"hours": {{"daily": [["08:00", "21:00"]], "sun": [["12:00", "17:00"]]}}{us_cap}}}}},
+            "policy_by_prefix": {{"+33": "fr", "+1212": "us"}},
+            "zones_from_number": {},
+            "do_not_call_suppression_days": {dnc},
+            "max_call_age_days": {age}}}"#,
+        rng.chance(50)
+    );
+    Config::from_json(&text).unwrap()
+}
+
+/// A request of a policy sequence: a number of `POLICY_NUMBERS`, a
+/// timezone that agrees with it, another, or none, windows that mostly
+/// overlap the policies' hours, a `policy` field and an `expires_at`.
+fn policy_body(rng: &mut Rng, now: i64) -> String {
+    let mut r: Value = serde_json::from_str(&body(rng, now)).unwrap();
+    let number = POLICY_NUMBERS[rng.below(POLICY_NUMBERS.len() as u64) as usize];
+    r["to_number"] = json!(number);
+    let obj = r.as_object_mut().unwrap();
+    obj.remove("min_trigger_time");
+    obj.remove("max_trigger_time");
+    obj.remove("schedule_at");
+    match rng.below(6) {
+        0 | 1 => {
+            obj.remove("timezone");
+        }
+        2 | 3 => {
+            let agreeing = match &number[..3] {
+                "+33" => "Europe/Paris",
+                "+12" => "America/New_York",
+                "+16" => "America/Denver",
+                "+44" => "Europe/London",
+                _ => "Asia/Kolkata",
+            };
+            obj.insert("timezone".into(), json!(agreeing));
+        }
+        _ => {} // the body's own zone: often not one of the number's
+    }
+    let windows = [
+        (Some("09:00"), Some("18:00")),
+        (Some("11:00"), Some("16:00")),
+        (Some("12:30"), Some("14:30")),
+        (Some("19:00"), Some("23:00")),
+        (Some("08:00"), None),
+        (None, Some("15:00")),
+    ];
+    if rng.chance(50) {
+        let (min, max) = windows[rng.below(windows.len() as u64) as usize];
+        if let Some(m) = min {
+            obj.insert("min_trigger_time".into(), json!(m));
+        }
+        if let Some(m) = max {
+            obj.insert("max_trigger_time".into(), json!(m));
+        }
+    }
+    if rng.below(5) == 0 {
+        obj.insert("policy".into(), json!(["fr", "us"][rng.below(2) as usize]));
+    }
+    if rng.below(4) == 0 {
+        let t = at(now + rng.below(3 * 86_400) as i64);
+        obj.insert(
+            "expires_at".into(),
+            json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        );
+    }
+    if rng.below(4) == 0 {
+        let t = at(now + rng.below(2 * 86_400) as i64);
+        obj.insert(
+            "schedule_at".into(),
+            json!(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        );
+    }
+    r.to_string()
+}
 
 fn body(rng: &mut Rng, now: i64) -> String {
     let zone = ZONES[rng.below(6) as usize];
@@ -761,10 +1280,17 @@ fn normalize(mut e: Event) -> Event {
 /// One random sequence through both; `Err` describes the first difference.
 fn compare(seed: u64) -> Result<(), String> {
     let mut rng = Rng(seed);
+    // Odd seeds run under calling policies (they need the number data).
+    let policy = cfg!(feature = "number-zones") && seed % 2 == 1;
+    let base = if policy {
+        policy_config(&mut rng)
+    } else {
+        Config::default()
+    };
     let config = Config {
         attempt_timeout_minutes: 20 + rng.below(60) as u32,
         require_registered_agents: rng.below(8) == 0,
-        ..Config::default()
+        ..base
     };
     let mut engine = Scheduler::new(config.clone()).unwrap();
     let mut model = Model::new(config);
@@ -789,9 +1315,14 @@ fn compare(seed: u64) -> Result<(), String> {
                 .copied()
                 .unwrap_or("call-999".parse().unwrap())
         };
-        let what = match rng.below(12) {
+        let op = rng.below(if policy { 14 } else { 12 });
+        let what = match op {
             0..=2 => {
-                let b = body(&mut rng, now);
+                let b = if policy {
+                    policy_body(&mut rng, now)
+                } else {
+                    body(&mut rng, now)
+                };
                 let e = engine
                     .submit(t, b.as_bytes())
                     .map(|a| a.call)
@@ -875,6 +1406,33 @@ fn compare(seed: u64) -> Result<(), String> {
                     format!("{:?}", model.batch(t, &b, op)),
                 )
             }
+            12 => {
+                let number = POLICY_NUMBERS[rng.below(POLICY_NUMBERS.len() as u64) as usize];
+                let until = match rng.below(3) {
+                    0 => None,
+                    1 => Some(now + rng.below(2 * 86_400) as i64),
+                    _ => Some(now - rng.below(3600) as i64),
+                };
+                let e = engine
+                    .suppress(t, number, until.map(at))
+                    .map_err(|e| code(&e));
+                model.suppress(t, number, until);
+                (
+                    format!("suppress {number} until {:?}", until.map(at)),
+                    format!("{e:?}"),
+                    "Ok(())".to_owned(),
+                )
+            }
+            13 => {
+                let number = POLICY_NUMBERS[rng.below(POLICY_NUMBERS.len() as u64) as usize];
+                let e = engine.unsuppress(t, number).map_err(|e| code(&e));
+                model.unsuppress(t, number);
+                (
+                    format!("unsuppress {number}"),
+                    format!("{e:?}"),
+                    "Ok(())".to_owned(),
+                )
+            }
             _ => {
                 let a = format!("a{}", rng.below(3));
                 let cap = if rng.below(3) == 0 {
@@ -949,6 +1507,14 @@ fn compare(seed: u64) -> Result<(), String> {
                 "step {step} ({op}): batches {batches:?}, model {:?}",
                 model.batch_views()
             ));
+        }
+        if policy {
+            let mut paths = POLICY_PATHS.lock().unwrap();
+            for e in &ev {
+                if let Some(name) = path_name(&e.kind) {
+                    *paths.entry(name).or_default() += 1;
+                }
+            }
         }
         for ev in &ev {
             *said.entry(ev.kind.name()).or_default() += 1;
@@ -1028,6 +1594,16 @@ fn engine_matches_the_model() {
         "no sequence reached a fold's deferral"
     );
     eprintln!("{n} sequences, {deferred} deferrals");
+    if cfg!(feature = "number-zones") {
+        let paths = POLICY_PATHS.lock().unwrap();
+        eprintln!("policy paths: {paths:?}");
+        for name in POLICY_PATH_NAMES {
+            assert!(
+                n < 1000 || paths.get(name).copied().unwrap_or(0) > 0,
+                "no policy sequence reached {name}: {paths:?}"
+            );
+        }
+    }
 }
 
 /// The model is not vacuous: its own wall-clock rule agrees with known DST
