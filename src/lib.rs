@@ -320,6 +320,7 @@
 //! * [`scheduler`]: the public [`Scheduler`] and its rooms, one file per
 //!   concern: `admit` (submit, idempotency), `clock` (inputs opening and
 //!   closing, timers, windows closing), `dispatch` (handing out calls),
+//!   `control` (batches paused, resumed and cancelled, agents registered),
 //!   `outcome` (reports, retries, cancel, ending calls); and the parts they
 //!   own: `store` (live calls by slot, keys), `registry` (agents, batches,
 //!   lanes, with reference counts), `events`, `rebuild` (restore's way in)

@@ -13,6 +13,8 @@ mod chart;
 mod scenario;
 #[path = "redial/simulate.rs"]
 mod simulate;
+#[path = "redial/summary.rs"]
+mod summary;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -388,9 +390,9 @@ fn simulate(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print!("{}", simulate::table(&run, !no_timings));
+    print!("{}", summary::table(&run, !no_timings));
     if let Some(path) = json {
-        std::fs::write(path, simulate::json(&run, false) + "\n")
+        std::fs::write(path, summary::json(&run, false) + "\n")
             .map_err(|e| format!("writing {path}: {e}"))?;
         println!("summary written to {path}");
     }
