@@ -57,6 +57,12 @@ impl CallId {
         CallId { seq, slot }
     }
 
+    /// The slot field as stored (`u32::MAX` for a bare ID), for the
+    /// journal: [`CallId::stored`] takes it back.
+    pub(crate) fn raw_slot(self) -> u32 {
+        self.slot
+    }
+
     /// The slot the ID names, unless it is bare.
     pub(crate) fn slot(self) -> Option<u32> {
         (self.slot != NO_SLOT).then_some(self.slot)

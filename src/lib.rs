@@ -379,10 +379,12 @@
 )]
 
 mod call;
+pub mod command;
 pub mod config;
 pub mod event;
 mod id;
 mod index;
+pub mod journal;
 pub mod number;
 pub mod policy;
 mod queue;
@@ -400,10 +402,12 @@ pub mod window;
 #[cfg(feature = "number-zones")]
 pub mod zones;
 
+pub use command::{Command, Output};
 pub use config::{Config, ConfigError};
 pub use event::{
     AttemptId, CallId, DeferReason, Dispatch, Event, EventKind, ExpireReason, OpError,
 };
+pub use journal::JournalError;
 pub use number::{PhoneNumber, PhoneNumberError};
 pub use policy::{MaxAttempts, Policy, PolicyError, easter_sunday};
 pub use request::{

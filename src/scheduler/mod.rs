@@ -135,6 +135,8 @@ pub struct Scheduler {
     pub(crate) events: EventQueue,
     /// `{}`, the metadata of every dispatch whose call has none.
     no_metadata: Arc<str>,
+    /// Commands applied through `apply` (the journal position).
+    pub(crate) position: u64,
 }
 
 impl Scheduler {
@@ -173,6 +175,7 @@ impl Scheduler {
             zone_memo: zone_memo::ZoneMemo::default(),
             events: EventQueue::default(),
             no_metadata: Arc::from("{}"),
+            position: 0,
         })
     }
 

@@ -80,6 +80,15 @@ pub struct Snapshot {
     /// The attempts frequency caps still count, by number (format 3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) histories: Vec<(String, Vec<i64>)>,
+    /// Commands applied through [`Scheduler::apply`]: the journal position
+    /// recovery replays from. Absent when 0, so an engine never fed
+    /// commands writes the bytes it always wrote.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) journal_position: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// An undrained event as a snapshot spells it (the shape snapshots have
@@ -178,6 +187,13 @@ impl fmt::Display for SnapshotError {
 impl std::error::Error for SnapshotError {}
 
 impl Snapshot {
+    /// The journal position the snapshot includes: commands at positions
+    /// before it are in the snapshot, so recovery replays from here
+    /// ([`Scheduler::position`]).
+    pub fn journal_position(&self) -> u64 {
+        self.journal_position
+    }
+
     /// The format version recorded in the snapshot.
     pub fn format(&self) -> u32 {
         self.format
@@ -345,6 +361,7 @@ impl Scheduler {
                 .into_iter()
                 .map(|(n, h)| (PhoneNumber::from_digits(n).to_string(), h))
                 .collect(),
+            journal_position: self.position,
         }
     }
 }

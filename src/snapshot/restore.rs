@@ -59,6 +59,7 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
         events,
         suppressions,
         histories,
+        journal_position,
         ..
     } = snapshot;
     let mut engine = Scheduler::new(config).map_err(|e| e.to_string())?;
@@ -66,6 +67,7 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
         return Err("now out of range".to_owned());
     }
     engine.now = now;
+    engine.position = journal_position;
     if next_seq == 0 || next_seq > MAX_SEQ + 1 {
         return Err(format!("next_seq {next_seq} out of range"));
     }

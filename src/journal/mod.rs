@@ -1,0 +1,391 @@
+//! The journal: every [`Command`] as a checksummed binary record, so that a
+//! host can log each input before acting on it and recover after a crash
+//! by restoring its latest snapshot and replaying the records after it.
+//!
+//! The crate does no I/O: [`encode`] appends a record to the host's buffer
+//! (the host writes and `fsync`s it), [`Reader`] decodes records from the
+//! host's bytes, and [`Scheduler::replay_journal`] applies them.
+//!
+//! # Record format (version 1)
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 4 | payload length `L`, u32 little-endian, at least 3 |
+//! | 4 | CRC-32C of the 4 length bytes followed by the payload, u32 LE |
+//! | `L` | payload: format version (1 byte, [`JOURNAL_FORMAT`]), the record's position (varint), the command (a tag byte, its `now`, its fields) |
+//!
+//! The position is [`Scheduler::position`] when the command was applied:
+//! records of one journal have consecutive positions, and a snapshot
+//! records the position it includes ([`Snapshot::journal_position`]), so
+//! recovery skips what the snapshot holds and replays the rest. The
+//! payload layout is in the `codec` module's source; instants are
+//! seconds and nanoseconds, integers LEB128 varints.
+//!
+//! # Torn tails and corruption
+//!
+//! A crash can cut the last record short, or leave it half written.
+//! Decoding stops cleanly there: [`Reader::valid_len`] is the length of the
+//! whole records before it, and the host truncates its file to it. A record
+//! that is cut short (fewer bytes than its header or its length says), or
+//! whose checksum fails with nothing after it, or a tail of zero bytes (a
+//! preallocated file) is such a tail. Anything else that fails, a bad
+//! checksum with records after it, a position out of sequence, a payload
+//! that does not decode, is [`JournalError::Corrupt`] naming its offset:
+//! never a panic, never silently skipped.
+//!
+//! # Example
+//! ```
+//! # use chrono::{DateTime, Utc};
+//! use redial::{Command, Config, Scheduler, journal};
+//! let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+//! let mut engine = Scheduler::new(Config::default())?;
+//! let mut log = Vec::new(); // the host's journal file
+//! let body = br#"{"to_number": "+919876543210", "agent_id": "a"}"#.to_vec();
+//! for command in [Command::Submit { now, body }, Command::Dial { now, max: 1 }] {
+//!     engine.apply_journaled(&command, &mut log)?;
+//!     while engine.poll_event().is_some() {}
+//! }
+//! // A crash cuts the journal mid-record; a new engine replays it.
+//! log.extend_from_slice(&[9, 0, 0]);
+//! let mut recovered = Scheduler::new(Config::default())?;
+//! let replay = recovered.replay_journal(&log, |_event| {})?;
+//! assert_eq!((replay.applied, replay.valid_len, replay.torn), (2, log.len() - 3, true));
+//! assert_eq!(recovered.snapshot().to_bytes(), engine.snapshot().to_bytes());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Snapshot::journal_position`]: crate::Snapshot::journal_position
+
+use std::fmt;
+
+use crate::command::{Command, Output};
+use crate::event::Event;
+use crate::scheduler::Scheduler;
+
+mod codec;
+mod crc32c;
+
+/// The record format this build writes and reads.
+pub const JOURNAL_FORMAT: u8 = 1;
+
+/// Bytes before a record's payload: its length and checksum.
+const HEADER: usize = 8;
+
+/// The smallest payload: a version, a position and a command tag.
+const MIN_PAYLOAD: usize = 3;
+
+/// A journal that cannot be read past some record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JournalError {
+    /// The record at byte `offset` is damaged or out of place.
+    Corrupt {
+        /// Where the record starts.
+        offset: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A command too large for a record (its payload over 4 GiB).
+    TooLarge {
+        /// The payload's size.
+        len: usize,
+    },
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JournalError::Corrupt { offset, reason } => write!(
+                f,
+                "journal record at byte {offset} is corrupt: {reason}; expected a whole record with a matching checksum"
+            ),
+            JournalError::TooLarge { len } => write!(
+                f,
+                "a {len}-byte command does not fit a journal record; expected at most 4 GiB"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for JournalError {}
+
+/// One decoded record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Its position in the journal ([`Scheduler::position`] before it was
+    /// applied).
+    pub position: u64,
+    /// The command.
+    pub command: Command,
+}
+
+/// Appends the record of `command` at `position` to `out` and returns its
+/// length in bytes.
+///
+/// # Errors
+/// [`JournalError::TooLarge`] for a payload over 4 GiB; `out` is then left
+/// as it was.
+///
+/// # Example
+/// ```
+/// # use chrono::{DateTime, Utc};
+/// use redial::{Command, journal};
+/// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+/// let mut log = Vec::new();
+/// let len = journal::encode(7, &Command::HandleTimeout { now }, &mut log)?;
+/// assert_eq!(len, log.len());
+/// let record = journal::Reader::new(&log).next().ok_or("a record")??;
+/// assert_eq!((record.position, record.command), (7, Command::HandleTimeout { now }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode(position: u64, command: &Command, out: &mut Vec<u8>) -> Result<usize, JournalError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER]);
+    let mut w = codec::Writer(out);
+    w.u8(JOURNAL_FORMAT);
+    w.varint(position);
+    codec::put_command(out, command);
+    let len = out.len().saturating_sub(start + HEADER);
+    let Ok(len32) = u32::try_from(len) else {
+        out.truncate(start);
+        return Err(JournalError::TooLarge { len });
+    };
+    let len_bytes = len32.to_le_bytes();
+    let crc = crc32c::extend(
+        crc32c::checksum(&len_bytes),
+        out.get(start + HEADER..).unwrap_or_default(),
+    );
+    let header = len_bytes.into_iter().chain(crc.to_le_bytes());
+    for (slot, byte) in out.iter_mut().skip(start).zip(header) {
+        *slot = byte;
+    }
+    Ok(len + HEADER)
+}
+
+/// Decodes records from the start of a journal's bytes, in order.
+///
+/// Iteration ends at the end of the bytes or at a torn tail ([`torn`]
+/// then says so); a corrupt record yields one `Err` and ends it.
+/// [`valid_len`] is the length of the whole, valid records read so far.
+///
+/// [`torn`]: Reader::torn
+/// [`valid_len`]: Reader::valid_len
+#[derive(Clone, Debug)]
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    next_position: Option<u64>,
+    torn: bool,
+    done: bool,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of `bytes`, a journal from its first record.
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader {
+            bytes,
+            offset: 0,
+            next_position: None,
+            torn: false,
+            done: false,
+        }
+    }
+
+    /// Bytes of whole, valid records read so far: where the host truncates
+    /// a journal with a torn tail.
+    pub fn valid_len(&self) -> usize {
+        self.offset
+    }
+
+    /// Whether reading stopped at a torn tail (bytes after
+    /// [`Reader::valid_len`] that are not a whole record).
+    pub fn torn(&self) -> bool {
+        self.torn
+    }
+
+    fn corrupt(&mut self, reason: String) -> Option<Result<Record, JournalError>> {
+        self.done = true;
+        Some(Err(JournalError::Corrupt {
+            offset: self.offset,
+            reason,
+        }))
+    }
+
+    fn tail(&mut self) -> Option<Result<Record, JournalError>> {
+        self.done = true;
+        self.torn = true;
+        None
+    }
+}
+
+impl Iterator for Reader<'_> {
+    type Item = Result<Record, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let rest = self.bytes.get(self.offset..).unwrap_or_default();
+        if rest.is_empty() {
+            self.done = true;
+            return None;
+        }
+        let Some((header, body)) = rest.split_at_checked(HEADER) else {
+            return self.tail();
+        };
+        let word = |i: usize| {
+            let mut b = [0_u8; 4];
+            b.copy_from_slice(header.get(i..i + 4).unwrap_or(&[0; 4]));
+            u32::from_le_bytes(b)
+        };
+        let (len, crc) = (word(0) as usize, word(4));
+        if len < MIN_PAYLOAD {
+            // Zero bytes where a record should start: a preallocated or
+            // never-written tail.
+            if rest.iter().all(|b| *b == 0) {
+                return self.tail();
+            }
+            return self.corrupt(format!("payload length {len}, below {MIN_PAYLOAD}"));
+        }
+        let Some(payload) = body.get(..len) else {
+            return self.tail();
+        };
+        let actual = crc32c::extend(
+            crc32c::checksum(header.get(..4).unwrap_or_default()),
+            payload,
+        );
+        if actual != crc {
+            if body.len() == len {
+                // The last record, half written when the host crashed.
+                return self.tail();
+            }
+            return self.corrupt(format!(
+                "checksum {actual:#010x}, the header says {crc:#010x}"
+            ));
+        }
+        match decode_payload(payload) {
+            Err(reason) => self.corrupt(reason),
+            Ok(record) => {
+                if let Some(want) = self.next_position
+                    && record.position != want
+                {
+                    return self.corrupt(format!(
+                        "position {}, expected {want} (the one after the previous record's)",
+                        record.position
+                    ));
+                }
+                self.next_position = Some(record.position.saturating_add(1));
+                self.offset += HEADER + len;
+                Some(Ok(record))
+            }
+        }
+    }
+}
+
+fn decode_payload(payload: &[u8]) -> Result<Record, String> {
+    let mut r = codec::Reader {
+        bytes: payload,
+        at: 0,
+    };
+    let version = r.u8()?;
+    if version != JOURNAL_FORMAT {
+        return Err(format!(
+            "format version {version}; this build reads version {JOURNAL_FORMAT}"
+        ));
+    }
+    let position = r.varint()?;
+    let command = codec::get_command(payload.get(r.at..).unwrap_or_default())?;
+    Ok(Record { position, command })
+}
+
+/// What [`Scheduler::replay_journal`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// Records applied.
+    pub applied: u64,
+    /// Records skipped: the engine (its snapshot) already included them.
+    pub skipped: u64,
+    /// Bytes of whole, valid records: truncate the journal file here.
+    pub valid_len: usize,
+    /// Whether a torn tail followed them.
+    pub torn: bool,
+}
+
+impl Scheduler {
+    /// Journals `command` (appends its record at [`Scheduler::position`]
+    /// to `out`), then applies it. Write and `fsync` the record before
+    /// acting on the output to make "acknowledged" mean "durable".
+    ///
+    /// # Errors
+    /// [`JournalError::TooLarge`]; the command is then neither journaled
+    /// nor applied.
+    ///
+    /// # Example
+    /// See the [module docs](crate::journal).
+    pub fn apply_journaled(
+        &mut self,
+        command: &Command,
+        out: &mut Vec<u8>,
+    ) -> Result<Output, JournalError> {
+        encode(self.position(), command, out)?;
+        Ok(self.apply(command))
+    }
+
+    /// Recovery: applies the journal's records from this engine's
+    /// [`Scheduler::position`] on (skipping those a restored snapshot
+    /// already holds), handing each command's events to `on_event` as a
+    /// host that drains events after every input would.
+    ///
+    /// The whole journal is checked before anything is applied.
+    ///
+    /// # Errors
+    /// [`JournalError::Corrupt`] for a damaged record (not a torn tail), or
+    /// when the records start after this engine's position (a gap: the
+    /// snapshot is older than the journal's first record). The engine is
+    /// then unchanged.
+    ///
+    /// # Example
+    /// See the [module docs](crate::journal).
+    pub fn replay_journal(
+        &mut self,
+        bytes: &[u8],
+        mut on_event: impl FnMut(Event),
+    ) -> Result<Replay, JournalError> {
+        let mut check = Reader::new(bytes);
+        for (i, record) in check.by_ref().enumerate() {
+            let record = record?;
+            if i == 0 && record.position > self.position() {
+                return Err(JournalError::Corrupt {
+                    offset: 0,
+                    reason: format!(
+                        "the journal starts at position {}, after the engine's {}",
+                        record.position,
+                        self.position()
+                    ),
+                });
+            }
+        }
+        let (valid_len, torn) = (check.valid_len(), check.torn());
+        let mut replay = Replay {
+            applied: 0,
+            skipped: 0,
+            valid_len,
+            torn,
+        };
+        for record in Reader::new(bytes.get(..valid_len).unwrap_or_default()).flatten() {
+            if record.position < self.position() {
+                replay.skipped += 1;
+                continue;
+            }
+            self.apply(&record.command);
+            replay.applied += 1;
+            while let Some(event) = self.poll_event() {
+                on_event(event);
+            }
+        }
+        Ok(replay)
+    }
+}
+
+#[cfg(test)]
+mod tests;
