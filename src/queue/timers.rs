@@ -10,11 +10,14 @@ use std::collections::BinaryHeap;
 use super::Slot;
 /// One piece of time-driven work: at `at`, the call in `slot` needs
 /// attention, if the slot's timer generation is still `generation`. Ties at
-/// one instant go in acceptance order, read from the call when needed, so
-/// an entry is 16 bytes.
+/// one instant go in acceptance order (`seq`, the call's sequence number).
+/// The entry carries it, 8 bytes more, because reading it from the call
+/// when a window opening releases thousands of calls at one instant is a
+/// cache miss per call at millions of calls. Field order is pop order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct TimerEntry {
     pub at: i64,
+    pub seq: u64,
     pub slot: Slot,
     pub generation: u32,
 }
@@ -50,12 +53,11 @@ fn bucket_of(key: u64, last: u64) -> usize {
 /// entry is valid and in `current` or `late`, so [`Timers::peek`] is O(1).
 #[derive(Debug)]
 pub(crate) struct Timers {
-    /// Entries at instant `last` with their sequence numbers, in reverse
-    /// pop order (popped from the end).
-    current: Vec<(u64, TimerEntry)>,
-    /// Entries at or before `last` pushed after `current` was filled, by
-    /// (instant, sequence number); the pair comes first to set the order.
-    late: BinaryHeap<Reverse<(i64, u64, TimerEntry)>>,
+    /// Entries at instant `last`, in reverse pop order (popped from the
+    /// end).
+    current: Vec<TimerEntry>,
+    /// Entries at or before `last` pushed after `current` was filled.
+    late: BinaryHeap<Reverse<TimerEntry>>,
     /// 65 buckets; bucket 0 stays empty (its entries go to `late`).
     buckets: Vec<Vec<TimerEntry>>,
     /// An empty vector whose capacity the next refill reuses.
@@ -85,13 +87,13 @@ impl Default for Timers {
 }
 
 impl Timers {
-    /// Adds `entry` for the call with sequence number `seq`.
-    pub fn push(&mut self, entry: TimerEntry, seq: u64) {
+    /// Adds `entry`.
+    pub fn push(&mut self, entry: TimerEntry) {
         self.live += 1;
         self.stored += 1;
         let key = radix_key(entry.at);
         if key <= self.last {
-            self.late.push(Reverse((entry.at, seq, entry)));
+            self.late.push(Reverse(entry));
         } else if let Some(b) = self.buckets.get_mut(bucket_of(key, self.last)) {
             b.push(entry);
         }
@@ -101,8 +103,8 @@ impl Timers {
     pub fn forget(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
         self.live = self.live.saturating_sub(1);
         if self.stored > 2 * self.live + 64 {
-            self.current.retain(|(_, e)| valid(e));
-            self.late.retain(|Reverse((_, _, e))| valid(e));
+            self.current.retain(&valid);
+            self.late.retain(|Reverse(e)| valid(e));
             for b in &mut self.buckets {
                 b.retain(&valid);
             }
@@ -115,7 +117,7 @@ impl Timers {
     /// Whether the earliest entry is in `late` rather than `current`.
     fn late_first(&self) -> bool {
         match (self.current.last(), self.late.peek()) {
-            (Some((seq, c)), Some(Reverse((at, late_seq, _)))) => (*at, *late_seq) < (c.at, *seq),
+            (Some(c), Some(Reverse(l))) => l < c,
             (None, _) => true,
             (Some(_), None) => false,
         }
@@ -124,17 +126,17 @@ impl Timers {
     /// The earliest of `current` and `late`.
     fn front(&self) -> Option<TimerEntry> {
         if self.late_first() {
-            self.late.peek().map(|Reverse((_, _, e))| *e)
+            self.late.peek().map(|Reverse(e)| *e)
         } else {
-            self.current.last().map(|(_, e)| *e)
+            self.current.last().copied()
         }
     }
 
     fn pop_front(&mut self) -> Option<TimerEntry> {
         let entry = if self.late_first() {
-            self.late.pop().map(|Reverse((_, _, e))| e)
+            self.late.pop().map(|Reverse(e)| e)
         } else {
-            self.current.pop().map(|(_, e)| e)
+            self.current.pop()
         };
         if entry.is_some() {
             self.stored = self.stored.saturating_sub(1);
@@ -144,11 +146,7 @@ impl Timers {
 
     /// Advances `last` to the earliest bucketed instant and sorts the
     /// entries at it into `current`. False when nothing is stored.
-    fn refill(
-        &mut self,
-        valid: impl Fn(&TimerEntry) -> bool,
-        seq_of: impl Fn(Slot) -> u64,
-    ) -> bool {
+    fn refill(&mut self, valid: impl Fn(&TimerEntry) -> bool) -> bool {
         let Some(i) = self.buckets.iter().position(|b| !b.is_empty()) else {
             return false;
         };
@@ -165,9 +163,9 @@ impl Timers {
         for e in entries.drain(..) {
             let key = radix_key(e.at);
             if key == min {
-                // Stale entries go now, before their order is looked up.
+                // Stale entries go now, before they are sorted.
                 if valid(&e) {
-                    self.current.push((seq_of(e.slot), e));
+                    self.current.push(e);
                 } else {
                     self.stored = self.stored.saturating_sub(1);
                 }
@@ -177,8 +175,7 @@ impl Timers {
         }
         self.spare = entries;
         // Stale entries sort anywhere; they are dropped when they surface.
-        self.current
-            .sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        self.current.sort_unstable_by_key(|e| Reverse(e.seq));
         true
     }
 
@@ -191,11 +188,11 @@ impl Timers {
     /// as a binary heap of millions would cost a cache miss per level.
     /// Rebuilding once `late` holds a quarter of all entries costs O(n)
     /// after at least n/4 late pushes: O(1) amortized per push.
-    fn rebuild(&mut self, valid: impl Fn(&TimerEntry) -> bool, seq_of: impl Fn(Slot) -> u64) {
+    fn rebuild(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
         self.rebuilds += 1;
         let mut entries = std::mem::take(&mut self.spare);
-        entries.extend(self.current.drain(..).map(|(_, e)| e).filter(&valid));
-        entries.extend(self.late.drain().map(|Reverse((_, _, e))| e).filter(&valid));
+        entries.extend(self.current.drain(..).filter(&valid));
+        entries.extend(self.late.drain().map(|Reverse(e)| e).filter(&valid));
         for b in &mut self.buckets {
             entries.extend(b.drain(..).filter(&valid));
         }
@@ -205,22 +202,20 @@ impl Timers {
             for e in entries.drain(..) {
                 let key = radix_key(e.at);
                 if key == min {
-                    self.current.push((seq_of(e.slot), e));
+                    self.current.push(e);
                 } else if let Some(b) = self.buckets.get_mut(bucket_of(key, min)) {
                     b.push(e);
                 }
             }
-            self.current
-                .sort_unstable_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+            self.current.sort_unstable_by_key(|e| Reverse(e.seq));
         }
         self.spare = entries;
     }
 
-    /// Drops stale entries until the earliest one is valid. `seq_of` gives
-    /// the sequence number of the call in a slot.
-    pub fn clean_top(&mut self, valid: impl Fn(&TimerEntry) -> bool, seq_of: impl Fn(Slot) -> u64) {
+    /// Drops stale entries until the earliest one is valid.
+    pub fn clean_top(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
         if self.late.len() > LATE_REBUILD_MIN && self.late.len() * 4 > self.stored {
-            self.rebuild(&valid, &seq_of);
+            self.rebuild(&valid);
         }
         loop {
             match self.front() {
@@ -229,7 +224,7 @@ impl Timers {
                     self.pop_front();
                 }
                 None => {
-                    if !self.refill(&valid, &seq_of) {
+                    if !self.refill(&valid) {
                         return;
                     }
                 }
@@ -248,18 +243,13 @@ impl Timers {
     }
 
     /// Pops the earliest valid entry due at or before `now`.
-    pub fn pop_due(
-        &mut self,
-        now: i64,
-        valid: impl Fn(&TimerEntry) -> bool,
-        seq_of: impl Fn(Slot) -> u64,
-    ) -> Option<TimerEntry> {
+    pub fn pop_due(&mut self, now: i64, valid: impl Fn(&TimerEntry) -> bool) -> Option<TimerEntry> {
         // Fast path for the common "nothing due": a valid front entry later
         // than `now` (cleaning would stop at it at once).
         if self.front().is_some_and(|e| e.at > now && valid(&e)) {
             return None;
         }
-        self.clean_top(&valid, seq_of);
+        self.clean_top(&valid);
         if self.front().is_some_and(|e| e.at <= now) {
             self.live = self.live.saturating_sub(1);
             self.pop_front()
@@ -286,9 +276,10 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn timer(at: i64, slot: Slot) -> TimerEntry {
+    fn timer(at: i64, seq: u64, slot: Slot) -> TimerEntry {
         TimerEntry {
             at,
+            seq,
             slot,
             generation: 0,
         }
@@ -300,12 +291,11 @@ mod tests {
         // (instant, sequence number); the slot is the index here.
         let calls = [(5, 2), (5, 1), (3, 9), (7, 0)];
         for (slot, (at, seq)) in calls.iter().enumerate() {
-            t.push(timer(*at, u32::try_from(slot).unwrap()), *seq);
+            t.push(timer(*at, *seq, u32::try_from(slot).unwrap()));
         }
-        let seq_of = |slot: Slot| calls[slot as usize].1;
         let all = |_: &TimerEntry| true;
-        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all, seq_of))
-            .map(|e| (e.at, seq_of(e.slot)))
+        let order: Vec<(i64, u64)> = std::iter::from_fn(|| t.pop_due(6, all))
+            .map(|e| (e.at, e.seq))
             .collect();
         assert_eq!(order, vec![(3, 9), (5, 1), (5, 2)]);
         assert_eq!(t.peek(), Some(7));
@@ -333,7 +323,7 @@ mod tests {
                         seqs.push(seq);
                         let spread = [1, 60, 100_000, 1 << 40][rand(4) as usize];
                         let at = now - 5 + i64::try_from(rand(spread)).unwrap();
-                        t.push(timer(at, slot), seq);
+                        t.push(timer(at, seq, slot));
                         reference.push(Reverse((at, seq, slot)));
                     }
                     5 if !seqs.is_empty() => {
@@ -343,7 +333,6 @@ mod tests {
                     _ => {
                         now += i64::try_from(rand(3_000)).unwrap();
                         let valid = |e: &TimerEntry| !dead.contains(&e.slot);
-                        let seq_of = |slot: Slot| seqs[slot as usize];
                         loop {
                             while reference
                                 .peek()
@@ -354,16 +343,16 @@ mod tests {
                             let want = reference
                                 .peek()
                                 .filter(|Reverse((at, _, _))| *at <= now)
-                                .map(|Reverse((at, _, slot))| timer(*at, *slot));
+                                .map(|Reverse((at, seq, slot))| timer(*at, *seq, *slot));
                             if want.is_some() {
                                 reference.pop();
                             }
-                            assert_eq!(t.pop_due(now, valid, seq_of), want, "seed {seed}");
+                            assert_eq!(t.pop_due(now, valid), want, "seed {seed}");
                             if want.is_none() {
                                 break;
                             }
                         }
-                        t.clean_top(valid, seq_of);
+                        t.clean_top(valid);
                         let next = reference.peek().map(|Reverse((at, _, _))| *at);
                         assert_eq!(t.peek(), next, "seed {seed}");
                     }
@@ -383,11 +372,10 @@ mod tests {
         let mut t = Timers::default();
         let n: u32 = 20_000;
         let valid = |_: &TimerEntry| true;
-        let seq_of = |slot: Slot| u64::from(slot);
         // The first call is due last; each later one a little earlier.
         for slot in 0..n {
-            t.push(timer(i64::from(n - slot) * 7, slot), u64::from(slot));
-            t.clean_top(valid, seq_of);
+            t.push(timer(i64::from(n - slot) * 7, u64::from(slot), slot));
+            t.clean_top(valid);
             let (late, _) = t.late_stats();
             assert!(
                 late <= (t.stored() / 4).max(LATE_REBUILD_MIN) + 1,
@@ -395,7 +383,7 @@ mod tests {
             );
         }
         assert!(t.late_stats().1 > 5);
-        let order: Vec<i64> = std::iter::from_fn(|| t.pop_due(i64::MAX, valid, seq_of))
+        let order: Vec<i64> = std::iter::from_fn(|| t.pop_due(i64::MAX, valid))
             .map(|e| e.at)
             .collect();
         let want: Vec<i64> = (1..=i64::from(n)).map(|i| i * 7).collect();
@@ -407,14 +395,12 @@ mod tests {
         let mut t = Timers::default();
         for i in 0..10_000 {
             let generation = u32::try_from(i).unwrap();
-            t.push(
-                TimerEntry {
-                    at: i,
-                    slot: 0,
-                    generation,
-                },
-                0,
-            );
+            t.push(TimerEntry {
+                at: i,
+                seq: 0,
+                slot: 0,
+                generation,
+            });
             t.forget(|e| e.generation == generation);
         }
         assert!(t.stored() < 200, "{}", t.stored());

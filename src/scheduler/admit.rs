@@ -204,6 +204,28 @@ impl Scheduler {
     /// The rule set of a request (its zones and policies, policy.md 2)
     /// and its primary zone.
     fn rules_for(&mut self, req: &CallRequest) -> (u32, chrono_tz::Tz) {
+        #[cfg(feature = "number-zones")]
+        {
+            // A campaign submits the same numbers over and over: remember.
+            let key = e164_digits(&req.to_number).map(|digits| {
+                let policy = req.policy.as_deref().and_then(|n| self.policy_index(n));
+                (digits, policy, req.timezone)
+            });
+            if let Some(found) = key.and_then(|k| self.zone_memo.rules(&k)) {
+                return found;
+            }
+            let found = self.compute_rules(req);
+            if let Some(k) = key {
+                self.zone_memo.remember_rules(k, found);
+            }
+            found
+        }
+        #[cfg(not(feature = "number-zones"))]
+        self.compute_rules(req)
+    }
+
+    /// [`Scheduler::rules_for`], computed.
+    fn compute_rules(&mut self, req: &CallRequest) -> (u32, chrono_tz::Tz) {
         let mut policies: Vec<u16> = Vec::new();
         if !self.config.policy_by_prefix.is_empty() {
             let prefix_policy = (2..=req.to_number.len()).rev().find_map(|len| {

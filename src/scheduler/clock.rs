@@ -41,8 +41,7 @@ impl Scheduler {
             self.fire_timers_until(now);
         }
         let calls = &self.calls;
-        self.timers
-            .clean_top(|e| calls.timer_is_current(e), |slot| calls.seq_in(slot));
+        self.timers.clean_top(|e| calls.timer_is_current(e));
     }
 
     /// Fires every pending timer at or before `now`, in (instant, sequence)
@@ -50,11 +49,7 @@ impl Scheduler {
     fn fire_timers_until(&mut self, now: Secs) {
         loop {
             let calls = &self.calls;
-            let Some(entry) = self.timers.pop_due(
-                now,
-                |e| calls.timer_is_current(e),
-                |slot| calls.seq_in(slot),
-            ) else {
+            let Some(entry) = self.timers.pop_due(now, |e| calls.timer_is_current(e)) else {
                 break;
             };
             self.on_timer(entry);
@@ -165,14 +160,12 @@ impl Scheduler {
             self.timers.forget(|e| calls.timer_is_current(e));
         }
         if let Some(at) = at {
-            self.timers.push(
-                TimerEntry {
-                    at,
-                    slot,
-                    generation,
-                },
+            self.timers.push(TimerEntry {
+                at,
                 seq,
-            );
+                slot,
+                generation,
+            });
         }
     }
 }
