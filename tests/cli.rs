@@ -194,3 +194,35 @@ fn plan_with_a_policy_shows_permitted_intervals_and_deferrals() {
     assert!(ladder[5].contains("2027-01-25 10:00:00 CET"), "{out}");
     assert!(ladder[6].starts_with("exhausted"), "{out}");
 }
+
+/// `redial ... | head`: a reader that goes away ends the output quietly
+/// (status 0, nothing on stderr), not in a panic.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    for args in [
+        &["replay", "tests/conformance/agent_concurrency.json"][..],
+        &["plan", "--help"][..],
+        &[
+            "plan",
+            "examples/plan/request_fr.json",
+            "--config",
+            "examples/plan/config_fr.json",
+            "--now",
+            "2026-01-05T10:00:00Z",
+        ][..],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_redial"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the program writes.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -17,6 +17,22 @@ mod simulate;
 mod summary;
 
 use std::io::IsTerminal;
+
+/// `println!` for the CLI's output: when the reader has gone (`redial
+/// replay case.json | head`), end quietly instead of panicking; any other
+/// write error ends with a message and status 1.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("redial: cannot write the output: {e}");
+                std::process::exit(1);
+            }
+            std::process::exit(0);
+        }
+    }};
+}
 use std::process::ExitCode;
 
 use chrono::{DateTime, Timelike, Utc};
@@ -134,17 +150,17 @@ fn replay(path: &str, check: bool) -> Result<ExitCode, String> {
     let lines = trace::replay(&case).map_err(|e| format!("{path}: {e}"))?;
     if !check {
         for line in &lines {
-            println!("{}", trace::format_line(line));
+            say!("{}", trace::format_line(line));
         }
         return Ok(ExitCode::SUCCESS);
     }
     match trace::compare(&case.expect, &lines) {
         Ok(()) => {
-            println!("ok: {path} ({} events) {}", lines.len(), case.name);
+            say!("ok: {path} ({} events) {}", lines.len(), case.name);
             Ok(ExitCode::SUCCESS)
         }
         Err(diff) => {
-            println!("FAIL: {path} {}\n{diff}", case.name);
+            say!("FAIL: {path} {}\n{diff}", case.name);
             Ok(ExitCode::from(1))
         }
     }
@@ -183,14 +199,14 @@ fn plan(
     let zone = info.timezone;
     if !info.policies.is_empty() || info.zones.len() > 1 {
         let zones: Vec<&str> = info.zones.iter().map(|z| z.name()).collect();
-        println!(
+        say!(
             "zones {} (from the number and the request), policies {}",
             zones.join(", "),
             info.policies.join(", ")
         );
-        println!("permitted intervals, from the first attempt on:");
+        say!("permitted intervals, from the first attempt on:");
         for (start, end) in engine.permitted_intervals(accepted.call, accepted.due, 8) {
-            println!(
+            say!(
                 "  {} - {} ({} - {})",
                 start.with_timezone(&zone).format("%a %Y-%m-%d %H:%M"),
                 end.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z"),
@@ -206,7 +222,7 @@ fn plan(
             t.format("%Y-%m-%dT%H:%M:%SZ")
         )
     };
-    println!(
+    say!(
         "zone {zone}, window {}, submitted {}",
         window.map_or("any time".to_owned(), |w| w.to_string()),
         show(now)
@@ -246,7 +262,7 @@ fn plan(
     loop {
         let dispatched = engine.dial(at, 1).map_err(|e| e.to_string())?;
         let ended = if let Some(call) = dispatched.first() {
-            println!("attempt {:>2}  {}  {reason}", call.attempt, show(at));
+            say!("attempt {:>2}  {}  {reason}", call.attempt, show(at));
             engine
                 .report(at, call, Outcome::NoAnswer)
                 .map_err(|e| e.to_string())?;
@@ -296,7 +312,7 @@ fn plan_events(
                 .to_owned();
             }
             EventKind::Deferred { due, reason: why } => {
-                println!(
+                say!(
                     "deferred    {}  to {}: {}",
                     show(event.at),
                     show(due),
@@ -319,11 +335,11 @@ fn plan_events(
                     }
                     _ => "the window closed before the next attempt and carry_over is false",
                 };
-                println!("expired     {}  {text}", show(event.at));
+                say!("expired     {}  {text}", show(event.at));
                 ended = true;
             }
             EventKind::Exhausted => {
-                println!(
+                say!(
                     "exhausted   {}  every allowed attempt was unanswered",
                     show(event.at)
                 );
@@ -344,7 +360,7 @@ fn simulate(
     no_timings: bool,
 ) -> Result<ExitCode, String> {
     if print_default {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&simulate::Scenario::default())
                 .map_err(|e| e.to_string())?
@@ -390,15 +406,18 @@ fn simulate(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print!("{}", summary::table(&run, !no_timings));
+    say!(
+        "{}",
+        summary::table(&run, !no_timings).trim_end_matches('\n')
+    );
     if let Some(path) = json {
         std::fs::write(path, summary::json(&run, false) + "\n")
             .map_err(|e| format!("writing {path}: {e}"))?;
-        println!("summary written to {path}");
+        say!("summary written to {path}");
     }
     if let Some(path) = chart {
         chart::draw(&run, path)?;
-        println!("chart written to {path}");
+        say!("chart written to {path}");
     }
     Ok(ExitCode::SUCCESS)
 }
