@@ -11,6 +11,11 @@
 //!   3 batches;
 //! * `adversarial`: uniformly random due instants over 24 hours, no windows.
 //!
+//! Two more redial lines measure features against the plain one in the
+//! same run: `redial_policy` (a France-like calling policy on every call,
+//! with the `number-zones` feature) and `redial_journal` (every input as a
+//! `Command` through `apply_journaled`, encoded into a buffer).
+//!
 //! Peers implement the same cycle with the same outputs (a dispatch with
 //! the same fields, an attempt timeout set and made stale by the report,
 //! events stamped with instants and drained): `naive` (std `BinaryHeap`s
@@ -40,7 +45,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use redial::{CallRequest, Config, Outcome, PhoneNumber, Scheduler, TimeOfDay};
+use redial::{CallRequest, Command, Config, Outcome, Output, PhoneNumber, Scheduler, TimeOfDay};
 
 const T0: i64 = 1_772_755_200; // 2026-03-06T00:00:00Z
 const DAY: i64 = 86_400;
@@ -106,6 +111,10 @@ struct Redial {
     policy: bool,
     /// Dispatches, through a vector kept across rounds as a run loop would.
     out: Vec<redial::Dispatch>,
+    /// With journaling (the `redial_journal` line): every input goes
+    /// through `apply_journaled` into this buffer, emptied as a host
+    /// writing it out would.
+    journal: Option<Vec<u8>>,
     now: i64,
     rng: Rng,
     w: Workload,
@@ -167,6 +176,7 @@ impl Redial {
             e,
             policy,
             out: Vec::with_capacity(1),
+            journal: None,
             now: T0,
             rng: Rng(7),
             w,
@@ -180,10 +190,37 @@ impl Redial {
         me
     }
 
+    /// The same engine, journaling every input (the journal is built
+    /// after the initial submits, as a host would snapshot them).
+    fn with_journal(n: usize, w: Workload) -> Redial {
+        let mut me = Redial::new(n, w);
+        me.journal = Some(Vec::with_capacity(1 << 20));
+        me
+    }
+
+    /// Applies `command` through the journal.
+    fn journaled(&mut self, command: Command) -> Output {
+        let Some(buf) = self.journal.as_mut() else {
+            unreachable!("journaled input without a journal")
+        };
+        if buf.len() > 1 << 20 {
+            black_box(&buf);
+            buf.clear();
+        }
+        self.e.apply_journaled(&command, buf).unwrap()
+    }
+
     fn cycle(&mut self) {
         loop {
             self.out.clear();
-            self.e.dial_into(at(self.now), 1, &mut self.out).unwrap();
+            let now = at(self.now);
+            if self.journal.is_some() {
+                if let Output::Dialed(Ok(mut d)) = self.journaled(Command::Dial { now, max: 1 }) {
+                    self.out.append(&mut d);
+                }
+            } else {
+                self.e.dial_into(now, 1, &mut self.out).unwrap();
+            }
             if let Some(d) = self.out.pop() {
                 let answered = self.rng.below(10) < 3;
                 let outcome = if answered {
@@ -191,7 +228,17 @@ impl Redial {
                 } else {
                     Outcome::NoAnswer
                 };
-                self.e.report(at(self.now), &d, outcome).unwrap();
+                if self.journal.is_some() {
+                    let attempt = d.attempt_id();
+                    let out = self.journaled(Command::Report {
+                        now,
+                        attempt,
+                        outcome,
+                    });
+                    assert!(!out.is_refused());
+                } else {
+                    self.e.report(now, &d, outcome).unwrap();
+                }
                 let mut ended = false;
                 while let Some(ev) = self.e.poll_event() {
                     ended |= ev.kind.is_terminal();
@@ -199,14 +246,25 @@ impl Redial {
                 if ended {
                     let s = spec(&mut self.rng, self.w, self.now);
                     let r = self.request(&s);
-                    self.e.submit_request(at(self.now), r).unwrap();
+                    if self.journal.is_some() {
+                        let request = Box::new(r);
+                        let out = self.journaled(Command::SubmitRequest { now, request });
+                        assert!(!out.is_refused());
+                    } else {
+                        self.e.submit_request(now, r).unwrap();
+                    }
                     while self.e.poll_event().is_some() {}
                 }
                 return;
             }
             let next = self.e.poll_timeout().unwrap().timestamp();
             self.now = next;
-            self.e.handle_timeout(at(next)).unwrap();
+            if self.journal.is_some() {
+                let now = at(next);
+                self.journaled(Command::HandleTimeout { now });
+            } else {
+                self.e.handle_timeout(at(next)).unwrap();
+            }
             while let Some(ev) = self.e.poll_event() {
                 black_box(ev);
             }
@@ -685,6 +743,12 @@ fn attempt_cycle(c: &mut Criterion) {
             if run("redial") {
                 let mut engine = Redial::new(n, w);
                 group.bench_function(BenchmarkId::new("redial", n), |b| b.iter(|| engine.cycle()));
+            }
+            if run("redial_journal") {
+                let mut engine = Redial::with_journal(n, w);
+                group.bench_function(BenchmarkId::new("redial_journal", n), |b| {
+                    b.iter(|| engine.cycle())
+                });
             }
             #[cfg(feature = "number-zones")]
             if run("redial_policy") {

@@ -336,7 +336,9 @@ impl Scheduler {
     /// already holds), handing each command's events to `on_event` as a
     /// host that drains events after every input would.
     ///
-    /// The whole journal is checked before anything is applied.
+    /// The whole journal is decoded and checked before anything is
+    /// applied (the commands to apply are held meanwhile: memory in
+    /// proportion to the journal's tail).
     ///
     /// # Errors
     /// [`JournalError::Corrupt`] for a damaged record (not a torn tail), or
@@ -351,8 +353,13 @@ impl Scheduler {
         bytes: &[u8],
         mut on_event: impl FnMut(Event),
     ) -> Result<Replay, JournalError> {
-        let mut check = Reader::new(bytes);
-        for (i, record) in check.by_ref().enumerate() {
+        // Decode (and so check) the whole journal first: a corrupt record
+        // anywhere leaves the engine as it was. Records the engine already
+        // holds are not kept.
+        let mut reader = Reader::new(bytes);
+        let mut records = Vec::new();
+        let mut skipped = 0;
+        for (i, record) in reader.by_ref().enumerate() {
             let record = record?;
             if i == 0 && record.position > self.position() {
                 return Err(JournalError::Corrupt {
@@ -364,20 +371,20 @@ impl Scheduler {
                     ),
                 });
             }
+            if record.position < self.position() {
+                skipped += 1;
+            } else {
+                records.push(record.command);
+            }
         }
-        let (valid_len, torn) = (check.valid_len(), check.torn());
         let mut replay = Replay {
             applied: 0,
-            skipped: 0,
-            valid_len,
-            torn,
+            skipped,
+            valid_len: reader.valid_len(),
+            torn: reader.torn(),
         };
-        for record in Reader::new(bytes.get(..valid_len).unwrap_or_default()).flatten() {
-            if record.position < self.position() {
-                replay.skipped += 1;
-                continue;
-            }
-            self.apply(&record.command);
+        for command in &records {
+            self.apply(command);
             replay.applied += 1;
             while let Some(event) = self.poll_event() {
                 on_event(event);
