@@ -28,23 +28,35 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::Rng;
 use redial::{AttemptId, Command, Config, Outcome, Output, Scheduler};
 
-/// The example's binary. `cargo test` builds examples next to the tests'
-/// directory (target/<profile>/examples); a run of this test alone does
-/// not, so it builds the example then.
+/// The example's binary, built (or found fresh) with this test run's
+/// features, so that `cargo test` (which builds examples with them) finds
+/// nothing to do and a run of this test alone gets a current binary.
 fn host_binary() -> PathBuf {
+    let features: Vec<&str> = [
+        (cfg!(feature = "number-zones"), "number-zones"),
+        (cfg!(feature = "cli"), "cli"),
+        (cfg!(feature = "delayqueue-peer"), "delayqueue-peer"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Process::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "durable_host",
+            "--features",
+        ])
+        .arg(features.join(","))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success());
     let exe = std::env::current_exe().unwrap();
     let profile = exe.parent().unwrap().parent().unwrap();
-    let host = profile.join("examples").join("durable_host");
-    if !host.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Process::new(cargo)
-            .args(["build", "--example", "durable_host"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    host
+    profile.join("examples").join("durable_host")
 }
 
 struct Host {
@@ -54,8 +66,8 @@ struct Host {
 }
 
 impl Host {
-    fn start(dir: &std::path::Path, every: u64) -> (Host, u64) {
-        let mut child = Process::new(host_binary())
+    fn start(host: &std::path::Path, dir: &std::path::Path, every: u64) -> (Host, u64) {
+        let mut child = Process::new(host)
             .arg(dir)
             .arg(every.to_string())
             .stdin(Stdio::piped())
@@ -165,6 +177,7 @@ fn killed_at_random_the_host_loses_nothing_it_acknowledged() {
         .ok()
         .and_then(|k| k.parse().ok())
         .unwrap_or(200);
+    let binary = host_binary();
     let dir = std::env::temp_dir().join(format!("redial-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut stream = Gen {
@@ -182,7 +195,7 @@ fn killed_at_random_the_host_loses_nothing_it_acknowledged() {
     // acknowledged), and before the fsync (lost, not acknowledged).
     let (mut unanswered, mut lost) = (0, 0);
     for round in 0..=kills {
-        let (mut host, recovered) = Host::start(&dir, 1 + rng.below(60));
+        let (mut host, recovered) = Host::start(&binary, &dir, 1 + rng.below(60));
         // Acknowledged means durable: nothing acknowledged is lost.
         let last_acked = acked.keys().next_back().map_or(0, |p| p + 1);
         assert!(
