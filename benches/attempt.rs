@@ -207,7 +207,7 @@ impl Redial {
             black_box(&buf);
             buf.clear();
         }
-        self.e.apply_journaled(&command, buf).unwrap()
+        self.e.apply_journaled(command, buf).unwrap()
     }
 
     fn cycle(&mut self) {

@@ -69,7 +69,7 @@ fn main() -> Result<(), Error> {
         }
         let command: Command = serde_json::from_str(text)?;
         let position = engine.position();
-        let output = engine.apply_journaled(&command, &mut records)?;
+        let output = engine.apply_journaled(command, &mut records)?;
         while engine.poll_event().is_some() {}
         answers.push_str(&answer(position, &output));
         answers.push('\n');

@@ -10,10 +10,11 @@
 //! every replica) work.
 //!
 //! The input methods ([`Scheduler::submit`], [`Scheduler::dial`], ...)
-//! are the same path: `apply` calls them and nothing else, so an engine fed
+//! are the same path: `apply` (and [`Scheduler::apply_owned`], which takes
+//! the command by value) calls them and nothing else, so an engine fed
 //! through methods and one fed the equivalent commands cannot differ. The
-//! one thing only `apply` does is count: [`Scheduler::position`] is the
-//! number of commands applied through it, the journal position a snapshot
+//! one thing only they do is count: [`Scheduler::position`] is the number
+//! of commands applied through them, the journal position a snapshot
 //! records.
 
 use chrono::{DateTime, Utc};
@@ -224,7 +225,9 @@ impl Output {
 impl Scheduler {
     /// Applies one command: the single entry point a journal or a replica
     /// uses. It calls the input method the command names and counts the
-    /// command in [`Scheduler::position`].
+    /// command in [`Scheduler::position`] (through
+    /// [`Scheduler::apply_owned`], which holds the one match over
+    /// commands).
     ///
     /// Never panics; every refusal is in the [`Output`].
     ///
@@ -240,42 +243,68 @@ impl Scheduler {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&mut self, command: &Command) -> Output {
+        match command {
+            // A body is read where it is; every other command is small, or
+            // (a request) consumed by validation anyway.
+            Command::Submit { now, body } => {
+                self.position = self.position.saturating_add(1);
+                Output::Submitted(self.submit(*now, body))
+            }
+            other => self.apply_owned(other.clone()),
+        }
+    }
+
+    /// [`Scheduler::apply`] for a command the host no longer needs: a
+    /// request is validated where it is rather than copied first.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// use redial::{CallRequest, Command, Config, Output, Scheduler};
+    /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let mut engine = Scheduler::new(Config::default())?;
+    /// let request = Box::new(CallRequest::new("+919876543210", "a"));
+    /// let out = engine.apply_owned(Command::SubmitRequest { now, request });
+    /// assert!(matches!(out, Output::Submitted(Ok(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_owned(&mut self, command: Command) -> Output {
         self.position = self.position.saturating_add(1);
         match command {
-            Command::Submit { now, body } => Output::Submitted(self.submit(*now, body)),
+            Command::Submit { now, body } => Output::Submitted(self.submit(now, &body)),
             Command::SubmitRequest { now, request } => {
-                Output::Submitted(self.submit_request(*now, CallRequest::clone(request)))
+                Output::Submitted(self.submit_request(now, *request))
             }
             Command::Dial { now, max } => {
-                let max = usize::try_from(*max).unwrap_or(usize::MAX);
-                Output::Dialed(self.dial(*now, max))
+                let max = usize::try_from(max).unwrap_or(usize::MAX);
+                Output::Dialed(self.dial(now, max))
             }
             Command::Report {
                 now,
                 attempt,
                 outcome,
-            } => Output::Done(self.report(*now, *attempt, *outcome)),
+            } => Output::Done(self.report(now, attempt, outcome)),
             Command::ReportCurrent { now, call, outcome } => {
-                Output::Done(self.report_current(*now, *call, *outcome))
+                Output::Done(self.report_current(now, call, outcome))
             }
-            Command::Cancel { now, call } => Output::Done(self.cancel(*now, *call)),
-            Command::PauseBatch { now, batch } => Output::Done(self.pause_batch(*now, batch)),
-            Command::ResumeBatch { now, batch } => Output::Done(self.resume_batch(*now, batch)),
-            Command::CancelBatch { now, batch } => Output::Done(self.cancel_batch(*now, batch)),
+            Command::Cancel { now, call } => Output::Done(self.cancel(now, call)),
+            Command::PauseBatch { now, batch } => Output::Done(self.pause_batch(now, &batch)),
+            Command::ResumeBatch { now, batch } => Output::Done(self.resume_batch(now, &batch)),
+            Command::CancelBatch { now, batch } => Output::Done(self.cancel_batch(now, &batch)),
             Command::RegisterAgent {
                 now,
                 agent,
                 max_concurrent_calls,
-            } => Output::Done(self.register_agent(*now, agent, *max_concurrent_calls)),
+            } => Output::Done(self.register_agent(now, &agent, max_concurrent_calls)),
             Command::Suppress {
                 now,
                 to_number,
                 until,
-            } => Output::Done(self.suppress(*now, to_number, *until)),
+            } => Output::Done(self.suppress(now, &to_number, until)),
             Command::Unsuppress { now, to_number } => {
-                Output::Done(self.unsuppress(*now, to_number))
+                Output::Done(self.unsuppress(now, &to_number))
             }
-            Command::HandleTimeout { now } => Output::Done(self.handle_timeout(*now)),
+            Command::HandleTimeout { now } => Output::Done(self.handle_timeout(now)),
         }
     }
 

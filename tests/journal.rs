@@ -200,7 +200,9 @@ fn run(seed: u64, n: usize) -> Run {
     };
     for _ in 0..n {
         let command = stream.next(&engine);
-        let output = engine.apply_journaled(&command, &mut run.journal).unwrap();
+        let output = engine
+            .apply_journaled(command.clone(), &mut run.journal)
+            .unwrap();
         stream.saw(&output);
         run.events
             .push(std::iter::from_fn(|| engine.poll_event()).collect());
@@ -409,7 +411,7 @@ fn the_golden_journal_keeps_decoding() {
     let mut written = Vec::new();
     let mut outputs = Vec::new();
     for c in &commands {
-        outputs.push(engine.apply_journaled(c, &mut written).unwrap());
+        outputs.push(engine.apply_journaled(c.clone(), &mut written).unwrap());
         while engine.poll_event().is_some() {}
     }
     // The stream did real work: two calls accepted, two handed out.

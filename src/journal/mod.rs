@@ -42,7 +42,7 @@
 //! let mut log = Vec::new(); // the host's journal file
 //! let body = br#"{"to_number": "+919876543210", "agent_id": "a"}"#.to_vec();
 //! for command in [Command::Submit { now, body }, Command::Dial { now, max: 1 }] {
-//!     engine.apply_journaled(&command, &mut log)?;
+//!     engine.apply_journaled(command, &mut log)?;
 //!     while engine.poll_event().is_some() {}
 //! }
 //! // A crash cuts the journal mid-record; a new engine replays it.
@@ -324,11 +324,11 @@ impl Scheduler {
     /// See the [module docs](crate::journal).
     pub fn apply_journaled(
         &mut self,
-        command: &Command,
+        command: Command,
         out: &mut Vec<u8>,
     ) -> Result<Output, JournalError> {
-        encode(self.position(), command, out)?;
-        Ok(self.apply(command))
+        encode(self.position(), &command, out)?;
+        Ok(self.apply_owned(command))
     }
 
     /// Recovery: applies the journal's records from this engine's
@@ -383,8 +383,8 @@ impl Scheduler {
             valid_len: reader.valid_len(),
             torn: reader.torn(),
         };
-        for command in &records {
-            self.apply(command);
+        for command in records {
+            self.apply_owned(command);
             replay.applied += 1;
             while let Some(event) = self.poll_event() {
                 on_event(event);
