@@ -413,6 +413,7 @@ mod queue;
 pub mod request;
 pub mod retry;
 pub mod scheduler;
+pub mod shard;
 mod slab;
 pub mod snapshot;
 pub mod template;
@@ -437,7 +438,7 @@ pub use request::{
 };
 pub use retry::{Gaps, Outcome};
 pub use scheduler::{
-    Accepted, AgentInfo, BatchInfo, CallInfo, CallState, Counters, Footprint, Scheduler,
+    Accepted, AgentInfo, BatchInfo, CallInfo, CallState, Counters, Footprint, ReadyRank, Scheduler,
 };
 pub use snapshot::{Snapshot, SnapshotError};
 pub use window::{InvalidTimeOfDay, Occurrence, TimeOfDay, Window, WindowError, wall_to_instant};

@@ -301,6 +301,32 @@ impl Lanes {
         None
     }
 
+    /// The key of the best ready call of an eligible lane, left in place
+    /// (stale entries on the way are dropped, as [`Lanes::pop_best`] does).
+    pub fn peek_best(&mut self, valid: impl Fn(Slot, ReadyKey) -> bool) -> Option<ReadyKey> {
+        while let Some(entry) = self.top.peek().copied() {
+            let Some(l) = self.lanes.get_mut(entry.lane as usize) else {
+                self.top.pop();
+                continue;
+            };
+            if !l.eligible || l.stamp != entry.stamp {
+                self.top.pop();
+                continue;
+            }
+            while l.queue.peek().is_some_and(|t| !valid(t.slot(), t.key())) {
+                l.queue.pop();
+            }
+            let best = l.queue.peek().map(ReadyEntry::key);
+            if best == Some(entry.key) {
+                return best;
+            }
+            // The queued call left: requeue the lane at its true best.
+            self.top.pop();
+            self.requeue(entry.lane, best);
+        }
+        None
+    }
+
     /// Drops stale lane entries once they outnumber the lanes.
     fn compact_top(&mut self) {
         if self.top.len() <= 2 * self.lanes.len() + 64 {
@@ -399,6 +425,26 @@ mod tests {
 
     /// Lanes against a sorted reference, with arrivals mostly in dial order
     /// (the run) and sometimes not (the heap), stale entries and toggling.
+    #[test]
+    fn peek_best_is_what_pop_best_pops() {
+        let mut lanes = Lanes::default();
+        for lane in 0..3 {
+            lanes.open_lane(lane, lane != 2);
+        }
+        let mut rand = crate::test_rng::xorshift(5);
+        for slot in 0..200 {
+            let k = key(rand(5) as i8, rand(50) as i64, u64::from(slot));
+            lanes.push(rand(3) as LaneId, k, slot);
+        }
+        let valid = |s: Slot, _| !s.is_multiple_of(7);
+        while let Some(peeked) = lanes.peek_best(valid) {
+            assert_eq!(lanes.peek_best(valid), Some(peeked), "peeking twice");
+            let (_, slot) = lanes.pop_best(valid).unwrap();
+            assert_eq!(u64::from(slot), peeked.seq);
+        }
+        assert_eq!(lanes.pop_best(valid), None);
+    }
+
     #[test]
     fn lanes_match_a_sorted_reference() {
         use std::collections::BTreeSet;

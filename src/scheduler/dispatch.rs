@@ -7,16 +7,62 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::Scheduler;
 use super::clock::expired;
 use super::plan::{Place, Rules};
 use crate::call::CallState;
-use crate::event::{CallId, DeferReason, Dispatch, EventKind, ExpireReason};
+use crate::event::{CallId, DeferReason, Dispatch, EventKind, ExpireReason, OpError};
 use crate::policy::MaxAttempts;
 use crate::queue::Slot;
 use crate::time::{Secs, instant, minutes};
 
+/// Where the best call a dial would hand out stands: what a host running
+/// several engines compares to dial across them (see [`crate::shard`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadyRank {
+    /// Its priority (higher first).
+    pub priority: i8,
+    /// Its due instant (earlier first).
+    pub due: DateTime<Utc>,
+}
+
 impl Scheduler {
+    /// The rank of the call a dial at `now` would hand out first: the best
+    /// ready call whose batch is not paused and whose agent is below its
+    /// cap, or `None`. It applies the time-driven changes up to `now`
+    /// first, as [`Scheduler::handle_timeout`] does, and hands out
+    /// nothing. A frequency cap is only checked by the dial itself, which
+    /// may then hold this call back and hand out the next. O(log n)
+    /// amortized.
+    ///
+    /// # Errors
+    /// [`OpError::TimeOutOfRange`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// assert_eq!(engine.best_ready(now)?, None);
+    /// engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "priority": 4}"#)?;
+    /// let rank = engine.best_ready(now)?.ok_or("a ready call")?;
+    /// assert_eq!((rank.priority, rank.due), (4, now));
+    /// assert_eq!(engine.dial(now, 1)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn best_ready(&mut self, now: DateTime<Utc>) -> Result<Option<ReadyRank>, OpError> {
+        self.begin_input(now)?;
+        let calls = &self.calls;
+        let best = self.ready.peek_best(|s, k| calls.ready_is_current(s, k));
+        self.end_input();
+        Ok(best.map(|k| ReadyRank {
+            priority: k.priority,
+            due: instant(k.due),
+        }))
+    }
+
     /// When the number of the ready call in `slot` may be dialed again, if
     /// a frequency cap of its policies is used up at `now`.
     fn capped(&self, slot: Slot, now: Secs) -> Option<Secs> {

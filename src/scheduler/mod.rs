@@ -50,6 +50,7 @@ mod zone_memo;
 pub use crate::call::CallState;
 pub use crate::time::{MAX_TIME, MIN_TIME};
 
+pub use dispatch::ReadyRank;
 pub use events::Counters;
 pub(crate) use events::EventQueue;
 pub use inspect::{AgentInfo, BatchInfo, CallInfo};
