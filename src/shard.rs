@@ -132,18 +132,19 @@ impl Router {
     /// body without one goes to engine 0, which refuses it).
     ///
     /// # Errors
-    /// The engine's [`Rejection`], with the engine it came from.
+    /// The engine's [`Rejection`] (its `rejected` event is in that
+    /// engine: [`Router::shard_of`] the number, or engine 0).
     pub fn submit(
         &mut self,
         now: DateTime<Utc>,
         body: &[u8],
-    ) -> Result<(ShardCall, Accepted), (u32, Rejection)> {
+    ) -> Result<(ShardCall, Accepted), Rejection> {
         let route: Option<Route> = serde_json::from_slice(body).ok();
         let (number, batch) = route.map_or((None, None), |r| (r.to_number, r.batch_id));
         let shard = number.as_deref().map_or(0, |n| self.shard_of(n));
         let paused = batch.filter(|b| self.paused.contains(b));
         let Some(engine) = self.shards.get_mut(shard as usize) else {
-            return Err((shard, Rejection::bad_body("no engine".to_owned())));
+            return Err(Rejection::bad_body("no engine".to_owned()));
         };
         match engine.submit(now, body) {
             Ok(accepted) => {
@@ -157,7 +158,7 @@ impl Router {
                 };
                 Ok((call, accepted))
             }
-            Err(rejection) => Err((shard, rejection)),
+            Err(rejection) => Err(rejection),
         }
     }
 
