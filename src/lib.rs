@@ -350,8 +350,8 @@
 //!   zones from the number).
 //! * [`snapshot`] (the state as facts, and restore), [`command`] (every
 //!   input as a value, and `apply`), [`journal`] (commands as checksummed
-//!   records, replay), [`trace`] (conformance cases), [`template`] (prompt
-//!   metadata).
+//!   records, replay), [`shard`] (several engines behind one router),
+//!   [`trace`] (conformance cases), [`template`] (prompt metadata).
 //!
 //! ## Changes
 //!
