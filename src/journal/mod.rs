@@ -28,7 +28,9 @@
 //! whole records before it, and the host truncates its file to it. A record
 //! that is cut short (fewer bytes than its header or its length says), or
 //! whose checksum fails with nothing after it, or a tail of zero bytes (a
-//! preallocated file) is such a tail. Anything else that fails, a bad
+//! preallocated file) is such a tail, provided no whole record with a valid
+//! checksum starts anywhere in it: a damaged length field mid-journal must
+//! not pass for a torn tail and take the records after it along. Anything else that fails, a bad
 //! checksum with records after it, a position out of sequence, a payload
 //! that does not decode, is [`JournalError::Corrupt`] naming its offset:
 //! never a panic, never silently skipped.
@@ -248,6 +250,14 @@ impl Iterator for Reader<'_> {
             return self.corrupt(format!("payload length {len}, below {MIN_PAYLOAD}"));
         }
         let Some(payload) = body.get(..len) else {
+            // Cut short: a torn tail, unless the length itself is damaged
+            // and whole records follow.
+            if let Some(at) = whole_record_in(rest.get(1..).unwrap_or_default()) {
+                return self.corrupt(format!(
+                    "payload length {len} runs past the end, but a whole record starts {} bytes on",
+                    at + 1
+                ));
+            }
             return self.tail();
         };
         let actual = crc32c::extend(
@@ -255,7 +265,7 @@ impl Iterator for Reader<'_> {
             payload,
         );
         if actual != crc {
-            if body.len() == len {
+            if body.len() == len && whole_record_in(rest.get(1..).unwrap_or_default()).is_none() {
                 // The last record, half written when the host crashed.
                 return self.tail();
             }
@@ -280,6 +290,42 @@ impl Iterator for Reader<'_> {
             }
         }
     }
+}
+
+/// Bytes of checksums a torn-tail check may compute before it gives up and
+/// calls the tail corrupt (an error the host looks at, never a silent
+/// truncation).
+const TAIL_CHECK_BUDGET: usize = 16 << 20;
+
+/// Where, in bytes that look like a torn tail, a whole record with a valid
+/// checksum starts, if one does: then they are not a torn last record but
+/// a damaged one with records after it. A real torn tail is shorter than
+/// one record, so the scan is short; past its budget it answers as if it
+/// had found one.
+fn whole_record_in(bytes: &[u8]) -> Option<usize> {
+    let mut budget = TAIL_CHECK_BUDGET;
+    for at in 0..bytes.len() {
+        let (header, body) = bytes.get(at..).and_then(|b| b.split_at_checked(HEADER))?;
+        let mut len_bytes = [0_u8; 4];
+        len_bytes.copy_from_slice(header.get(..4).unwrap_or(&[0; 4]));
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        let Some(payload) = body.get(..len).filter(|_| len >= MIN_PAYLOAD) else {
+            continue;
+        };
+        if payload.first() != Some(&JOURNAL_FORMAT) {
+            continue;
+        }
+        budget = budget.saturating_sub(len);
+        if budget == 0 {
+            return Some(at);
+        }
+        let mut crc_bytes = [0_u8; 4];
+        crc_bytes.copy_from_slice(header.get(4..).unwrap_or(&[0; 4]));
+        if crc32c::extend(crc32c::checksum(&len_bytes), payload) == u32::from_le_bytes(crc_bytes) {
+            return Some(at);
+        }
+    }
+    None
 }
 
 fn decode_payload(payload: &[u8]) -> Result<Record, String> {
