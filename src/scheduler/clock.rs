@@ -119,23 +119,36 @@ impl Scheduler {
                 self.end_call(slot, at, expired(ExpireReason::Lifetime));
             }
             Place::At { due, end, later } => {
-                if let Some(call) = self.calls.get_mut(slot) {
-                    call.due = due;
-                    call.set_occurrence_end(end);
-                }
-                self.set_timer(slot, Some(due));
-                let kind = if later {
-                    EventKind::CarriedOver { due: instant(due) }
-                } else {
-                    EventKind::Deferred {
-                        due: instant(due),
-                        reason: DeferReason::CallingHours,
-                    }
-                };
-                self.emit(at, slot, kind);
+                self.wait_again(slot, at, (due, end, later), DeferReason::CallingHours);
             }
             Place::Nowhere => self.end_call(slot, at, expired(ExpireReason::WindowClosed)),
         }
+    }
+
+    /// A call that could not trigger at `at` waits again for `due`, in the
+    /// occurrence ending at `end`: `carried_over` when that is a later
+    /// occurrence, else `deferred` for `reason`.
+    pub(super) fn wait_again(
+        &mut self,
+        slot: Slot,
+        at: Secs,
+        (due, end, later): (Secs, Option<Secs>, bool),
+        reason: DeferReason,
+    ) {
+        if let Some(call) = self.calls.get_mut(slot) {
+            call.due = due;
+            call.set_occurrence_end(end);
+        }
+        self.set_timer(slot, Some(due));
+        let kind = if later {
+            EventKind::CarriedOver { due: instant(due) }
+        } else {
+            EventKind::Deferred {
+                due: instant(due),
+                reason,
+            }
+        };
+        self.emit(at, slot, kind);
     }
 
     /// Sets (or clears) the single pending timer of a call. A timer past

@@ -98,20 +98,7 @@ impl Scheduler {
                 self.end_call(slot, now, expired(ExpireReason::Lifetime));
             }
             Place::At { due, end, later } => {
-                if let Some(call) = self.calls.get_mut(slot) {
-                    call.due = due;
-                    call.set_occurrence_end(end);
-                }
-                self.set_timer(slot, Some(due));
-                let kind = if later {
-                    EventKind::CarriedOver { due: instant(due) }
-                } else {
-                    EventKind::Deferred {
-                        due: instant(due),
-                        reason: DeferReason::FrequencyCap,
-                    }
-                };
-                self.emit(now, slot, kind);
+                self.wait_again(slot, now, (due, end, later), DeferReason::FrequencyCap);
             }
             // Its own occurrence closes before the cap frees, and it may
             // not carry over; otherwise nothing was found in the horizon.
