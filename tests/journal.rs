@@ -317,7 +317,7 @@ fn replaying_twice_applies_nothing_new() {
 fn records_are_compact() {
     // An 8-byte header, then the version, the position, the tag and the
     // instant (6 bytes for a 2026 one): a dial is 18 bytes, a report of a
-    // stored call 25. JSON would take about 60 and 110.
+    // stored call 25. Their serde JSON is 50 and 99 bytes.
     let now = t0();
     let mut log = Vec::new();
     let dial = journal::encode(0, &Command::Dial { now, max: 1 }, &mut log).unwrap();
