@@ -278,6 +278,43 @@ fn recovery_from_any_snapshot_is_the_engine_that_never_crashed() {
     }
 }
 
+/// `is_idle_at` promises that a dial or a timeout then changes nothing,
+/// so a host may answer it without a record: checked after every command
+/// of random streams (time going backwards included), against the
+/// snapshot bytes, the events and the output.
+#[test]
+fn an_idle_engine_is_unchanged_by_a_dial_or_a_timeout() {
+    let (mut idle, mut busy) = (0, 0);
+    for seed in 200..=260 {
+        let mut engine = Scheduler::new(Config::default()).unwrap();
+        let mut stream = Stream::new(seed);
+        for i in 0..300 {
+            let command = stream.next(&engine);
+            let output = engine.apply(&command);
+            stream.saw(&output);
+            while engine.poll_event().is_some() {}
+            // At the stream's clock, or a little after it.
+            let ahead = [0, 0, 1, 30][i % 4];
+            let probe = stream.now + TimeDelta::try_minutes(ahead).unwrap();
+            if !engine.is_idle_at(probe) {
+                busy += 1;
+                continue;
+            }
+            idle += 1;
+            let before = engine.snapshot().to_bytes();
+            let mut copy = Scheduler::restore(Snapshot::from_bytes(&before).unwrap()).unwrap();
+            assert_eq!(engine.dial(probe, 10), Ok(Vec::new()), "seed {seed}");
+            assert_eq!(copy.handle_timeout(probe), Ok(()));
+            assert_eq!(engine.poll_event(), None);
+            assert_eq!(copy.poll_event(), None);
+            assert_eq!(engine.snapshot().to_bytes(), before, "seed {seed}");
+            assert_eq!(copy.snapshot().to_bytes(), before, "seed {seed}");
+        }
+    }
+    // Both sides of the promise were exercised.
+    assert!(idle > 300 && busy > 300, "idle {idle} busy {busy}");
+}
+
 #[test]
 fn a_crash_mid_write_recovers_the_whole_records_before_it() {
     for seed in 100..=130 {

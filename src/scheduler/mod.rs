@@ -27,7 +27,7 @@ use crate::policy::calendar::Calendar;
 use crate::queue::{Lanes, Slot, Timers};
 use crate::request::{CallRequest, Rejection, SuccessResponse};
 use crate::retry::Outcome;
-use crate::time::{Secs, instant};
+use crate::time::{Secs, in_range, instant};
 use crate::window::OccurrenceCache;
 
 mod admit;
@@ -322,8 +322,12 @@ impl Scheduler {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Result<Vec<Dispatch>, OpError> {
-        let mut out = Vec::new();
-        self.dial_into(now, max, &mut out)?;
+        let now = self.begin_input(now)?;
+        // Sized once the clock has made calls ready (at most what is
+        // ready: a capped call is held back, not handed out).
+        let mut out = Vec::with_capacity(max.min(self.ready.len()).min(1024));
+        self.hand_out(now, max, &mut out);
+        self.end_input();
         Ok(out)
     }
 
@@ -513,6 +517,39 @@ impl Scheduler {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<DateTime<Utc>> {
         self.timers.peek().map(instant)
+    }
+
+    /// Whether an input at `now` would find nothing to do: `now` is at or
+    /// before the engine's clock, no timer is due by then and no call is
+    /// ready. A dial would then hand out nothing and `handle_timeout`
+    /// change nothing, so a host that journals its inputs (or replicates
+    /// them) can answer "no calls" without writing, or waiting on, a
+    /// record. False for an engine that has seen no input. O(1).
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, TimeDelta, Utc};
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let body = br#"{"to_number": "+919876543210", "agent_id": "a",
+    ///                 "schedule_at": "2025-12-31T05:00:00Z"}"#;
+    /// engine.submit(now, body)?;
+    /// assert!(engine.is_idle_at(now)); // nothing ready before 05:00
+    /// let due = engine.poll_timeout().ok_or("a timer")?;
+    /// assert!(!engine.is_idle_at(due)); // the clock would move and the call become ready
+    /// engine.handle_timeout(due)?;
+    /// assert!(!engine.is_idle_at(due)); // a call is ready to dial
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_idle_at(&self, now: DateTime<Utc>) -> bool {
+        let secs = now.timestamp();
+        self.now.is_some_and(|clock| {
+            in_range(secs)
+                && secs <= clock
+                && self.timers.peek().is_none_or(|at| at > clock)
+                && self.ready.len() == 0
+        })
     }
 
     /// The next event, oldest first. Drain until `None` after each input.
