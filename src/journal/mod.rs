@@ -143,23 +143,32 @@ pub struct Record {
 pub fn encode(position: u64, command: &Command, out: &mut Vec<u8>) -> Result<usize, JournalError> {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER]);
-    let mut w = codec::Writer(out);
+    let mut w = codec::Writer::new(out);
     w.u8(JOURNAL_FORMAT);
     w.varint(position);
-    codec::put_command(out, command);
+    codec::put_command(&mut w, command);
+    let out = w.finish();
     let len = out.len().saturating_sub(start + HEADER);
     let Ok(len32) = u32::try_from(len) else {
         out.truncate(start);
         return Err(JournalError::TooLarge { len });
     };
     let len_bytes = len32.to_le_bytes();
-    let crc = crc32c::extend(
-        crc32c::checksum(&len_bytes),
-        out.get(start + HEADER..).unwrap_or_default(),
-    );
-    let header = len_bytes.into_iter().chain(crc.to_le_bytes());
-    for (slot, byte) in out.iter_mut().skip(start).zip(header) {
-        *slot = byte;
+    // The checksum covers the length, then the payload: with the length
+    // put for a moment where the checksum goes, right before the payload,
+    // that is one pass over contiguous bytes.
+    let mut crc = 0;
+    if let Some(covered) = out.get_mut(start + 4..) {
+        if let Some((slot, _)) = covered.split_first_chunk_mut::<4>() {
+            *slot = len_bytes;
+        }
+        crc = crc32c::checksum(covered);
+    }
+    let mut header = [0; HEADER];
+    header[..4].copy_from_slice(&len_bytes);
+    header[4..].copy_from_slice(&crc.to_le_bytes());
+    if let Some(slot) = out.get_mut(start..start + HEADER) {
+        slot.copy_from_slice(&header);
     }
     Ok(len + HEADER)
 }
