@@ -4,7 +4,9 @@
 //! One iteration hands out one call, reports it (70% unanswered, retried
 //! 30 minutes later, up to 3 retries), submits a replacement when a call
 //! ends, and drains the events; the simulated clock jumps to the next due
-//! instant when nothing is ready. Workloads:
+//! instant when nothing is ready (redial's host loop asks `is_idle_at`
+//! before it dials, and dials at the instant it wakes at, which applies
+//! the timers first). Workloads:
 //! * `campaign`: due times spread over a day in Asia/Kolkata and
 //!   America/New_York, 09:00-18:00 windows with carry-over (a call without
 //!   it, submitted after 18:00, would be refused), 5 agents with caps,
@@ -112,8 +114,8 @@ struct Redial {
     /// Dispatches, through a vector kept across rounds as a run loop would.
     out: Vec<redial::Dispatch>,
     /// With journaling (the `redial_journal` line): every input goes
-    /// through `apply_journaled` into this buffer, emptied as a host
-    /// writing it out would.
+    /// through `apply_journaled` into this buffer, emptied every 64 KiB
+    /// as a host writing it to its file would.
     journal: Option<Vec<u8>>,
     now: i64,
     rng: Rng,
@@ -194,7 +196,7 @@ impl Redial {
     /// after the initial submits, as a host would snapshot them).
     fn with_journal(n: usize, w: Workload) -> Redial {
         let mut me = Redial::new(n, w);
-        me.journal = Some(Vec::with_capacity(1 << 20));
+        me.journal = Some(Vec::with_capacity(1 << 17));
         me
     }
 
@@ -203,71 +205,79 @@ impl Redial {
         let Some(buf) = self.journal.as_mut() else {
             unreachable!("journaled input without a journal")
         };
-        if buf.len() > 1 << 20 {
+        if buf.len() > 1 << 16 {
             black_box(&buf);
             buf.clear();
         }
         self.e.apply_journaled(command, buf).unwrap()
     }
 
+    /// The run loop of a host with one line: dial when the engine says
+    /// there may be something to hand out (`is_idle_at`, a read: a
+    /// journaling host writes no record for it), else sleep to
+    /// `poll_timeout` and dial then (the dial applies the timers first,
+    /// so no separate `handle_timeout` is needed while the line is free).
     fn cycle(&mut self) {
         loop {
-            self.out.clear();
             let now = at(self.now);
-            if self.journal.is_some() {
-                if let Output::Dialed(Ok(mut d)) = self.journaled(Command::Dial { now, max: 1 }) {
-                    self.out.append(&mut d);
-                }
-            } else {
-                self.e.dial_into(now, 1, &mut self.out).unwrap();
-            }
-            if let Some(d) = self.out.pop() {
-                let answered = self.rng.below(10) < 3;
-                let outcome = if answered {
-                    Outcome::Completed
-                } else {
-                    Outcome::NoAnswer
-                };
+            if !self.e.is_idle_at(now) {
+                self.out.clear();
                 if self.journal.is_some() {
-                    let attempt = d.attempt_id();
-                    let out = self.journaled(Command::Report {
-                        now,
-                        attempt,
-                        outcome,
-                    });
-                    assert!(!out.is_refused());
-                } else {
-                    self.e.report(now, &d, outcome).unwrap();
-                }
-                let mut ended = false;
-                while let Some(ev) = self.e.poll_event() {
-                    ended |= ev.kind.is_terminal();
-                }
-                if ended {
-                    let s = spec(&mut self.rng, self.w, self.now);
-                    let r = self.request(&s);
-                    if self.journal.is_some() {
-                        let request = Box::new(r);
-                        let out = self.journaled(Command::SubmitRequest { now, request });
-                        assert!(!out.is_refused());
-                    } else {
-                        self.e.submit_request(now, r).unwrap();
+                    if let Output::Dialed(Ok(mut d)) = self.journaled(Command::Dial { now, max: 1 })
+                    {
+                        self.out.append(&mut d);
                     }
-                    while self.e.poll_event().is_some() {}
+                } else {
+                    self.e.dial_into(now, 1, &mut self.out).unwrap();
                 }
-                return;
+                // The timers' events (and the dial's own).
+                while let Some(ev) = self.e.poll_event() {
+                    black_box(ev);
+                }
+                if let Some(d) = self.out.pop() {
+                    self.report(now, d);
+                    return;
+                }
             }
-            let next = self.e.poll_timeout().unwrap().timestamp();
-            self.now = next;
+            self.now = self.e.poll_timeout().unwrap().timestamp();
+        }
+    }
+
+    /// Reports the attempt (30% answered) and submits a replacement when
+    /// its call ended.
+    fn report(&mut self, now: DateTime<Utc>, d: redial::Dispatch) {
+        let answered = self.rng.below(10) < 3;
+        let outcome = if answered {
+            Outcome::Completed
+        } else {
+            Outcome::NoAnswer
+        };
+        if self.journal.is_some() {
+            let attempt = d.attempt_id();
+            let out = self.journaled(Command::Report {
+                now,
+                attempt,
+                outcome,
+            });
+            assert!(!out.is_refused());
+        } else {
+            self.e.report(now, &d, outcome).unwrap();
+        }
+        let mut ended = false;
+        while let Some(ev) = self.e.poll_event() {
+            ended |= ev.kind.is_terminal();
+        }
+        if ended {
+            let s = spec(&mut self.rng, self.w, self.now);
+            let r = self.request(&s);
             if self.journal.is_some() {
-                let now = at(next);
-                self.journaled(Command::HandleTimeout { now });
+                let request = Box::new(r);
+                let out = self.journaled(Command::SubmitRequest { now, request });
+                assert!(!out.is_refused());
             } else {
-                self.e.handle_timeout(at(next)).unwrap();
+                self.e.submit_request(now, r).unwrap();
             }
-            while let Some(ev) = self.e.poll_event() {
-                black_box(ev);
-            }
+            while self.e.poll_event().is_some() {}
         }
     }
 }
