@@ -31,7 +31,10 @@
 //! ready calls, agent caps and lanes, idempotency bookkeeping. `floor` is the unavoidable
 //! work written bare: a timer pop and push on a monotone bucket queue, a
 //! push and pop on a small 8-byte-key heap, a cached zone-offset lookup and
-//! a read-modify-write of one 64-byte record out of N.
+//! a read-modify-write of one 64-byte record out of N. `floor_outputs` is
+//! the same work plus the outputs, written bare: a dispatch with the same
+//! fields, the events as fixed-size records with an integer instant, and
+//! the attempt timeout as a timer the report makes stale.
 //!
 //! Sizes: `REDIAL_BENCH_SIZES=1000,100000,1000000` (default); CI smoke runs
 //! use `REDIAL_BENCH_SMOKE=1` (1,000 only). `REDIAL_BENCH_DESIGNS=redial,floor`
@@ -676,18 +679,47 @@ fn check_peers_agree(w: Workload) {
 
 // ---- the floor -----------------------------------------------------------
 
-/// The work no design can skip, written bare.
-struct Floor {
+/// The work no design can skip, written bare. With `OUTPUTS` (the
+/// `floor_outputs` line) it also produces the outputs every design must:
+/// a dispatch with the same fields as redial's, the events as fixed-size
+/// records with an integer instant, and the attempt timeout as a timer
+/// that the report makes stale. Without (the `floor` line) it is the
+/// physical reference.
+struct Floor<const OUTPUTS: bool> {
     buckets: VecDeque<Vec<u32>>, // one bucket per minute: a monotone timer
     base: i64,
     ready: BinaryHeap<Reverse<u64>>,
     records: Vec<[u64; 8]>, // 64 bytes a call
     offsets: [i32; 2],
     rng: Rng,
+    out: FloorOutputs,
 }
 
-impl Floor {
-    fn new(n: usize) -> Floor {
+/// What the outputs need.
+struct FloorOutputs {
+    /// Attempt timeouts, (slot, generation), in a bucket ring that turns
+    /// with the due timers'; an entry whose generation is no longer the
+    /// record's is stale and dropped when its minute comes.
+    timeouts: VecDeque<Vec<(u32, u32)>>,
+    agents: [Arc<str>; 5],
+    batches: [Arc<str>; 3],
+    metadata: Arc<str>,
+    to_number: PhoneNumber,
+    events: VecDeque<FloorEvent>,
+}
+
+/// An event as a fixed-size record: kind, attempt, call, instant.
+#[derive(Clone, Copy)]
+#[allow(dead_code)] // read through black_box only
+struct FloorEvent {
+    kind: u8,
+    attempt: u8,
+    call: u64,
+    at: i64,
+}
+
+impl<const OUTPUTS: bool> Floor<OUTPUTS> {
+    fn new(n: usize) -> Floor<OUTPUTS> {
         let mut f = Floor {
             buckets: VecDeque::new(),
             base: T0,
@@ -695,8 +727,17 @@ impl Floor {
             records: vec![[0; 8]; n],
             offsets: [19_800, -18_000],
             rng: Rng(7),
+            out: FloorOutputs {
+                timeouts: VecDeque::new(),
+                agents: ["a0", "a1", "a2", "a3", "a4"].map(Arc::from),
+                batches: ["b0", "b1", "b2"].map(Arc::from),
+                metadata: Arc::from("{}"),
+                to_number: "+919876543210".parse().unwrap(),
+                events: VecDeque::with_capacity(8),
+            },
         };
         f.buckets.resize(1441 * 2, Vec::new());
+        f.out.timeouts.resize(1441 * 2, Vec::new());
         for i in 0..n {
             let m = f.rng.below(1440) as usize;
             f.buckets[m].push(i as u32);
@@ -713,6 +754,16 @@ impl Floor {
             self.buckets.pop_front();
             self.buckets.push_back(Vec::new());
             self.base += 60;
+            if OUTPUTS {
+                // The minute's timeouts come due: all of them stale here.
+                let mut due = self.out.timeouts.pop_front().unwrap_or_default();
+                for (slot, generation) in due.drain(..) {
+                    if self.records[slot as usize][2] == u64::from(generation) {
+                        black_box(slot); // an attempt that timed out
+                    }
+                }
+                self.out.timeouts.push_back(due);
+            }
         }
         let slot = self.buckets.front_mut().and_then(Vec::pop).unwrap_or(0);
         // Ready heap: push and pop an 8-byte key.
@@ -725,6 +776,40 @@ impl Floor {
         let r = &mut self.records[slot as usize];
         r[0] = r[0].wrapping_add(1);
         r[1] = (self.base + i64::from(offset)) as u64;
+        if OUTPUTS {
+            let out = &mut self.out;
+            let attempt = (r[0] & 3) as u8 + 1;
+            // The attempt timeout, an hour on.
+            r[2] = r[2].wrapping_add(1);
+            out.timeouts[(TIMEOUT / 60) as usize].push((slot, r[2] as u32));
+            black_box(PeerDispatch {
+                call: u64::from(slot),
+                attempt,
+                to_number: out.to_number,
+                agent_id: Arc::clone(&out.agents[slot as usize % 5]),
+                batch_id: Some(Arc::clone(&out.batches[slot as usize % 3])),
+                metadata: Arc::clone(&out.metadata),
+            });
+            let call = u64::from(slot);
+            let at = self.base;
+            out.events.push_back(FloorEvent {
+                kind: 1, // triggered
+                attempt,
+                call,
+                at,
+            });
+            // The report: the timeout goes stale, the retry is announced.
+            r[2] = r[2].wrapping_add(1);
+            out.events.push_back(FloorEvent {
+                kind: 2, // retry scheduled
+                attempt,
+                call,
+                at: at + 1800,
+            });
+            while let Some(e) = out.events.pop_front() {
+                black_box(e);
+            }
+        }
         self.buckets[30].push(slot);
         black_box(r[1]);
     }
@@ -747,8 +832,14 @@ fn attempt_cycle(c: &mut Criterion) {
         };
         for n in sizes() {
             if run("floor") {
-                let mut floor = Floor::new(n);
+                let mut floor = Floor::<false>::new(n);
                 group.bench_function(BenchmarkId::new("floor", n), |b| b.iter(|| floor.cycle()));
+            }
+            if run("floor_outputs") {
+                let mut floor = Floor::<true>::new(n);
+                group.bench_function(BenchmarkId::new("floor_outputs", n), |b| {
+                    b.iter(|| floor.cycle())
+                });
             }
             if run("redial") {
                 let mut engine = Redial::new(n, w);
