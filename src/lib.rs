@@ -73,6 +73,10 @@
 //!    events: they are the call history (the engine forgets ended calls).
 //! 4. Sleep until [`Scheduler::poll_timeout`] (or the next input), then call
 //!    [`Scheduler::handle_timeout`] with the time it woke up, and go to 2.
+//!    (With lines free, dialing at the time it woke up does both: a dial
+//!    applies the timers first.) [`Scheduler::is_idle_at`] says when a
+//!    dial would find nothing to do, so a host that journals its inputs
+//!    need not journal that one.
 //!
 //! Every input first applies all time-driven changes up to its `now` (calls
 //! becoming due, windows closing, attempts timing out), then its own effect.
