@@ -275,8 +275,9 @@ impl Router {
     /// As [`Router::pause_batch`].
     pub fn resume_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
         let known = self.fan_out(now, batch, Scheduler::resume_batch)?;
-        if known || self.paused.remove(batch) {
-            self.paused.remove(batch);
+        // The router forgets the pause either way.
+        let was_paused = self.paused.remove(batch);
+        if known || was_paused {
             Ok(())
         } else {
             Err(OpError::UnknownBatch(batch.to_owned()))
@@ -289,8 +290,9 @@ impl Router {
     /// As [`Router::pause_batch`].
     pub fn cancel_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
         let known = self.fan_out(now, batch, Scheduler::cancel_batch)?;
-        if known || self.paused.remove(batch) {
-            self.paused.remove(batch);
+        // The router forgets the pause either way.
+        let was_paused = self.paused.remove(batch);
+        if known || was_paused {
             Ok(())
         } else {
             Err(OpError::UnknownBatch(batch.to_owned()))
