@@ -241,15 +241,9 @@ impl Iterator for Reader<'_> {
             self.done = true;
             return None;
         }
-        let Some((header, body)) = rest.split_at_checked(HEADER) else {
+        let Some((len, crc, body)) = header(rest) else {
             return self.tail();
         };
-        let word = |i: usize| {
-            let mut b = [0_u8; 4];
-            b.copy_from_slice(header.get(i..i + 4).unwrap_or(&[0; 4]));
-            u32::from_le_bytes(b)
-        };
-        let (len, crc) = (word(0) as usize, word(4));
         if len < MIN_PAYLOAD {
             // Zero bytes where a record should start: a preallocated or
             // never-written tail.
@@ -269,10 +263,7 @@ impl Iterator for Reader<'_> {
             }
             return self.tail();
         };
-        let actual = crc32c::extend(
-            crc32c::checksum(header.get(..4).unwrap_or_default()),
-            payload,
-        );
+        let actual = record_crc(payload);
         if actual != crc {
             if body.len() == len && whole_record_in(rest.get(1..).unwrap_or_default()).is_none() {
                 // The last record, half written when the host crashed.
@@ -301,6 +292,23 @@ impl Iterator for Reader<'_> {
     }
 }
 
+/// A record's header at the front of `bytes` (the payload's length and
+/// checksum) and the bytes after it; `None` when fewer than [`HEADER`]
+/// bytes are left.
+fn header(bytes: &[u8]) -> Option<(usize, u32, &[u8])> {
+    let (head, body) = bytes.split_first_chunk::<HEADER>()?;
+    let [l0, l1, l2, l3, c0, c1, c2, c3] = *head;
+    let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+    Some((len, u32::from_le_bytes([c0, c1, c2, c3]), body))
+}
+
+/// The checksum a record with this payload carries: over the payload's
+/// length (4 bytes, little-endian), then the payload.
+fn record_crc(payload: &[u8]) -> u32 {
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    crc32c::extend(crc32c::checksum(&len.to_le_bytes()), payload)
+}
+
 /// Bytes of checksums a torn-tail check may compute before it gives up and
 /// calls the tail corrupt (an error the host looks at, never a silent
 /// truncation).
@@ -314,10 +322,7 @@ const TAIL_CHECK_BUDGET: usize = 16 << 20;
 fn whole_record_in(bytes: &[u8]) -> Option<usize> {
     let mut budget = TAIL_CHECK_BUDGET;
     for at in 0..bytes.len() {
-        let (header, body) = bytes.get(at..).and_then(|b| b.split_at_checked(HEADER))?;
-        let mut len_bytes = [0_u8; 4];
-        len_bytes.copy_from_slice(header.get(..4).unwrap_or(&[0; 4]));
-        let len = u32::from_le_bytes(len_bytes) as usize;
+        let (len, crc, body) = header(bytes.get(at..)?)?;
         let Some(payload) = body.get(..len).filter(|_| len >= MIN_PAYLOAD) else {
             continue;
         };
@@ -328,9 +333,7 @@ fn whole_record_in(bytes: &[u8]) -> Option<usize> {
         if budget == 0 {
             return Some(at);
         }
-        let mut crc_bytes = [0_u8; 4];
-        crc_bytes.copy_from_slice(header.get(4..).unwrap_or(&[0; 4]));
-        if crc32c::extend(crc32c::checksum(&len_bytes), payload) == u32::from_le_bytes(crc_bytes) {
+        if record_crc(payload) == crc {
             return Some(at);
         }
     }
