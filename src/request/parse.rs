@@ -2,7 +2,6 @@
 //! parse that refuses duplicate fields, then each field by the contract's
 //! rules in its validation order, with messages that say what was expected.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono_tz::Tz;
@@ -47,7 +46,9 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
             )));
         }
     };
-    let map: Map<String, Value> = fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    // A null field means the field is absent (dropped in place: no second map).
+    let mut map = fields;
+    map.retain(|_, v| !v.is_null());
     let req = from_object(&map, config)?;
     Ok((req, Value::Object(map)))
 }
@@ -88,7 +89,7 @@ fn check_nesting(body: &[u8]) -> Result<(), Rejection> {
 /// The top level of a body: an object (its fields, duplicates refused) or
 /// the kind of value it was instead.
 enum TopLevel {
-    Object(BTreeMap<String, Value>),
+    Object(Map<String, Value>),
     Other(&'static str),
 }
 
@@ -101,7 +102,7 @@ impl<'de> Deserialize<'de> for TopLevel {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
-                let mut fields = BTreeMap::new();
+                let mut fields = Map::new();
                 while let Some((k, v)) = access.next_entry::<String, Value>()? {
                     if fields.contains_key(&k) {
                         return Err(de::Error::custom(format!("duplicate field {k:?}")));
