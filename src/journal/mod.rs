@@ -35,7 +35,17 @@
 //! that does not decode, is [`JournalError::Corrupt`] naming its offset:
 //! never a panic, never silently skipped.
 //!
-//! # Example
+//! # Inputs that change nothing
+//!
+//! Every command applied through [`Scheduler::apply_journaled`] is
+//! recorded, refused ones included (they move the clock). A dial that
+//! would find nothing to hand out is the exception a host can make:
+//! [`Scheduler::is_idle_at`] says when a dial or `handle_timeout` at `now`
+//! would change nothing, and then the host answers "no calls" without a
+//! record (and, replicated, without a round of consensus). Such an input
+//! is not counted in [`Scheduler::position`], since it was never applied.
+//!
+//! //! # Example
 //! ```
 //! # use chrono::{DateTime, Utc};
 //! use redial::{Command, Config, Scheduler, journal};
