@@ -274,14 +274,7 @@ impl Router {
     /// # Errors
     /// As [`Router::pause_batch`].
     pub fn resume_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
-        let known = self.fan_out(now, batch, Scheduler::resume_batch)?;
-        // The router forgets the pause either way.
-        let was_paused = self.paused.remove(batch);
-        if known || was_paused {
-            Ok(())
-        } else {
-            Err(OpError::UnknownBatch(batch.to_owned()))
-        }
+        self.end_pause(now, batch, Scheduler::resume_batch)
     }
 
     /// [`Scheduler::cancel_batch`] in every engine.
@@ -289,8 +282,19 @@ impl Router {
     /// # Errors
     /// As [`Router::pause_batch`].
     pub fn cancel_batch(&mut self, now: DateTime<Utc>, batch: &str) -> Result<(), OpError> {
-        let known = self.fan_out(now, batch, Scheduler::cancel_batch)?;
-        // The router forgets the pause either way.
+        self.end_pause(now, batch, Scheduler::cancel_batch)
+    }
+
+    /// A resume or a cancel: applied in every engine, and the router
+    /// forgets its pause either way. Done if an engine knew the batch or
+    /// the router had it paused.
+    fn end_pause(
+        &mut self,
+        now: DateTime<Utc>,
+        batch: &str,
+        op: fn(&mut Scheduler, DateTime<Utc>, &str) -> Result<(), OpError>,
+    ) -> Result<(), OpError> {
+        let known = self.fan_out(now, batch, op)?;
         let was_paused = self.paused.remove(batch);
         if known || was_paused {
             Ok(())
