@@ -42,6 +42,9 @@
 
 #![allow(clippy::disallowed_methods)] // the peers use chrono-tz directly, on dates well in range
 
+mod common;
+use common::{Rng, T0, at};
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::hint::black_box;
@@ -52,7 +55,6 @@ use chrono_tz::Tz;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use redial::{CallRequest, Command, Config, Outcome, Output, PhoneNumber, Scheduler, TimeOfDay};
 
-const T0: i64 = 1_772_755_200; // 2026-03-06T00:00:00Z
 const DAY: i64 = 86_400;
 
 fn sizes() -> Vec<usize> {
@@ -66,18 +68,6 @@ fn sizes() -> Vec<usize> {
 }
 
 /// xorshift64*: the bench's own deterministic randomness.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Workload {
@@ -123,10 +113,6 @@ struct Redial {
     now: i64,
     rng: Rng,
     w: Workload,
-}
-
-fn at(t: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(t, 0).unwrap()
 }
 
 impl Redial {

@@ -14,28 +14,14 @@
 
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+use common::{Rng, T0, at};
+
 use std::hint::black_box;
 
-use chrono::{DateTime, Utc};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use redial::journal::{self, Reader};
 use redial::{CallRequest, Command, Config, Outcome, Output, Scheduler, Snapshot};
-
-const T0: i64 = 1_772_755_200; // 2026-03-06T00:00:00Z
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
-
-fn at(t: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(t, 0).unwrap()
-}
 
 fn request(rng: &mut Rng, now: i64) -> Box<CallRequest> {
     let mut r = CallRequest::new("+919876543210", ["a0", "a1", "a2"][rng.below(3) as usize]);

@@ -6,27 +6,14 @@
 
 #![allow(clippy::disallowed_methods)]
 
-use chrono::{DateTime, Utc};
+mod common;
+use common::{Rng, T0, at};
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use redial::{CallRequest, Config, Outcome, Scheduler};
 
-const T0: i64 = 1_772_755_200;
 const CALLS: usize = 100_000;
 const ATTEMPTS: usize = 20_000;
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
-
-fn at(t: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(t, 0).unwrap()
-}
 
 /// One engine and its own simulated clock.
 struct Engine {
