@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::retry::{Gaps, MAX_GAP_MINUTES, MAX_GAPS, MAX_RETRIES};
 use crate::window::{TimeOfDay, Window, WindowError};
 
+mod canonical;
 mod parse;
 mod response;
 
@@ -378,7 +379,11 @@ impl CallRequest {
         if let Some(b) = &self.batch_id {
             check_id("batch_id", b)?;
         }
-        if let Some(m) = &self.metadata {
+        if let Some(m) = &self.metadata
+            // Text already in the form validation gives it is kept.
+            && !(m.len() <= config.max_metadata_bytes
+                && canonical::is_canonical(m, MAX_METADATA_DEPTH))
+        {
             let value: Value = serde_json::from_str(m).map_err(|e| {
                 Rejection::bad(
                     "metadata",
