@@ -163,19 +163,9 @@ pub fn encode(position: u64, command: &Command, out: &mut Vec<u8>) -> Result<usi
         out.truncate(start);
         return Err(JournalError::TooLarge { len });
     };
-    let len_bytes = len32.to_le_bytes();
-    // The checksum covers the length, then the payload: with the length
-    // put for a moment where the checksum goes, right before the payload,
-    // that is one pass over contiguous bytes.
-    let mut crc = 0;
-    if let Some(covered) = out.get_mut(start + 4..) {
-        if let Some((slot, _)) = covered.split_first_chunk_mut::<4>() {
-            *slot = len_bytes;
-        }
-        crc = crc32c::checksum(covered);
-    }
+    let crc = record_crc(out.get(start + HEADER..).unwrap_or_default());
     let mut header = [0; HEADER];
-    header[..4].copy_from_slice(&len_bytes);
+    header[..4].copy_from_slice(&len32.to_le_bytes());
     header[4..].copy_from_slice(&crc.to_le_bytes());
     if let Some(slot) = out.get_mut(start..start + HEADER) {
         slot.copy_from_slice(&header);

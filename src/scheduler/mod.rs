@@ -322,12 +322,8 @@ impl Scheduler {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dial(&mut self, now: DateTime<Utc>, max: usize) -> Result<Vec<Dispatch>, OpError> {
-        let now = self.begin_input(now)?;
-        // Sized once the clock has made calls ready (at most what is
-        // ready: a capped call is held back, not handed out).
-        let mut out = Vec::with_capacity(max.min(self.ready.len()).min(1024));
-        self.hand_out(now, max, &mut out);
-        self.end_input();
+        let mut out = Vec::new();
+        self.dial_into(now, max, &mut out)?;
         Ok(out)
     }
 
@@ -528,7 +524,7 @@ impl Scheduler {
     ///
     /// # Example
     /// ```
-    /// # use chrono::{DateTime, TimeDelta, Utc};
+    /// # use chrono::{DateTime, Utc};
     /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
     /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
     /// let body = br#"{"to_number": "+919876543210", "agent_id": "a",
