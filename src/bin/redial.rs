@@ -11,6 +11,9 @@
 mod chart;
 #[path = "redial/scenario.rs"]
 mod scenario;
+#[cfg(feature = "server")]
+#[path = "redial/serve/mod.rs"]
+mod serve;
 #[path = "redial/simulate.rs"]
 mod simulate;
 #[path = "redial/summary.rs"]
@@ -99,6 +102,23 @@ enum Command {
         #[arg(long)]
         no_timings: bool,
     },
+    /// Serve the HTTP API (docs/spec/http.md), durable in --data-dir.
+    #[cfg(feature = "server")]
+    Serve {
+        /// Where the journal and snapshots live (created if missing).
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        /// The address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// A JSON file: {"api_keys": [...], "engine": {engine configuration},
+        /// "snapshot_every": N, "event_retention": N}.
+        #[arg(long)]
+        config: Option<String>,
+        /// Answer before fsync: UNSAFE, for measuring what fsync costs.
+        #[arg(long)]
+        no_fsync: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -126,6 +146,18 @@ fn main() -> ExitCode {
             print_default_scenario,
             no_timings,
         ),
+        #[cfg(feature = "server")]
+        Command::Serve {
+            data_dir,
+            listen,
+            config,
+            no_fsync,
+        } => serve::run(serve::Options {
+            data_dir,
+            listen,
+            config,
+            no_fsync,
+        }),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,121 @@
+//! The status page at `GET /`: live counts per batch and attempts per
+//! hour, as one self-refreshing HTML document with an inline SVG chart
+//! (no scripts, no external assets). It shows no number and no metadata,
+//! which is why it needs no key.
+
+use std::fmt::Write as _;
+
+use chrono::DateTime;
+
+use super::engine::Status;
+
+/// Seconds between the page's refreshes.
+const REFRESH: u32 = 5;
+
+/// The page.
+pub fn render(status: &Status, hours: &[(i64, u64)]) -> String {
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{REFRESH}">
+<title>redial</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ padding: .3rem .8rem; border-bottom: 1px solid #ddd; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+.paused {{ color: #b35900; }}
+svg text {{ font-size: 11px; fill: #555; }}
+</style></head><body>
+<h1>redial</h1>
+<p>Engine clock {clock} &middot; journal position {position} &middot; {live} live calls &middot; {accepted} accepted &middot; {attempts} attempts</p>
+<h2>Batches</h2>
+"#,
+        clock = status
+            .now
+            .map_or_else(|| "not started".to_owned(), |t| t.to_rfc3339()),
+        position = status.position,
+        live = status.live_calls,
+        accepted = status.counters.accepted,
+        attempts = status.counters.attempts,
+    );
+    if status.batches.is_empty() {
+        html.push_str("<p>No batch has live calls.</p>\n");
+    } else {
+        html.push_str(
+            "<table id=\"batches\"><tr><th>batch</th><th>state</th><th>waiting</th><th>ready</th><th>in flight</th></tr>\n",
+        );
+        for b in &status.batches {
+            let (class, state) = if b.paused {
+                (" class=\"paused\"", "paused")
+            } else {
+                ("", "running")
+            };
+            let _ = writeln!(
+                html,
+                "<tr{class}><td>{}</td><td>{state}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&b.batch_id),
+                b.waiting,
+                b.ready,
+                b.in_flight
+            );
+        }
+        html.push_str("</table>\n");
+    }
+    html.push_str("<h2>Attempts per hour (UTC)</h2>\n");
+    html.push_str(&chart(hours));
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// Bars of attempts per hour, the last hours that had any.
+fn chart(hours: &[(i64, u64)]) -> String {
+    let Some((first, _)) = hours.first() else {
+        return "<p>No attempts yet.</p>\n".to_owned();
+    };
+    let last = hours.last().map_or(*first, |(h, _)| *h);
+    let span = usize::try_from(last.saturating_sub(*first).saturating_add(1)).unwrap_or(1);
+    let (width, height, bottom) = (720.0_f64, 220.0_f64, 20.0_f64);
+    let bar = width / span.max(1) as f64;
+    let max = hours.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
+    let mut svg = format!(
+        "<svg id=\"chart\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"attempts per hour\">\n",
+        height + bottom
+    );
+    for (hour, n) in hours {
+        let i = hour.saturating_sub(*first) as f64;
+        let h = (*n as f64 / max) * (height - 14.0);
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#1f77b4\"><title>{} {n}</title></rect>",
+            i * bar,
+            height - h,
+            (bar - 1.0).max(1.0),
+            label(*hour),
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"0\" y=\"{}\">{}</text><text x=\"{width}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"0\" y=\"12\">{max}</text>",
+        height + bottom - 4.0,
+        label(*first),
+        height + bottom - 4.0,
+        label(last),
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn label(hour: i64) -> String {
+    DateTime::from_timestamp(hour.saturating_mul(3600), 0)
+        .map_or_else(String::new, |t| t.format("%m-%d %H:00").to_string())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,209 @@
+//! The server's files: the journal it appends every command to, and the
+//! snapshot it replaces now and then; recovery reads both.
+//!
+//! In the data directory:
+//! - `journal-P.bin`: the records from position P on (`redial::journal`'s
+//!   format). Every start and every snapshot opens a new one; a torn tail
+//!   (a record cut short by a crash) is truncated away at start.
+//! - `snapshot.bin`: one line of JSON (the event stream's next cursor and
+//!   its retained events), a newline, then the engine's snapshot. Replaced
+//!   atomically: written to `snapshot.tmp`, `fsync`ed, renamed, the
+//!   directory `fsync`ed. The journal files it covers are then deleted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use redial::{Config, Scheduler, Snapshot};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::events::EventLog;
+
+const SNAPSHOT: &str = "snapshot.bin";
+const SNAPSHOT_TMP: &str = "snapshot.tmp";
+
+/// The snapshot file's first line.
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    format: u32,
+    next_cursor: u64,
+    events: Vec<Value>,
+}
+
+/// The open journal and where it lives.
+pub struct Store {
+    dir: PathBuf,
+    journal: File,
+    fsync: bool,
+    /// Bytes written to journals since the server started.
+    pub journal_bytes: u64,
+}
+
+/// What recovery found.
+pub struct Recovered {
+    pub engine: Scheduler,
+    pub events: EventLog,
+    pub store: Store,
+    /// Records replayed from the journal.
+    pub replayed: u64,
+}
+
+impl Store {
+    /// Recovers the engine and its event stream from `dir` (creating it
+    /// when new: the engine then starts from `config`), and opens a new
+    /// journal file at the recovered position.
+    pub fn open(
+        dir: &Path,
+        config: Config,
+        retention: usize,
+        fsync: bool,
+    ) -> Result<Recovered, String> {
+        let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        fs::create_dir_all(dir).map_err(|e| io(&format!("creating {}", dir.display()), e))?;
+        let (mut engine, mut events) = match fs::read(dir.join(SNAPSHOT)) {
+            Ok(bytes) => load_snapshot(&bytes, retention)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                Scheduler::new(config).map_err(|e| format!("the configuration: {e}"))?,
+                EventLog::new(1, retention),
+            ),
+            Err(e) => return Err(io("reading the snapshot", e)),
+        };
+        let before = engine.position();
+        for (start, path) in journal_files(dir)? {
+            let bytes =
+                fs::read(&path).map_err(|e| io(&format!("reading {}", path.display()), e))?;
+            if bytes.is_empty() {
+                continue;
+            }
+            if start > engine.position() {
+                return Err(format!(
+                    "{} starts at position {start}, after the recovered position {}: a snapshot or journal file is missing",
+                    path.display(),
+                    engine.position()
+                ));
+            }
+            let replay = engine
+                .replay_journal(&bytes, |event| events.push(&event))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if replay.torn {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| {
+                        f.set_len(replay.valid_len as u64)
+                            .and_then(|()| f.sync_all())
+                    })
+                    .map_err(|e| io("truncating a torn journal tail", e))?;
+            }
+        }
+        let replayed = engine.position().saturating_sub(before);
+        let journal =
+            open_journal(dir, engine.position()).map_err(|e| io("opening the journal", e))?;
+        Ok(Recovered {
+            engine,
+            events,
+            store: Store {
+                dir: dir.to_owned(),
+                journal,
+                fsync,
+                journal_bytes: 0,
+            },
+            replayed,
+        })
+    }
+
+    /// Appends `records` and makes them durable; returns how long the
+    /// `fsync` took (`None` when fsync is off).
+    pub fn commit(&mut self, records: &[u8]) -> std::io::Result<Option<Duration>> {
+        if records.is_empty() {
+            return Ok(None);
+        }
+        self.journal.write_all(records)?;
+        self.journal_bytes = self.journal_bytes.saturating_add(records.len() as u64);
+        if !self.fsync {
+            return Ok(None);
+        }
+        let start = Instant::now();
+        self.journal.sync_data()?;
+        Ok(Some(start.elapsed()))
+    }
+
+    /// Replaces the snapshot with `engine`'s and the event stream's, then
+    /// deletes the journal files it covers and opens a new one. Call it
+    /// only with every journaled record committed.
+    pub fn snapshot(&mut self, engine: &Scheduler, events: &EventLog) -> std::io::Result<()> {
+        let meta = Meta {
+            format: 1,
+            next_cursor: events.next_cursor(),
+            events: events.saved(),
+        };
+        let tmp = self.dir.join(SNAPSHOT_TMP);
+        let mut file = File::create(&tmp)?;
+        serde_json::to_writer(&mut file, &meta)?;
+        file.write_all(b"\n")?;
+        file.write_all(&engine.snapshot().to_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
+        File::open(&self.dir)?.sync_all()?;
+        let covered = journal_files(&self.dir).map_err(std::io::Error::other)?;
+        self.journal = open_journal(&self.dir, engine.position())?;
+        for (start, path) in covered {
+            if start < engine.position() {
+                fs::remove_file(path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load_snapshot(bytes: &[u8], retention: usize) -> Result<(Scheduler, EventLog), String> {
+    let split = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or("the snapshot file has no header line")?;
+    let (meta, engine) = bytes.split_at(split);
+    let meta: Meta =
+        serde_json::from_slice(meta).map_err(|e| format!("the snapshot file's header: {e}"))?;
+    if meta.format != 1 {
+        return Err(format!("snapshot file format {}: expected 1", meta.format));
+    }
+    let snapshot = Snapshot::from_bytes(engine.get(1..).unwrap_or_default())
+        .map_err(|e| format!("the snapshot: {e}"))?;
+    let engine = Scheduler::restore(snapshot).map_err(|e| format!("the snapshot: {e}"))?;
+    let events = EventLog::restore(meta.next_cursor, meta.events, retention)?;
+    Ok((engine, events))
+}
+
+/// Journal files by their first position.
+fn journal_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, String> {
+    let mut files = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("listing {}: {e}", dir.display()))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(start) = name
+            .strip_prefix("journal-")
+            .and_then(|n| n.strip_suffix(".bin"))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            files.push((start, path));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The journal file for the records from `position` on, created (and
+/// the directory entry made durable) if new.
+fn open_journal(dir: &Path, position: u64) -> std::io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("journal-{position:020}.bin")))?;
+    File::open(dir)?.sync_all()?;
+    Ok(file)
+}
