@@ -238,12 +238,15 @@ pub fn run(
             let _ = reply.send(answer);
         }
         if engine.position() >= last_snapshot.saturating_add(snapshot_every) {
-            let saved = match shared.events.lock() {
+            let started = match shared.events.lock() {
                 Ok(log) => store.snapshot(&engine, &log),
                 Err(_) => Err(std::io::Error::other("the event log's lock is poisoned")),
             };
-            saved.map_err(|e| format!("writing a snapshot: {e}"))?;
-            last_snapshot = engine.position();
+            // Not started while the last one is still being written: the
+            // next commit tries again.
+            if started.map_err(|e| format!("writing a snapshot: {e}"))? {
+                last_snapshot = engine.position();
+            }
         }
     }
 }

@@ -46,18 +46,29 @@ impl EventLog {
     }
 
     /// The log a snapshot file saved: its next cursor and retained events
-    /// (JSON objects carrying their `cursor`).
-    pub fn restore(next: u64, saved: Vec<Value>, retention: usize) -> Result<EventLog, String> {
+    /// (JSON objects carrying their `cursor`, in order).
+    pub fn restore(next: u64, saved: Vec<String>, retention: usize) -> Result<EventLog, String> {
+        #[derive(serde::Deserialize)]
+        struct Cursor {
+            cursor: u64,
+        }
         let mut log = EventLog::new(next, retention);
         for event in saved {
-            let cursor = event
-                .get("cursor")
-                .and_then(Value::as_u64)
-                .ok_or("a saved event without a cursor")?;
-            if cursor >= log.next || log.events.back().is_some_and(|(c, _)| *c >= cursor) {
+            let Cursor { cursor } = serde_json::from_str(&event)
+                .map_err(|e| format!("a saved event: {e}; expected a JSON object with a cursor"))?;
+            let expected = log.events.back().map(|(c, _)| c.saturating_add(1));
+            if cursor >= log.next || expected.is_some_and(|c| c != cursor) {
                 return Err(format!("saved event cursor {cursor} out of order"));
             }
-            log.events.push_back((cursor, Arc::from(event.to_string())));
+            log.events.push_back((cursor, Arc::from(event)));
+        }
+        // Cursors stay consecutive: `read` finds one by arithmetic.
+        if log
+            .events
+            .back()
+            .is_some_and(|(c, _)| c.saturating_add(1) != log.next)
+        {
+            return Err(format!("saved events end before cursor {}", log.next));
         }
         log.trim();
         Ok(log)
@@ -112,11 +123,8 @@ impl EventLog {
         }
     }
 
-    /// The retained events as JSON values, for the snapshot file.
-    pub fn saved(&self) -> Vec<Value> {
-        self.events
-            .iter()
-            .filter_map(|(_, e)| serde_json::from_str(e).ok())
-            .collect()
+    /// The retained events' JSON texts, for the snapshot file.
+    pub fn saved(&self) -> Vec<Arc<str>> {
+        self.events.iter().map(|(_, e)| Arc::clone(e)).collect()
     }
 }

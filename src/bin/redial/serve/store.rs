@@ -5,19 +5,20 @@
 //! - `journal-P.bin`: the records from position P on (`redial::journal`'s
 //!   format). Every start and every snapshot opens a new one; a torn tail
 //!   (a record cut short by a crash) is truncated away at start.
-//! - `snapshot.bin`: one line of JSON (the event stream's next cursor and
-//!   its retained events), a newline, then the engine's snapshot. Replaced
+//! - `snapshot.bin`: a line of JSON (the format, the event stream's next
+//!   cursor and how many retained events follow), those events one JSON
+//!   object per line, then the engine's snapshot. Replaced
 //!   atomically: written to `snapshot.tmp`, `fsync`ed, renamed, the
 //!   directory `fsync`ed. The journal files it covers are then deleted.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redial::{Config, Scheduler, Snapshot};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::events::EventLog;
 
@@ -29,7 +30,8 @@ const SNAPSHOT_TMP: &str = "snapshot.tmp";
 struct Meta {
     format: u32,
     next_cursor: u64,
-    events: Vec<Value>,
+    /// Lines of retained events after this one.
+    events: usize,
 }
 
 /// The open journal and where it lives.
@@ -39,6 +41,8 @@ pub struct Store {
     fsync: bool,
     /// Bytes written to journals since the server started.
     pub journal_bytes: u64,
+    /// The thread writing a snapshot, if one is.
+    writer: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 /// What recovery found.
@@ -109,6 +113,7 @@ impl Store {
                 journal,
                 fsync,
                 journal_bytes: 0,
+                writer: None,
             },
             replayed,
         })
@@ -130,49 +135,92 @@ impl Store {
         Ok(Some(start.elapsed()))
     }
 
-    /// Replaces the snapshot with `engine`'s and the event stream's, then
-    /// deletes the journal files it covers and opens a new one. Call it
+    /// Starts replacing the snapshot with `engine`'s and the event
+    /// stream's: the engine's state is copied here, and a new journal file
+    /// begins at its position; a background thread writes the file and
+    /// then deletes the journal files it covers, so the engine does not
+    /// stall on serializing and `fsync`ing a large state. At most one
+    /// snapshot is written at a time: `false` when one still is. Call it
     /// only with every journaled record committed.
-    pub fn snapshot(&mut self, engine: &Scheduler, events: &EventLog) -> std::io::Result<()> {
+    ///
+    /// # Errors
+    /// The previous snapshot's failure, or the new journal file's.
+    pub fn snapshot(&mut self, engine: &Scheduler, events: &EventLog) -> std::io::Result<bool> {
+        if let Some(writer) = self.writer.take() {
+            if !writer.is_finished() {
+                self.writer = Some(writer);
+                return Ok(false);
+            }
+            writer
+                .join()
+                .map_err(|_| std::io::Error::other("the snapshot writer panicked"))??;
+        }
+        let snapshot = engine.snapshot();
+        let saved = events.saved();
         let meta = Meta {
             format: 1,
             next_cursor: events.next_cursor(),
-            events: events.saved(),
+            events: saved.len(),
         };
-        let tmp = self.dir.join(SNAPSHOT_TMP);
-        let mut file = File::create(&tmp)?;
-        serde_json::to_writer(&mut file, &meta)?;
-        file.write_all(b"\n")?;
-        file.write_all(&engine.snapshot().to_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, self.dir.join(SNAPSHOT))?;
-        File::open(&self.dir)?.sync_all()?;
-        let covered = journal_files(&self.dir).map_err(std::io::Error::other)?;
-        self.journal = open_journal(&self.dir, engine.position())?;
-        for (start, path) in covered {
-            if start < engine.position() {
-                fs::remove_file(path)?;
+        let position = engine.position();
+        self.journal = open_journal(&self.dir, position)?;
+        let dir = self.dir.clone();
+        self.writer = Some(std::thread::spawn(move || {
+            write_snapshot(&dir, &meta, &saved, &snapshot)?;
+            for (start, path) in journal_files(&dir).map_err(std::io::Error::other)? {
+                if start < position {
+                    fs::remove_file(path)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        }));
+        Ok(true)
     }
 }
 
+/// Writes the snapshot file: to a temporary file, `fsync`ed, renamed, the
+/// directory `fsync`ed.
+fn write_snapshot(
+    dir: &Path,
+    meta: &Meta,
+    events: &[Arc<str>],
+    snapshot: &Snapshot,
+) -> std::io::Result<()> {
+    let tmp = dir.join(SNAPSHOT_TMP);
+    let mut file = BufWriter::new(File::create(&tmp)?);
+    serde_json::to_writer(&mut file, meta)?;
+    file.write_all(b"\n")?;
+    for event in events {
+        file.write_all(event.as_bytes())?;
+        file.write_all(b"\n")?;
+    }
+    file.write_all(&snapshot.to_bytes())?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    fs::rename(&tmp, dir.join(SNAPSHOT))?;
+    File::open(dir)?.sync_all()
+}
+
 fn load_snapshot(bytes: &[u8], retention: usize) -> Result<(Scheduler, EventLog), String> {
-    let split = bytes
-        .iter()
-        .position(|b| *b == b'\n')
-        .ok_or("the snapshot file has no header line")?;
-    let (meta, engine) = bytes.split_at(split);
-    let meta: Meta =
-        serde_json::from_slice(meta).map_err(|e| format!("the snapshot file's header: {e}"))?;
+    let mut lines = bytes.splitn(2, |b| *b == b'\n');
+    let meta: Meta = serde_json::from_slice(lines.next().unwrap_or_default())
+        .map_err(|e| format!("the snapshot file's header: {e}"))?;
     if meta.format != 1 {
         return Err(format!("snapshot file format {}: expected 1", meta.format));
     }
-    let snapshot = Snapshot::from_bytes(engine.get(1..).unwrap_or_default())
-        .map_err(|e| format!("the snapshot: {e}"))?;
+    let mut rest = lines.next().unwrap_or_default();
+    let mut saved = Vec::with_capacity(meta.events.min(retention));
+    for _ in 0..meta.events {
+        let mut split = rest.splitn(2, |b| *b == b'\n');
+        let line = split.next().unwrap_or_default();
+        let event = std::str::from_utf8(line).map_err(|e| format!("a saved event: {e}"))?;
+        saved.push(event.to_owned());
+        rest = split
+            .next()
+            .ok_or("the snapshot file ends among its events")?;
+    }
+    let snapshot = Snapshot::from_bytes(rest).map_err(|e| format!("the snapshot: {e}"))?;
     let engine = Scheduler::restore(snapshot).map_err(|e| format!("the snapshot: {e}"))?;
-    let events = EventLog::restore(meta.next_cursor, meta.events, retention)?;
+    let events = EventLog::restore(meta.next_cursor, saved, retention)?;
     Ok((engine, events))
 }
 
