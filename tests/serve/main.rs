@@ -581,7 +581,7 @@ fn bad_input_gets_json_errors_and_changes_nothing() {
 #[test]
 fn the_open_endpoints_need_no_key_and_show_no_number() {
     let dir = temp_dir("open");
-    let server = Server::start(&dir, &settings());
+    let mut server = Server::start(&dir, &settings());
     server.post(
         "/call/outbound",
         &json!({"to_number": "+919876543210", "agent_id": "a", "batch_id": "spring <sale>"}),
@@ -606,6 +606,7 @@ fn the_open_endpoints_need_no_key_and_show_no_number() {
         r.body
     );
     assert!(r.body.contains("<svg id=\"chart\""), "{}", r.body);
+    assert!(r.body.contains(" UTC, attempts: 1</title>"), "{}", r.body);
     assert!(!r.body.contains("9876543210"));
     let r = request(&server.addr, "GET", "/metrics", &[], None);
     assert_eq!(r.status, 200);
@@ -624,4 +625,8 @@ fn the_open_endpoints_need_no_key_and_show_no_number() {
         r.body
     );
     assert!(!r.body.contains("9876543210"));
+    // The chart is rebuilt from the retained events after a restart.
+    server.crash_and_restart();
+    let r = request(&server.addr, "GET", "/", &[], None);
+    assert!(r.body.contains(" UTC, attempts: 1</title>"), "{}", r.body);
 }

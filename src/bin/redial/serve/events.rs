@@ -123,6 +123,22 @@ impl EventLog {
         }
     }
 
+    /// The `at` of each retained `triggered` event, oldest first: what
+    /// the attempts chart is rebuilt from at start.
+    pub fn triggered_at(&self) -> impl Iterator<Item = i64> + '_ {
+        #[derive(serde::Deserialize)]
+        struct Stamp {
+            event: String,
+            at: chrono::DateTime<chrono::Utc>,
+        }
+        self.events.iter().filter_map(|(_, text)| {
+            serde_json::from_str::<Stamp>(text)
+                .ok()
+                .filter(|s| s.event == "triggered")
+                .map(|s| s.at.timestamp())
+        })
+    }
+
     /// The retained events' JSON texts, for the snapshot file.
     pub fn saved(&self) -> Vec<Arc<str>> {
         self.events.iter().map(|(_, e)| Arc::clone(e)).collect()

@@ -97,14 +97,7 @@ impl Metrics {
         }
         for event in events {
             if let EventKind::Triggered { .. } = event.kind {
-                let hour = event.at.timestamp().div_euclid(3600);
-                match self.hours.back_mut() {
-                    Some((h, n)) if *h == hour => *n += 1,
-                    _ => self.hours.push_back((hour, 1)),
-                }
-                while self.hours.len() > CHART_HOURS {
-                    self.hours.pop_front();
-                }
+                self.attempt_at(event.at.timestamp());
             }
             if event.kind.is_terminal() {
                 let kind = match &event.kind {
@@ -120,6 +113,19 @@ impl Metrics {
                 let batch = event.batch_id.clone().unwrap_or_else(|| Arc::clone(&none));
                 *self.ends.entry((batch, kind)).or_default() += 1;
             }
+        }
+    }
+
+    /// Counts an attempt triggered at `timestamp` (seconds) in the chart.
+    pub fn attempt_at(&mut self, timestamp: i64) {
+        let hour = timestamp.div_euclid(3600);
+        match self.hours.back_mut() {
+            Some((h, n)) if *h == hour => *n += 1,
+            Some((h, _)) if *h > hour => return,
+            _ => self.hours.push_back((hour, 1)),
+        }
+        while self.hours.len() > CHART_HOURS {
+            self.hours.pop_front();
         }
     }
 

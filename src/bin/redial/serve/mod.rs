@@ -122,10 +122,16 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
             "redial serve: --no-fsync: answers do NOT mean durable (unsafe; for measurements only)"
         );
     }
+    // The attempts chart starts from the retained events, so a restart
+    // does not blank it.
+    let mut metrics = Metrics::default();
+    for at in recovered.events.triggered_at() {
+        metrics.attempt_at(at);
+    }
     let shared = Arc::new(Shared {
         events: Mutex::new(recovered.events),
         new_events: Notify::new(),
-        metrics: Mutex::new(Metrics::default()),
+        metrics: Mutex::new(metrics),
     });
     let (jobs, engine) = engine::spawn(
         recovered.engine,

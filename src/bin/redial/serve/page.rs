@@ -65,45 +65,60 @@ svg text {{ font-size: 11px; fill: #555; }}
         html.push_str("</table>\n");
     }
     html.push_str("<h2>Attempts per hour (UTC)</h2>\n");
-    html.push_str(&chart(hours));
+    html.push_str(&chart(hours, status.now));
     html.push_str("</body></html>\n");
     html
 }
 
-/// Bars of attempts per hour, the last hours that had any.
-fn chart(hours: &[(i64, u64)]) -> String {
-    let Some((first, _)) = hours.first() else {
+/// Hours the chart shows, ending with the engine clock's.
+const CHART_SPAN: i64 = 24;
+
+/// Bars of attempts per hour over the last [`CHART_SPAN`] hours (the
+/// current one last), with the hour marked every six.
+fn chart(hours: &[(i64, u64)], now: Option<DateTime<chrono::Utc>>) -> String {
+    let Some(last) = now
+        .map(|t| t.timestamp().div_euclid(3600))
+        .or_else(|| hours.last().map(|(h, _)| *h))
+    else {
         return "<p>No attempts yet.</p>\n".to_owned();
     };
-    let last = hours.last().map_or(*first, |(h, _)| *h);
-    let span = usize::try_from(last.saturating_sub(*first).saturating_add(1)).unwrap_or(1);
-    let (width, height, bottom) = (720.0_f64, 220.0_f64, 20.0_f64);
-    let bar = width / span.max(1) as f64;
-    let max = hours.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
+    let first = last.saturating_sub(CHART_SPAN - 1);
+    let (left, width, height, bottom) = (40.0_f64, 720.0_f64, 200.0_f64, 22.0_f64);
+    let bar = width / CHART_SPAN as f64;
+    let shown = hours.iter().filter(|(h, _)| (first..=last).contains(h));
+    let max = shown.clone().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
     let mut svg = format!(
-        "<svg id=\"chart\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"attempts per hour\">\n",
-        height + bottom
+        "<svg id=\"chart\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"attempts per hour\">\n",
+        left + width + 10.0,
+        height + bottom + 8.0
     );
-    for (hour, n) in hours {
-        let i = hour.saturating_sub(*first) as f64;
-        let h = (*n as f64 / max) * (height - 14.0);
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{height}\" x2=\"{}\" y2=\"{height}\" stroke=\"#999\"/><text x=\"{}\" y=\"12\" text-anchor=\"end\">{max}</text><text x=\"{}\" y=\"{height}\" text-anchor=\"end\">0</text>",
+        left + width,
+        left - 4.0,
+        left - 4.0,
+    );
+    for (hour, n) in shown {
+        let x = left + (hour.saturating_sub(first)) as f64 * bar;
+        let h = (*n as f64 / max) * (height - 16.0);
         let _ = writeln!(
             svg,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#1f77b4\"><title>{} {n}</title></rect>",
-            i * bar,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#1f77b4\"><title>{} UTC, attempts: {n}</title></rect>",
             height - h,
-            (bar - 1.0).max(1.0),
+            (bar - 2.0).max(1.0),
             label(*hour),
         );
     }
-    let _ = writeln!(
-        svg,
-        "<text x=\"0\" y=\"{}\">{}</text><text x=\"{width}\" y=\"{}\" text-anchor=\"end\">{}</text><text x=\"0\" y=\"12\">{max}</text>",
-        height + bottom - 4.0,
-        label(*first),
-        height + bottom - 4.0,
-        label(last),
-    );
+    for tick in (0..CHART_SPAN).step_by(6) {
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{}\">{}</text>",
+            left + tick as f64 * bar,
+            height + 16.0,
+            label(first.saturating_add(tick)),
+        );
+    }
     svg.push_str("</svg>\n");
     svg
 }
