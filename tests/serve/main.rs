@@ -611,7 +611,8 @@ fn the_open_endpoints_need_no_key_and_show_no_number() {
     let r = request(&server.addr, "GET", "/metrics", &[], None);
     assert_eq!(r.status, 200);
     for line in [
-        "redial_live_calls 1",
+        "redial_calls{state=\"in_flight\"} 1",
+        "redial_calls{state=\"ready\"} 0",
         "redial_batch_calls{batch=\"spring <sale>\",state=\"in_flight\"} 1",
         "redial_batch_attempts_total{batch=\"spring <sale>\"} 1",
         "redial_fsync_seconds_count 2",

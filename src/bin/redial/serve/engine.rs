@@ -95,6 +95,10 @@ pub struct Status {
     pub position: u64,
     pub batches: Vec<BatchInfo>,
     pub live_calls: usize,
+    /// Live calls due and waiting for a line.
+    pub ready: usize,
+    /// Live calls with an attempt in flight.
+    pub in_flight: u64,
     pub counters: redial::Counters,
 }
 
@@ -202,7 +206,9 @@ pub fn run(
                     now: engine.now(),
                     position: engine.position(),
                     batches: engine.batches(),
-                    live_calls: engine.footprint().live_calls,
+                    live_calls: engine.live_calls(),
+                    ready: engine.ready_calls(),
+                    in_flight: engine.agents().iter().map(|a| u64::from(a.in_flight)).sum(),
                     counters: engine.counters().clone(),
                 })),
             };

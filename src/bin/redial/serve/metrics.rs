@@ -144,14 +144,17 @@ impl Metrics {
     /// The Prometheus text.
     pub fn render(&self, status: &Status) -> String {
         let mut out = String::new();
-        let (mut waiting, mut ready, mut in_flight) = (0_u64, 0_u64, 0_u64);
-        for b in &status.batches {
-            waiting += u64::from(b.waiting);
-            ready += u64::from(b.ready);
-            in_flight += u64::from(b.in_flight);
-        }
-        out.push_str("# HELP redial_live_calls Live calls.\n# TYPE redial_live_calls gauge\n");
-        let _ = writeln!(out, "redial_live_calls {}", status.live_calls);
+        let live = status.live_calls as u64;
+        let ready = status.ready as u64;
+        let waiting = live.saturating_sub(ready).saturating_sub(status.in_flight);
+        out.push_str("# HELP redial_calls Live calls by state.\n# TYPE redial_calls gauge\n");
+        let _ = writeln!(out, "redial_calls{{state=\"waiting\"}} {waiting}");
+        let _ = writeln!(out, "redial_calls{{state=\"ready\"}} {ready}");
+        let _ = writeln!(
+            out,
+            "redial_calls{{state=\"in_flight\"}} {}",
+            status.in_flight
+        );
         out.push_str(
             "# HELP redial_batch_calls Live calls of each batch by state.\n# TYPE redial_batch_calls gauge\n",
         );
@@ -173,13 +176,6 @@ impl Metrics {
                 b.in_flight
             );
         }
-        out.push_str("# HELP redial_batched_calls Live calls in batches, by state.\n# TYPE redial_batched_calls gauge\n");
-        let _ = writeln!(out, "redial_batched_calls{{state=\"waiting\"}} {waiting}");
-        let _ = writeln!(out, "redial_batched_calls{{state=\"ready\"}} {ready}");
-        let _ = writeln!(
-            out,
-            "redial_batched_calls{{state=\"in_flight\"}} {in_flight}"
-        );
         let c = &status.counters;
         out.push_str(
             "# HELP redial_accepted_total Requests queued.\n# TYPE redial_accepted_total counter\n",
