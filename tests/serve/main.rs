@@ -453,6 +453,11 @@ fn bad_input_gets_json_errors_and_changes_nothing() {
     );
     check(request(&server.addr, "GET", "/nowhere", &keyed, None), 404);
     check(
+        request(&server.addr, "GET", "/call/%FF%FE", &keyed, None),
+        400,
+    );
+    check(request(&server.addr, "BREW", "/dial", &keyed, None), 405);
+    check(
         request(&server.addr, "DELETE", "/call/outbound", &keyed, None),
         405,
     );

@@ -76,6 +76,7 @@ pub fn router(app: App) -> Router {
                 "method not allowed on this route",
             )
         })
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(app.clone(), timed))
         .with_state(app)
 }
@@ -111,6 +112,31 @@ async fn require_key(State(app): State<App>, request: HttpRequest, next: Next) -
     }
 }
 
+/// Every error answer is JSON: axum's own refusals (a path segment that
+/// does not decode, say) come as text and are wrapped here.
+async fn json_errors(request: HttpRequest, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error")
+    } else {
+        &text
+    };
+    error(status, message)
+}
+
 /// Records each request's latency under its route pattern.
 async fn timed(State(app): State<App>, request: HttpRequest, next: Next) -> Response {
     let route = request
@@ -118,7 +144,13 @@ async fn timed(State(app): State<App>, request: HttpRequest, next: Next) -> Resp
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    let method = request.method().as_str().to_owned();
+    // A fixed set of labels: a client's made-up method must not grow
+    // the metrics.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m,
+        _ => "OTHER",
+    }
+    .to_owned();
     let start = Instant::now();
     let response = next.run(request).await;
     if let Ok(mut m) = app.shared.metrics.lock() {
@@ -139,6 +171,7 @@ async fn ask(app: &App, request: Request) -> Result<Reply, Response> {
         .map_err(|_| unavailable())?;
     match answer.await {
         Ok(Reply::Failed(message)) => Err(error(StatusCode::SERVICE_UNAVAILABLE, &message)),
+        Ok(Reply::Refused(message)) => Err(error(StatusCode::PAYLOAD_TOO_LARGE, &message)),
         Ok(reply) => Ok(reply),
         Err(_) => Err(unavailable()),
     }

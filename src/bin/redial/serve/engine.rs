@@ -12,7 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use redial::{AttemptId, BatchInfo, CallId, CallInfo, Command, Dispatch, Event, Output, Scheduler};
+use redial::{
+    AttemptId, BatchInfo, CallId, CallInfo, Command, Dispatch, Event, JournalError, Output,
+    Scheduler,
+};
 use tokio::sync::{Notify, oneshot};
 
 use super::events::EventLog;
@@ -83,6 +86,9 @@ pub enum Reply {
     Applied(Output),
     Call(Option<Box<CallInfo>>),
     Status(Box<Status>),
+    /// The command cannot be journaled (a record over 4 GiB): it was not
+    /// applied.
+    Refused(String),
     /// The journal could not be written: nothing is acknowledged and the
     /// server stops.
     Failed(String),
@@ -114,6 +120,9 @@ pub struct Shared {
     /// Woken when durable events are appended.
     pub new_events: Notify,
     pub metrics: Mutex<Metrics>,
+    /// Notified when the engine thread ends (its journal failed): the
+    /// server then stops, for its supervisor to restart it.
+    pub stopped: Notify,
 }
 
 /// The clock: UTC from the system, never earlier than the last stamp.
@@ -181,7 +190,8 @@ pub fn run(
                 &mut records,
                 &mut fresh,
                 &mut dialed,
-            )?;
+            )
+            .map_err(|e| e.to_string())?;
         }
         for job in group {
             let reply = match job.request {
@@ -194,13 +204,17 @@ pub fn run(
                 {
                     Reply::Applied(Output::Dialed(Ok(Vec::new())))
                 }
-                Request::Change(change) => Reply::Applied(apply(
+                Request::Change(change) => match apply(
                     &mut engine,
                     change.at(now),
                     &mut records,
                     &mut fresh,
                     &mut dialed,
-                )?),
+                ) {
+                    Ok(output) => Reply::Applied(output),
+                    // Neither journaled nor applied.
+                    Err(e) => Reply::Refused(e.to_string()),
+                },
                 Request::Call(id) => Reply::Call(engine.call(id).map(Box::new)),
                 Request::Status => Reply::Status(Box::new(Status {
                     now: engine.now(),
@@ -265,10 +279,8 @@ fn apply(
     records: &mut Vec<u8>,
     fresh: &mut Vec<Event>,
     dialed: &mut Vec<Option<Arc<str>>>,
-) -> Result<Output, String> {
-    let output = engine
-        .apply_journaled(command, records)
-        .map_err(|e| e.to_string())?;
+) -> Result<Output, JournalError> {
+    let output = engine.apply_journaled(command, records)?;
     while let Some(event) = engine.poll_event() {
         fresh.push(event);
     }
@@ -291,7 +303,12 @@ pub fn spawn(
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::Builder::new()
         .name("redial-engine".into())
-        .spawn(move || run(engine, store, shared, rx, snapshot_every))
+        .spawn(move || {
+            let result = run(engine, store, Arc::clone(&shared), rx, snapshot_every);
+            // However it ends, the HTTP side stops accepting.
+            shared.stopped.notify_one();
+            result
+        })
         .map_err(|e| format!("starting the engine thread: {e}"))?;
     Ok((tx, handle))
 }

@@ -132,6 +132,7 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
         events: Mutex::new(recovered.events),
         new_events: Notify::new(),
         metrics: Mutex::new(metrics),
+        stopped: Notify::new(),
     });
     let (jobs, engine) = engine::spawn(
         recovered.engine,
@@ -157,8 +158,9 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
     let stopped = engine
         .join()
         .map_err(|_| "the engine thread panicked".to_owned())?;
-    served?;
+    // The engine's own reason first: it is why serving stopped.
     stopped?;
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -172,6 +174,9 @@ async fn serve(addr: SocketAddr, app: api::App) -> Result<(), String> {
     // The line tests and scripts wait for.
     println!("listening on http://{local}");
     let timeout = app.client_timeout;
+    let shared = Arc::clone(&app.shared);
+    let stopped = shared.stopped.notified();
+    tokio::pin!(stopped);
     let service = TowerToHyperService::new(api::router(app));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -186,6 +191,7 @@ async fn serve(addr: SocketAddr, app: api::App) -> Result<(), String> {
                 }
             },
             () = &mut shutdown => return Ok(()),
+            () = &mut stopped => return Err("the engine stopped".into()),
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
