@@ -636,3 +636,32 @@ fn the_open_endpoints_need_no_key_and_show_no_number() {
     let r = request(&server.addr, "GET", "/", &[], None);
     assert!(r.body.contains(" UTC, attempts: 1</title>"), "{}", r.body);
 }
+
+#[test]
+fn a_data_directory_keeps_the_configuration_it_was_created_with() {
+    let dir = temp_dir("config");
+    let in_two_days = chrono::DateTime::<chrono::Utc>::from(
+        std::time::SystemTime::now() + Duration::from_secs(2 * 86_400),
+    )
+    .to_rfc3339();
+    let body = json!({"to_number": "+919876543210", "agent_id": "a", "schedule_at": in_two_days});
+    let mut server = Server::start(&dir, &json!({"engine": {"max_schedule_ahead_days": 1}}));
+    let r = server.post("/call/outbound", &body);
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (400, Some("schedule_at")),
+        "{}",
+        r.body
+    );
+    // Restarted with another engine section: the directory's own wins, so
+    // the journal replays as it was written.
+    server.kill();
+    let mut server = Server::start(&dir, &json!({"engine": {"max_schedule_ahead_days": 30}}));
+    assert_eq!(server.post("/call/outbound", &body).status, 400);
+    server.crash_and_restart();
+    assert_eq!(server.post("/call/outbound", &body).status, 400);
+    // A new directory takes the new configuration.
+    let other = temp_dir("config-new");
+    let fresh = Server::start(&other, &json!({"engine": {"max_schedule_ahead_days": 30}}));
+    assert_eq!(fresh.post("/call/outbound", &body).status, 200);
+}

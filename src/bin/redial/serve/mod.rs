@@ -104,13 +104,14 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
             options.listen
         )
     })?;
-    let max_body = config.max_body_bytes;
     let recovered = store::Store::open(
         &options.data_dir,
         config,
         settings.event_retention,
         !options.no_fsync,
     )?;
+    // The recovered engine's limit: a data directory keeps its configuration.
+    let max_body = recovered.engine.config().max_body_bytes;
     eprintln!(
         "redial serve: recovered position {} ({} journal records replayed) from {}",
         recovered.engine.position(),

@@ -67,11 +67,32 @@ impl Store {
         let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
         fs::create_dir_all(dir).map_err(|e| io(&format!("creating {}", dir.display()), e))?;
         let (mut engine, mut events) = match fs::read(dir.join(SNAPSHOT)) {
-            Ok(bytes) => load_snapshot(&bytes, retention)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-                Scheduler::new(config).map_err(|e| format!("the configuration: {e}"))?,
-                EventLog::new(1, retention),
-            ),
+            Ok(bytes) => {
+                let (engine, events) = load_snapshot(&bytes, retention)?;
+                if *engine.config() != config {
+                    eprintln!(
+                        "redial serve: the data directory keeps the engine configuration it was created with; --config's engine section differs and is not used"
+                    );
+                }
+                (engine, events)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !journal_files(dir)?.is_empty() {
+                    return Err(format!(
+                        "{} has journal files but no {SNAPSHOT}: expected both (a new directory gets its snapshot first)",
+                        dir.display()
+                    ));
+                }
+                // A new directory: its first snapshot pins the engine
+                // configuration, so a restart with another --config
+                // replays the journal under the one it was written with.
+                let engine =
+                    Scheduler::new(config).map_err(|e| format!("the configuration: {e}"))?;
+                let events = EventLog::new(1, retention);
+                write_snapshot(dir, &meta(&events, 0), &[], &engine.snapshot())
+                    .map_err(|e| io("writing the first snapshot", e))?;
+                (engine, events)
+            }
             Err(e) => return Err(io("reading the snapshot", e)),
         };
         let before = engine.position();
@@ -157,11 +178,7 @@ impl Store {
         }
         let snapshot = engine.snapshot();
         let saved = events.saved();
-        let meta = Meta {
-            format: 1,
-            next_cursor: events.next_cursor(),
-            events: saved.len(),
-        };
+        let meta = meta(events, saved.len());
         let position = engine.position();
         self.journal = open_journal(&self.dir, position)?;
         let dir = self.dir.clone();
@@ -175,6 +192,16 @@ impl Store {
             Ok(())
         }));
         Ok(true)
+    }
+}
+
+/// The snapshot file's first line, for `events` of which the last
+/// `saved` are kept.
+fn meta(events: &EventLog, saved: usize) -> Meta {
+    Meta {
+        format: 1,
+        next_cursor: events.next_cursor(),
+        events: saved,
     }
 }
 
