@@ -301,7 +301,10 @@
 //! the host's buffer and decodes them from its bytes, stopping cleanly at a
 //! torn tail; its docs have the format and a worked recovery, and
 //! `examples/durable_host.rs` is a host that `fsync`s in groups and
-//! survives SIGKILL.
+//! survives SIGKILL. `redial serve` (the CLI's `server` feature, outside
+//! the library) is the same design as a service: the HTTP API of the
+//! contract's `http.md`, each answer sent after its record is `fsync`ed;
+//! the README's "Run it as a service" has its guarantees and figures.
 //!
 //! ## Memory and speed
 //!

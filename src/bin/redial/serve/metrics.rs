@@ -136,7 +136,9 @@ impl Metrics {
 
     /// Forgets the per-batch figures of batches the engine no longer knows.
     pub fn prune(&mut self, status: &Status) {
-        let known = |b: &Arc<str>| b.is_empty() || status.batches.iter().any(|x| x.batch_id == *b);
+        let live: std::collections::BTreeSet<&str> =
+            status.batches.iter().map(|b| &*b.batch_id).collect();
+        let known = |b: &Arc<str>| b.is_empty() || live.contains(&**b);
         self.attempts.retain(|b, _| known(b));
         self.ends.retain(|(b, _), _| known(b));
     }
