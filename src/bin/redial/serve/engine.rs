@@ -171,7 +171,13 @@ pub fn run(
         match jobs.recv_timeout(sleep) {
             Ok(job) => group.push(job),
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            // Every handler is gone: the server is shutting down. Let a
+            // snapshot being written finish.
+            Err(RecvTimeoutError::Disconnected) => {
+                return store
+                    .close()
+                    .map_err(|e| format!("writing a snapshot: {e}"));
+            }
         }
         while group.len() < MAX_GROUP {
             match jobs.try_recv() {
@@ -250,7 +256,6 @@ pub fn run(
                     log.push(&event);
                 }
             }
-            fresh.clear();
             shared.new_events.notify_waiters();
         }
         for (reply, answer) in answers.drain(..) {

@@ -156,6 +156,16 @@ impl Store {
         Ok(Some(start.elapsed()))
     }
 
+    /// Waits for a snapshot being written, if one is.
+    pub fn close(mut self) -> std::io::Result<()> {
+        match self.writer.take() {
+            Some(writer) => writer
+                .join()
+                .map_err(|_| std::io::Error::other("the snapshot writer panicked"))?,
+            None => Ok(()),
+        }
+    }
+
     /// Starts replacing the snapshot with `engine`'s and the event
     /// stream's: the engine's state is copied here, and a new journal file
     /// begins at its position; a background thread writes the file and
