@@ -18,6 +18,8 @@ use crate::request::{CallRequest, Language, ScheduleAt};
 use crate::retry::{Gaps, Outcome};
 use crate::window::TimeOfDay;
 
+use super::HEADER;
+
 /// Writes a command's fields.
 pub(super) fn put_command(w: &mut Writer<'_>, c: &Command) {
     match c {
@@ -184,36 +186,74 @@ pub(super) fn get_command(bytes: &[u8]) -> Result<Command, String> {
 /// Bytes a [`Writer`] gathers before it copies them to its vector.
 const STAGE: usize = 64;
 
-/// Writes a record's fields to the end of a vector through a small
-/// buffer on the stack: a byte costs a store at an index the compiler
-/// keeps in a register, not a vector's length and capacity bookkeeping
-/// (which, behind a `&mut`, it must reload after every byte). A fixed-size
-/// record reaches the vector in one copy. [`Writer::finish`] flushes.
+/// Writes a record to the end of a vector through a small buffer on the
+/// stack: a byte costs a store at an index the compiler keeps in a
+/// register, not a vector's length and capacity bookkeeping (which, behind
+/// a `&mut`, it must reload after every byte). The header's room is staged
+/// first, so a record that fits the stage is checksummed there and reaches
+/// the vector in one fixed-size copy; a longer one spills as it goes and
+/// is finished in the vector. [`Writer::seal`] ends the record.
 pub(super) struct Writer<'a> {
     out: &'a mut Vec<u8>,
+    /// Where the record starts in `out`.
+    start: usize,
+    /// Whether part of the record is already in `out`.
+    spilled: bool,
     stage: [u8; STAGE],
     len: usize,
 }
 
 impl<'a> Writer<'a> {
-    pub fn new(out: &'a mut Vec<u8>) -> Writer<'a> {
+    /// A record at the end of `out`, its header's room staged.
+    pub fn record(out: &'a mut Vec<u8>) -> Writer<'a> {
         Writer {
+            start: out.len(),
             out,
+            spilled: false,
             stage: [0; STAGE],
-            len: 0,
+            len: HEADER,
         }
     }
 
-    /// Copies what is staged to the vector, and hands the vector back.
-    pub fn finish(mut self) -> &'a mut Vec<u8> {
+    /// Ends the record: `header` makes its header from its payload, or
+    /// refuses it (`None`: the record is then taken out of the vector).
+    /// The record's length, header included.
+    pub fn seal(mut self, header: impl FnOnce(&[u8]) -> Option<[u8; HEADER]>) -> Option<usize> {
+        if !self.spilled {
+            let (head, rest) = self.stage.split_at_mut(HEADER);
+            let payload = rest
+                .get(..self.len.saturating_sub(HEADER))
+                .unwrap_or_default();
+            head.copy_from_slice(&header(payload)?);
+            // The whole stage, then the length cut back: a copy of a known
+            // size is a few moves, a copy of a variable one a call.
+            self.out.extend_from_slice(&self.stage);
+            self.out.truncate(self.start + self.len);
+            return Some(self.len);
+        }
         self.flush();
-        self.out
+        let sealed = self
+            .out
+            .get(self.start + HEADER..)
+            .and_then(header)
+            .zip(self.out.get_mut(self.start..self.start + HEADER));
+        match sealed {
+            Some((h, slot)) => {
+                slot.copy_from_slice(&h);
+                Some(self.out.len() - self.start)
+            }
+            None => {
+                self.out.truncate(self.start);
+                None
+            }
+        }
     }
 
     fn flush(&mut self) {
         self.out
             .extend_from_slice(self.stage.get(..self.len).unwrap_or_default());
         self.len = 0;
+        self.spilled = true;
     }
 
     /// Makes room for `n` more staged bytes (`n` at most [`STAGE`]).

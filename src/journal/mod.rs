@@ -151,26 +151,22 @@ pub struct Record {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn encode(position: u64, command: &Command, out: &mut Vec<u8>) -> Result<usize, JournalError> {
-    let start = out.len();
-    out.extend_from_slice(&[0; HEADER]);
-    let mut w = codec::Writer::new(out);
+    let mut w = codec::Writer::record(out);
     w.u8(JOURNAL_FORMAT);
     w.varint(position);
     codec::put_command(&mut w, command);
-    let out = w.finish();
-    let len = out.len().saturating_sub(start + HEADER);
-    let Ok(len32) = u32::try_from(len) else {
-        out.truncate(start);
-        return Err(JournalError::TooLarge { len });
-    };
-    let crc = record_crc(out.get(start + HEADER..).unwrap_or_default());
-    let mut header = [0; HEADER];
-    header[..4].copy_from_slice(&len32.to_le_bytes());
-    header[4..].copy_from_slice(&crc.to_le_bytes());
-    if let Some(slot) = out.get_mut(start..start + HEADER) {
-        slot.copy_from_slice(&header);
-    }
-    Ok(len + HEADER)
+    let mut too_large = 0;
+    w.seal(|payload| {
+        let Ok(len) = u32::try_from(payload.len()) else {
+            too_large = payload.len();
+            return None;
+        };
+        let crc = record_crc(payload);
+        let [l0, l1, l2, l3] = len.to_le_bytes();
+        let [c0, c1, c2, c3] = crc.to_le_bytes();
+        Some([l0, l1, l2, l3, c0, c1, c2, c3])
+    })
+    .ok_or(JournalError::TooLarge { len: too_large })
 }
 
 /// Decodes records from the start of a journal's bytes, in order.
@@ -306,7 +302,7 @@ fn header(bytes: &[u8]) -> Option<(usize, u32, &[u8])> {
 /// length (4 bytes, little-endian), then the payload.
 fn record_crc(payload: &[u8]) -> u32 {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    crc32c::extend(crc32c::checksum(&len.to_le_bytes()), payload)
+    crc32c::extend(crc32c::checksum_u32(len), payload)
 }
 
 /// Bytes of checksums a torn-tail check may compute before it gives up and
