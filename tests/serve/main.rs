@@ -665,3 +665,32 @@ fn a_data_directory_keeps_the_configuration_it_was_created_with() {
     let fresh = Server::start(&other, &json!({"engine": {"max_schedule_ahead_days": 30}}));
     assert_eq!(fresh.post("/call/outbound", &body).status, 200);
 }
+
+#[test]
+fn connections_over_the_limit_wait_for_a_free_one() {
+    let dir = temp_dir("limit");
+    let server = Server::start(
+        &dir,
+        &json!({"max_connections": 2, "client_timeout_ms": 500}),
+    );
+    // Two clients that never finish their headers hold both slots...
+    let mut stalled: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // ...so a third waits until the header timeout frees one, then is served.
+    let start = Instant::now();
+    let r = request(&server.addr, "GET", "/healthz", &[], None);
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(200),
+        "served at once: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    stalled.clear();
+}

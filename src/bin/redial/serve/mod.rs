@@ -55,6 +55,9 @@ struct Settings {
     /// Longest a client may take to send a request's headers, and again
     /// its body, in milliseconds; a slower one is cut off.
     client_timeout_ms: u64,
+    /// Connections served at once; more wait in the listen queue. Each
+    /// has at most one request in the engine's queue, so this bounds it.
+    max_connections: usize,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             snapshot_every: 100_000,
             event_retention: 100_000,
             client_timeout_ms: 10_000,
+            max_connections: 1024,
         }
     }
 }
@@ -152,7 +156,7 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
-    let served = runtime.block_on(serve(addr, app));
+    let served = runtime.block_on(serve(addr, app, settings.max_connections.max(1)));
     // Dropping the runtime drops the last job senders: the engine thread
     // commits what it has and ends.
     drop(runtime);
@@ -167,7 +171,7 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
 
 /// Accepts connections until Ctrl-C (or SIGTERM), each served by hyper
 /// with a header-read timeout, keep-alive on.
-async fn serve(addr: SocketAddr, app: api::App) -> Result<(), String> {
+async fn serve(addr: SocketAddr, app: api::App, max_connections: usize) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("listening on {addr}: {e}"))?;
@@ -181,7 +185,18 @@ async fn serve(addr: SocketAddr, app: api::App) -> Result<(), String> {
     let service = TowerToHyperService::new(api::router(app));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     loop {
+        // A free slot first: at the limit, new connections wait in the
+        // kernel's listen queue instead of growing the engine's.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => return Ok(()),
+            },
+            () = &mut shutdown => return Ok(()),
+            () = &mut stopped => return Err("the engine stopped".into()),
+        };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -203,6 +218,7 @@ async fn serve(addr: SocketAddr, app: api::App) -> Result<(), String> {
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(slot);
         });
     }
 }
