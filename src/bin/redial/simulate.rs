@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
-use redial::{AttemptId, Config, EventKind, Outcome, Policy, Scheduler, TimeOfDay, Window};
+use redial::{
+    AttemptId, Command, Config, EventKind, Outcome, Policy, Scheduler, TimeOfDay, Window,
+};
 
 pub use crate::scenario::{Campaign, Scenario};
 use serde::Serialize;
@@ -131,6 +133,55 @@ fn permitted(
     })
 }
 
+/// The engine's inputs, recorded as journal records (compact: the
+/// simulator's memory figure subtracts them).
+#[derive(Default)]
+struct Inputs {
+    bytes: Vec<u8>,
+    position: u64,
+}
+
+impl Inputs {
+    fn record(&mut self, command: &Command) {
+        // A record over 4 GiB cannot come from a scenario's body.
+        let _ = redial::journal::encode(self.position, command, &mut self.bytes);
+        self.position += 1;
+    }
+
+    /// Replays the inputs into a new engine with `config`, draining its
+    /// events after each as the simulator does, and returns the wall time
+    /// of that loop alone (decoding comes first, untimed). The replica
+    /// must end byte-identical to `engine`, the one the run drove.
+    fn replay(self, engine: &Scheduler, config: Config) -> Result<Duration, String> {
+        let commands = redial::journal::Reader::new(&self.bytes)
+            .map(|r| r.map(|r| r.command))
+            .collect::<Result<Vec<Command>, _>>()
+            .map_err(|e| format!("the recorded inputs: {e}"))?;
+        drop(self);
+        let mut replica = Scheduler::new(config).map_err(|e| e.to_string())?;
+        let t0 = Instant::now();
+        for command in commands {
+            std::hint::black_box(replica.apply_owned(command));
+            while replica.poll_event().is_some() {}
+        }
+        let elapsed = t0.elapsed();
+        // The run called the engine's methods, which do not count journal
+        // positions; the replica applied commands, which do. All else
+        // must match.
+        let state = |e: &Scheduler| {
+            let mut v: Value = serde_json::from_slice(&e.snapshot().to_bytes()).unwrap_or_default();
+            if let Some(map) = v.as_object_mut() {
+                map.remove("journal_position");
+            }
+            v
+        };
+        if state(&replica) != state(engine) {
+            return Err("the engine's recorded inputs replay to another state".into());
+        }
+        Ok(elapsed)
+    }
+}
+
 /// Resident set size in bytes, where /proc tells it.
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -151,6 +202,7 @@ pub fn run(
     };
     config.attempt_timeout_minutes = scenario.attempt_timeout_minutes;
     let (policies, by_prefix) = (config.policies.clone(), config.policy_by_prefix.clone());
+    let replica_config = config.clone();
     let mut engine = Scheduler::new(config)
         .map_err(|e| format!("scenario field attempt_timeout_minutes: {e}"))?;
     let mut rng = Rng(scenario.seed);
@@ -175,16 +227,20 @@ pub fn run(
         })
         .collect();
 
-    let mut engine_time = Duration::ZERO;
-    let timed = |engine_time: &mut Duration, f: &mut dyn FnMut()| {
-        let t0 = Instant::now();
-        f();
-        *engine_time += t0.elapsed();
-    };
+    // Every input the engine gets, as journal records: after the run they
+    // are replayed into a new engine in a tight loop, and that replay's
+    // wall time is the engine time (two clock reads in all, where timing
+    // each call would add two per call, a sizeable part of a call's cost).
+    let mut inputs = Inputs::default();
     for a in &scenario.agents {
         engine
             .register_agent(start, &a.id, a.max_concurrent_calls)
             .map_err(|e| format!("scenario field agents: {e}"))?;
+        inputs.record(&Command::RegisterAgent {
+            now: start,
+            agent: a.id.clone(),
+            max_concurrent_calls: a.max_concurrent_calls,
+        });
     }
 
     // Submissions, in time order (ties by campaign, then index).
@@ -273,9 +329,12 @@ pub fn run(
                 .get(usize::from(o))
                 .copied()
                 .unwrap_or(Outcome::NoAnswer);
-            let mut r = Ok(());
-            timed(&mut engine_time, &mut || r = engine.report(at, id, outcome));
-            r.map_err(|e| e.to_string())?;
+            engine.report(at, id, outcome).map_err(|e| e.to_string())?;
+            inputs.record(&Command::Report {
+                now: at,
+                attempt: id,
+                outcome,
+            });
         }
         // New requests.
         while let Some(&(t, ci, i)) = submissions.get(next_submission) {
@@ -286,13 +345,11 @@ pub fn run(
             let Some(c) = scenario.campaigns.get(usize::from(ci)) else {
                 continue;
             };
-            let bytes = request_body(c, i);
-            let mut r = None;
-            timed(&mut engine_time, &mut || {
-                r = Some(engine.submit(at, &bytes))
-            });
+            let body = request_body(c, i);
+            let r = engine.submit(at, &body);
+            inputs.record(&Command::Submit { now: at, body });
             match r {
-                Some(Ok(a)) => {
+                Ok(a) => {
                     let seq = a.call.sequence() as usize;
                     if calls.len() < seq {
                         calls.resize_with(seq, || None);
@@ -343,24 +400,25 @@ pub fn run(
                 break;
             }
             next_control += 1;
-            let mut r = Ok(());
-            timed(&mut engine_time, &mut || {
-                r = if pause {
-                    engine.pause_batch(at, &batch)
-                } else {
-                    engine.resume_batch(at, &batch)
-                }
-            });
+            let r = if pause {
+                engine.pause_batch(at, &batch)
+            } else {
+                engine.resume_batch(at, &batch)
+            };
             r.map_err(|e| format!("scenario field pauses: {e}"))?;
+            inputs.record(&if pause {
+                Command::PauseBatch { now: at, batch }
+            } else {
+                Command::ResumeBatch { now: at, batch }
+            });
         }
-        // Dial on every free line.
+        // Dial on every free line; a dial applies the timers due first,
+        // so with no line free it is the timeout.
         let free = lines.saturating_sub(in_flight.len());
-        let mut dispatched = Vec::new();
-        timed(&mut engine_time, &mut || {
-            engine.handle_timeout(at).ok();
-            if free > 0 {
-                dispatched = engine.dial(at, free).unwrap_or_default();
-            }
+        let dispatched = engine.dial(at, free).unwrap_or_default();
+        inputs.record(&Command::Dial {
+            now: at,
+            max: u32::try_from(free).unwrap_or(u32::MAX),
         });
         for d in &dispatched {
             let Some(info) = calls
@@ -463,7 +521,10 @@ pub fn run(
         let live = engine.live_calls();
         if live > peak {
             peak = live;
-            rss_peak = resident_bytes().or(rss_peak);
+            // The recorded inputs are the simulator's, not the engine's.
+            rss_peak = resident_bytes()
+                .map(|r| r.saturating_sub(inputs.bytes.len() as u64))
+                .or(rss_peak);
         }
         if now - last_progress >= 3600 {
             last_progress = now;
@@ -498,7 +559,7 @@ pub fn run(
         total.connect.extend_from_slice(&s.connect);
     }
     finish(&mut total);
-    let engine_seconds = engine_time.as_secs_f64();
+    let engine_seconds = inputs.replay(&engine, replica_config)?.as_secs_f64();
     let summary = Summary {
         seed: scenario.seed,
         start,
