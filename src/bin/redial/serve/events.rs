@@ -144,3 +144,102 @@ impl EventLog {
         self.events.iter().map(|(_, e)| Arc::clone(e)).collect()
     }
 }
+
+// Tests fail by panicking.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use redial::{CallId, EventKind};
+
+    fn event(n: i64) -> Event {
+        let at = chrono::DateTime::from_timestamp(1_772_755_200 + n, 0).unwrap_or_default();
+        Event::new(at, "call-1-0".parse::<CallId>().ok(), EventKind::Completed)
+    }
+
+    fn cursors(page: &Page) -> Vec<u64> {
+        page.events
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<Value>(e).unwrap()["cursor"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_after_a_cursor_within_and_past_retention() {
+        let mut log = EventLog::new(1, 5);
+        assert_eq!(
+            log.read(0, 10),
+            Page {
+                events: vec![],
+                next: 0,
+                missed: 0
+            }
+        );
+        for n in 0..8 {
+            log.push(&event(n));
+        }
+        // Cursors 1-8 were given; 4-8 are kept.
+        assert_eq!(log.next_cursor(), 9);
+        let all = log.read(0, 10);
+        assert_eq!(
+            (cursors(&all), all.next, all.missed),
+            (vec![4, 5, 6, 7, 8], 8, 3)
+        );
+        let page = log.read(5, 2);
+        assert_eq!((cursors(&page), page.next, page.missed), (vec![6, 7], 7, 0));
+        let page = log.read(3, 10);
+        assert_eq!((cursors(&page), page.missed), (vec![4, 5, 6, 7, 8], 0));
+        // At or past the end: nothing, and the cursor stays.
+        assert_eq!(
+            log.read(8, 10),
+            Page {
+                events: vec![],
+                next: 8,
+                missed: 0
+            }
+        );
+        assert_eq!(
+            log.read(u64::MAX, 10),
+            Page {
+                events: vec![],
+                next: u64::MAX,
+                missed: 0
+            }
+        );
+        let first: Value = serde_json::from_str(&all.events[0]).unwrap();
+        assert_eq!(
+            (first["event"].as_str(), first["call_id"].as_str()),
+            (Some("completed"), Some("call-1-0"))
+        );
+    }
+
+    #[test]
+    fn restores_what_it_saved_and_refuses_a_gap() {
+        let mut log = EventLog::new(1, 3);
+        for n in 0..5 {
+            log.push(&event(n));
+        }
+        let saved: Vec<String> = log.saved().iter().map(|e| e.to_string()).collect();
+        let restored = EventLog::restore(log.next_cursor(), saved.clone(), 3).unwrap();
+        assert_eq!(restored.read(0, 10), log.read(0, 10));
+        // A smaller retention keeps the newest.
+        let fewer = EventLog::restore(log.next_cursor(), saved.clone(), 2).unwrap();
+        assert_eq!(cursors(&fewer.read(0, 10)), vec![4, 5]);
+        // Out of order, a hole, or ending before the next cursor: refused.
+        let mut swapped = saved.clone();
+        swapped.swap(0, 1);
+        assert!(EventLog::restore(6, swapped, 3).is_err());
+        let holed = vec![saved[0].clone(), saved[2].clone()];
+        assert!(EventLog::restore(6, holed, 3).is_err());
+        assert!(EventLog::restore(7, saved.clone(), 3).is_err());
+        assert!(EventLog::restore(6, vec!["{}".to_owned()], 3).is_err());
+        // The next event continues the numbering.
+        let mut restored = restored;
+        restored.push(&event(9));
+        assert_eq!(cursors(&restored.read(5, 10)), vec![6]);
+    }
+}
