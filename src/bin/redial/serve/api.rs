@@ -387,20 +387,23 @@ async fn outcome(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let run = async {
-        let id = call_id(&id)?;
-        let bytes = json_body(&app, &headers, body, false).await?;
-        let b: OutcomeBody = fields(
-            &bytes,
-            r#"{"outcome": "no_answer"} with an optional "attempt""#,
-        )?;
-        Ok(match b.attempt {
+    let id = match call_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let expected = r#"{"outcome": "no_answer"} with an optional "attempt""#;
+    change_from_body(
+        &app,
+        &headers,
+        body,
+        false,
+        expected,
+        |b: OutcomeBody| match b.attempt {
             Some(attempt) => Change::Report(AttemptId { call: id, attempt }, b.outcome),
             None => Change::ReportCurrent(id, b.outcome),
-        })
-    };
-    let c = run.await;
-    simple(&app, c).await
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -415,13 +418,11 @@ async fn agent(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let run = async {
-        let bytes = json_body(&app, &headers, body, false).await?;
-        let b: AgentBody = fields(&bytes, r#"{"max_concurrent_calls": N or null}"#)?;
-        Ok(Change::Agent(id, b.max_concurrent_calls))
-    };
-    let c = run.await;
-    simple(&app, c).await
+    let expected = r#"{"max_concurrent_calls": N or null}"#;
+    change_from_body(&app, &headers, body, false, expected, |b: AgentBody| {
+        Change::Agent(id, b.max_concurrent_calls)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -437,13 +438,29 @@ async fn suppress(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let run = async {
-        let bytes = json_body(&app, &headers, body, true).await?;
-        let b: SuppressBody = fields(&bytes, r#"{"until": an RFC 3339 instant or null}"#)?;
-        Ok(Change::Suppress(number, b.until))
+    // No body at all means no end.
+    let expected = r#"{"until": an RFC 3339 instant or null}"#;
+    change_from_body(&app, &headers, body, true, expected, |b: SuppressBody| {
+        Change::Suppress(number, b.until)
+    })
+    .await
+}
+
+/// A state change made from a JSON body's fields, applied and answered
+/// `{"status": "success"}` or with the engine's refusal.
+async fn change_from_body<T: serde::de::DeserializeOwned>(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    optional: bool,
+    expected: &str,
+    make: impl FnOnce(T) -> Change,
+) -> Response {
+    let made = match json_body(app, headers, body, optional).await {
+        Ok(bytes) => fields(&bytes, expected).map(make),
+        Err(r) => Err(r),
     };
-    let c = run.await;
-    simple(&app, c).await
+    simple(app, made).await
 }
 
 #[derive(Deserialize)]
