@@ -188,7 +188,11 @@ async fn change(app: &App, change: Change) -> Result<Output, Response> {
 }
 
 /// The body of a request that must carry JSON: its content type checked,
-/// its size refused before it is read whole, its syntax checked.
+/// its size refused before it is read whole, its syntax checked. The
+/// syntax check parses a submit's body once more than the engine will,
+/// on purpose: a body that is not JSON is refused here, unjournaled (bad
+/// input changes nothing), and the check runs on the HTTP threads, not
+/// on the engine's.
 async fn json_body(
     app: &App,
     headers: &HeaderMap,
