@@ -83,10 +83,10 @@ pub fn run(options: Options) -> Result<ExitCode, String> {
         None => Settings::default(),
     };
     let config = match &settings.engine {
-        Some(v) => {
-            Config::from_json(&v.to_string()).map_err(|e| format!("engine configuration: {e}"))?
-        }
-        None => Config::default(),
+        Some(v) => Some(
+            Config::from_json(&v.to_string()).map_err(|e| format!("engine configuration: {e}"))?,
+        ),
+        None => None,
     };
     let mut keys: BTreeSet<String> = settings.api_keys.iter().cloned().collect();
     if let Ok(env) = std::env::var("REDIAL_API_KEYS") {

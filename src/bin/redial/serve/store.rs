@@ -56,11 +56,11 @@ pub struct Recovered {
 
 impl Store {
     /// Recovers the engine and its event stream from `dir` (creating it
-    /// when new: the engine then starts from `config`), and opens a new
-    /// journal file at the recovered position.
+    /// when new: the engine then starts from `config`, or the default),
+    /// and opens a new journal file at the recovered position.
     pub fn open(
         dir: &Path,
-        config: Config,
+        config: Option<Config>,
         retention: usize,
         fsync: bool,
     ) -> Result<Recovered, String> {
@@ -69,7 +69,7 @@ impl Store {
         let (mut engine, mut events) = match fs::read(dir.join(SNAPSHOT)) {
             Ok(bytes) => {
                 let (engine, events) = load_snapshot(&bytes, retention)?;
-                if *engine.config() != config {
+                if config.as_ref().is_some_and(|c| c != engine.config()) {
                     eprintln!(
                         "redial serve: the data directory keeps the engine configuration it was created with; --config's engine section differs and is not used"
                     );
@@ -86,8 +86,8 @@ impl Store {
                 // A new directory: its first snapshot pins the engine
                 // configuration, so a restart with another --config
                 // replays the journal under the one it was written with.
-                let engine =
-                    Scheduler::new(config).map_err(|e| format!("the configuration: {e}"))?;
+                let engine = Scheduler::new(config.unwrap_or_default())
+                    .map_err(|e| format!("the configuration: {e}"))?;
                 let events = EventLog::new(1, retention);
                 write_snapshot(dir, &meta(&events, 0), &[], &engine.snapshot())
                     .map_err(|e| io("writing the first snapshot", e))?;
