@@ -159,50 +159,18 @@ fn a_dialer_needs_only_dial_and_outcome() {
     );
 
     // Outcomes: the current attempt, or a named one.
-    let r = server.post(
-        &format!("/call/{one}/outcome"),
-        &json!({"outcome": "completed"}),
-    );
+    let report = |call: &str, body: Value| server.post(&format!("/call/{call}/outcome"), &body);
+    let r = report(&one, json!({"outcome": "completed"}));
     assert_eq!((r.status, r.json()), (200, json!({"status": "success"})));
-    let r = server.get(&format!("/call/{one}"));
-    assert_eq!(
-        (r.status, r.json()["code"].as_str()),
-        (404, Some("unknown_call"))
-    );
-    let r = server.post(
-        &format!("/call/{one}/outcome"),
-        &json!({"outcome": "completed"}),
-    );
-    assert_eq!(
-        (r.status, r.json()["code"].as_str()),
-        (404, Some("unknown_call"))
-    );
-    let r = server.post(
-        &format!("/call/{two}/outcome"),
-        &json!({"outcome": "no_answer", "attempt": 2}),
-    );
-    assert_eq!(
-        (r.status, r.json()["code"].as_str()),
-        (409, Some("stale_report")),
-        "{}",
-        r.body
-    );
-    let r = server.post(
-        &format!("/call/{two}/outcome"),
-        &json!({"outcome": "no_answer", "attempt": 1}),
-    );
+    server
+        .get(&format!("/call/{one}"))
+        .assert_refused(404, "unknown_call");
+    report(&one, json!({"outcome": "completed"})).assert_refused(404, "unknown_call");
+    report(&two, json!({"outcome": "no_answer", "attempt": 2})).assert_refused(409, "stale_report");
+    let r = report(&two, json!({"outcome": "no_answer", "attempt": 1}));
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = server.post(&format!("/call/{two}/outcome"), &json!({"outcome": "busy"}));
-    assert_eq!(
-        (r.status, r.json()["code"].as_str()),
-        (409, Some("not_in_flight")),
-        "{}",
-        r.body
-    );
-    let r = server.post(
-        &format!("/call/{two}/outcome"),
-        &json!({"outcome": "maybe"}),
-    );
+    report(&two, json!({"outcome": "busy"})).assert_refused(409, "not_in_flight");
+    let r = report(&two, json!({"outcome": "maybe"}));
     assert_eq!(r.status, 400, "{}", r.body);
 
     // Batches: pause holds the retry back, resume releases it.
@@ -214,11 +182,9 @@ fn a_dialer_needs_only_dial_and_outcome() {
     assert_eq!(server.post("/batch/b/resume", &json!(null)).status, 200);
     let calls = server.post("/dial", &json!({"lines": 5})).json();
     assert_eq!(calls["calls"][0]["attempt"], 2, "{calls}");
-    let r = server.post("/batch/nobody/pause", &json!(null));
-    assert_eq!(
-        (r.status, r.json()["code"].as_str()),
-        (404, Some("unknown_batch"))
-    );
+    server
+        .post("/batch/nobody/pause", &json!(null))
+        .assert_refused(404, "unknown_batch");
     // Cancelling the batch ends its in-flight call at its report.
     assert_eq!(server.post("/batch/b/cancel", &json!(null)).status, 200);
     assert_eq!(
