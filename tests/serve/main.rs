@@ -364,97 +364,46 @@ fn bad_input_gets_json_errors_and_changes_nothing() {
         assert_eq!(r.json()["status"], "error", "{}", r.body);
         assert!(r.json()["message"].as_str().is_some_and(|m| !m.is_empty()));
     };
-    // Not JSON, the wrong type, unknown routes and methods.
-    check(
-        request(
-            &server.addr,
+    // Not JSON, the wrong type, unknown routes and methods, bad fields.
+    let text = [("X-API-KEY", KEY), ("Content-Type", "text/plain")];
+    let untyped = [("X-API-KEY", KEY)];
+    // (method, path, headers, body, status)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Option<&'a [u8]>,
+        u16,
+    );
+    let cases: [Case; 12] = [
+        (
             "POST",
             "/call/outbound",
             &keyed,
             Some(b"{\"to_number\": "),
+            400,
         ),
-        400,
-    );
-    check(
-        request(
-            &server.addr,
-            "POST",
-            "/call/outbound",
-            &keyed,
-            Some(b"\xff\xfe"),
-        ),
-        400,
-    );
-    check(
-        request(
-            &server.addr,
-            "POST",
-            "/call/outbound",
-            &[("X-API-KEY", KEY), ("Content-Type", "text/plain")],
-            Some(b"{}"),
-        ),
-        415,
-    );
-    check(
-        request(
-            &server.addr,
-            "POST",
-            "/call/outbound",
-            &[("X-API-KEY", KEY)],
-            Some(b"{}"),
-        ),
-        415,
-    );
-    check(request(&server.addr, "GET", "/nowhere", &keyed, None), 404);
-    check(
-        request(&server.addr, "GET", "/call/%FF%FE", &keyed, None),
-        400,
-    );
-    check(request(&server.addr, "BREW", "/dial", &keyed, None), 405);
-    check(
-        request(&server.addr, "DELETE", "/call/outbound", &keyed, None),
-        405,
-    );
-    check(
-        request(
-            &server.addr,
-            "POST",
-            "/dial",
-            &keyed,
-            Some(br#"{"lines": 0}"#),
-        ),
-        400,
-    );
-    check(
-        request(
-            &server.addr,
-            "POST",
-            "/dial",
-            &keyed,
-            Some(br#"{"lines": 1e9}"#),
-        ),
-        400,
-    );
-    check(
-        request(
-            &server.addr,
-            "POST",
-            "/dial",
-            &keyed,
-            Some(br#"{"line": 1}"#),
-        ),
-        400,
-    );
-    check(
-        request(
-            &server.addr,
+        ("POST", "/call/outbound", &keyed, Some(b"\xff\xfe"), 400),
+        ("POST", "/call/outbound", &text, Some(b"{}"), 415),
+        ("POST", "/call/outbound", &untyped, Some(b"{}"), 415),
+        ("GET", "/nowhere", &keyed, None, 404),
+        ("GET", "/call/%FF%FE", &keyed, None, 400),
+        ("BREW", "/dial", &keyed, None, 405),
+        ("DELETE", "/call/outbound", &keyed, None, 405),
+        ("POST", "/dial", &keyed, Some(br#"{"lines": 0}"#), 400),
+        ("POST", "/dial", &keyed, Some(br#"{"lines": 1e9}"#), 400),
+        ("POST", "/dial", &keyed, Some(br#"{"line": 1}"#), 400),
+        (
             "PUT",
             "/agents/a",
             &keyed,
             Some(br#"{"max_concurrent_calls": -1}"#),
+            400,
         ),
-        400,
-    );
+    ];
+    for (method, path, headers, body, status) in cases {
+        check(request(&server.addr, method, path, headers, body), status);
+    }
     // Over max_body_bytes (64 KiB): refused from its declared length...
     let mut stream = TcpStream::connect(&server.addr).unwrap();
     write!(
