@@ -15,8 +15,9 @@
 //!
 //! Two more redial lines measure features against the plain one in the
 //! same run: `redial_policy` (a France-like calling policy on every call,
-//! with the `number-zones` feature) and `redial_journal` (every input as a
-//! `Command` through `apply_journaled`, encoded into a buffer).
+//! with the `number-zones` feature) and `redial_journal` (every input
+//! journaled through `Scheduler::journaled`: its record, the one
+//! `apply_journaled` writes for the same `Command`, encoded into a buffer).
 //!
 //! Peers implement the same cycle with the same outputs (a dispatch with
 //! the same fields, an attempt timeout set and made stale by the report,
@@ -53,7 +54,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use redial::{CallRequest, Command, Config, Outcome, Output, PhoneNumber, Scheduler, TimeOfDay};
+use redial::{CallRequest, Config, Journaled, Outcome, PhoneNumber, Scheduler, TimeOfDay};
 
 const DAY: i64 = 86_400;
 
@@ -106,9 +107,8 @@ struct Redial {
     policy: bool,
     /// Dispatches, through a vector kept across rounds as a run loop would.
     out: Vec<redial::Dispatch>,
-    /// With journaling (the `redial_journal` line): every input goes
-    /// through `apply_journaled` into this buffer, emptied every 64 KiB
-    /// as a host writing it to its file would.
+    /// With journaling (the `redial_journal` line): every input's record
+    /// goes into this buffer.
     journal: Option<Vec<u8>>,
     now: i64,
     rng: Rng,
@@ -189,16 +189,16 @@ impl Redial {
         me
     }
 
-    /// Applies `command` through the journal.
-    fn journaled(&mut self, command: Command) -> Output {
-        let Some(buf) = self.journal.as_mut() else {
-            unreachable!("journaled input without a journal")
-        };
+    /// The engine's input methods, journaled into the buffer (emptied
+    /// when it passes 64 KiB, as a host writes it out); `None` without a
+    /// journal.
+    fn journaled(&mut self) -> Option<Journaled<'_>> {
+        let buf = self.journal.as_mut()?;
         if buf.len() > 1 << 16 {
             black_box(&buf);
             buf.clear();
         }
-        self.e.apply_journaled(command, buf).unwrap()
+        Some(self.e.journaled(buf))
     }
 
     /// The run loop of a host with one line: dial when the engine says
@@ -211,14 +211,12 @@ impl Redial {
             let now = at(self.now);
             if !self.e.is_idle_at(now) {
                 self.out.clear();
-                if self.journal.is_some() {
-                    if let Output::Dialed(Ok(mut d)) = self.journaled(Command::Dial { now, max: 1 })
-                    {
-                        self.out.append(&mut d);
-                    }
-                } else {
-                    self.e.dial_into(now, 1, &mut self.out).unwrap();
-                }
+                let mut out = std::mem::take(&mut self.out);
+                match self.journaled() {
+                    Some(mut j) => j.dial_into(now, 1, &mut out).unwrap().unwrap(),
+                    None => self.e.dial_into(now, 1, &mut out).unwrap(),
+                };
+                self.out = out;
                 // The timers' events (and the dial's own).
                 while let Some(ev) = self.e.poll_event() {
                     black_box(ev);
@@ -241,16 +239,9 @@ impl Redial {
         } else {
             Outcome::NoAnswer
         };
-        if self.journal.is_some() {
-            let attempt = d.attempt_id();
-            let out = self.journaled(Command::Report {
-                now,
-                attempt,
-                outcome,
-            });
-            assert!(!out.is_refused());
-        } else {
-            self.e.report(now, &d, outcome).unwrap();
+        match self.journaled() {
+            Some(mut j) => j.report(now, &d, outcome).unwrap().unwrap(),
+            None => self.e.report(now, &d, outcome).unwrap(),
         }
         let mut ended = false;
         while let Some(ev) = self.e.poll_event() {
@@ -259,13 +250,10 @@ impl Redial {
         if ended {
             let s = spec(&mut self.rng, self.w, self.now);
             let r = self.request(&s);
-            if self.journal.is_some() {
-                let request = Box::new(r);
-                let out = self.journaled(Command::SubmitRequest { now, request });
-                assert!(!out.is_refused());
-            } else {
-                self.e.submit_request(now, r).unwrap();
-            }
+            match self.journaled() {
+                Some(mut j) => j.submit_request(now, r).unwrap().unwrap(),
+                None => self.e.submit_request(now, r).unwrap(),
+            };
             while self.e.poll_event().is_some() {}
         }
     }

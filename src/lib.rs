@@ -299,8 +299,11 @@
 //! ([`Scheduler::position`], recorded in the snapshot). The [`journal`]
 //! module encodes records (length, CRC-32C, a compact binary payload) into
 //! the host's buffer and decodes them from its bytes, stopping cleanly at a
-//! torn tail; its docs have the format and a worked recovery, and
-//! `examples/durable_host.rs` is a host that `fsync`s in groups and
+//! torn tail; its docs have the format and a worked recovery. A host that
+//! calls the input methods itself journals them through
+//! [`Scheduler::journaled`]: the same records, without building a
+//! `Command` and its `Output` per input. `examples/durable_host.rs` is a
+//! host that `fsync`s in groups and
 //! survives SIGKILL. `redial serve` (the CLI's `server` feature, outside
 //! the library) is the same design as a service: the HTTP API of the
 //! contract's `http.md`, each answer sent after its record is `fsync`ed;
@@ -437,7 +440,7 @@ pub use config::{Config, ConfigError};
 pub use event::{
     AttemptId, CallId, DeferReason, Dispatch, Event, EventKind, ExpireReason, OpError,
 };
-pub use journal::JournalError;
+pub use journal::{JournalError, Journaled};
 pub use number::{PhoneNumber, PhoneNumberError};
 pub use policy::{MaxAttempts, Policy, PolicyError, easter_sunday};
 pub use request::{

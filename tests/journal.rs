@@ -282,6 +282,52 @@ fn recovery_from_any_snapshot_is_the_engine_that_never_crashed() {
 /// so a host may answer it without a record: checked after every command
 /// of random streams (time going backwards included), against the
 /// snapshot bytes, the events and the output.
+/// `Journaled`'s methods are `apply_journaled` without the command: fed
+/// the same stream, an engine through them writes the same journal bytes,
+/// answers the same, emits the same events and ends in the same state.
+#[test]
+fn journaled_methods_are_apply_journaled() {
+    for seed in 1..=6 {
+        let reference = run(seed, 600);
+        let mut engine = Scheduler::new(Config::default()).unwrap();
+        let mut log = Vec::new();
+        let mut dispatches = Vec::new();
+        for (i, command) in reference.commands.iter().enumerate() {
+            let mut j = engine.journaled(&mut log);
+            let output = match command.clone() {
+                Command::SubmitRequest { now, request } => {
+                    Output::Submitted(j.submit_request(now, *request).unwrap())
+                }
+                Command::Dial { now, max } => {
+                    dispatches.clear();
+                    let dialed = j.dial_into(now, max, &mut dispatches).unwrap();
+                    Output::Dialed(dialed.map(|n| {
+                        assert_eq!(n, dispatches.len());
+                        dispatches.clone()
+                    }))
+                }
+                Command::Report {
+                    now,
+                    attempt,
+                    outcome,
+                } => Output::Done(j.report(now, attempt, outcome).unwrap()),
+                Command::HandleTimeout { now } => Output::Done(j.handle_timeout(now).unwrap()),
+                other => j.apply(other).unwrap(),
+            };
+            assert_eq!(output, reference.outputs[i], "seed {seed}, command {i}");
+            let events: Vec<Event> = std::iter::from_fn(|| engine.poll_event()).collect();
+            assert_eq!(events, reference.events[i], "seed {seed}, command {i}");
+            assert_eq!(log.len(), reference.ends[i + 1], "seed {seed}, command {i}");
+        }
+        assert_eq!(log, reference.journal, "seed {seed}");
+        assert_eq!(engine.position(), reference.commands.len() as u64);
+        assert_eq!(
+            &engine.snapshot().to_bytes(),
+            reference.snapshots.last().unwrap()
+        );
+    }
+}
+
 #[test]
 fn an_idle_engine_is_unchanged_by_a_dial_or_a_timeout() {
     let (mut idle, mut busy) = (0, 0);

@@ -28,27 +28,13 @@ pub(super) fn put_command(w: &mut Writer<'_>, c: &Command) {
             w.time(*now);
             w.bytes(body);
         }
-        Command::SubmitRequest { now, request } => {
-            w.u8(2);
-            w.time(*now);
-            w.request(request);
-        }
-        Command::Dial { now, max } => {
-            w.u8(3);
-            w.time(*now);
-            w.varint(u64::from(*max));
-        }
+        Command::SubmitRequest { now, request } => put_submit_request(w, *now, request),
+        Command::Dial { now, max } => put_dial(w, *now, *max),
         Command::Report {
             now,
             attempt,
             outcome,
-        } => {
-            w.u8(4);
-            w.time(*now);
-            w.call(attempt.call);
-            w.varint(u64::from(attempt.attempt));
-            w.outcome(*outcome);
-        }
+        } => put_report(w, *now, *attempt, *outcome),
         Command::ReportCurrent { now, call, outcome } => {
             w.u8(5);
             w.time(*now);
@@ -102,11 +88,49 @@ pub(super) fn put_command(w: &mut Writer<'_>, c: &Command) {
             w.time(*now);
             w.str(to_number);
         }
-        Command::HandleTimeout { now } => {
-            w.u8(13);
-            w.time(*now);
-        }
+        Command::HandleTimeout { now } => put_handle_timeout(w, *now),
     }
+}
+
+// The commands a journaling host sends most, written from their fields so
+// that `Journaled` needs no `Command` (nor its box or output) to record
+// them: the same bytes as `put_command`.
+
+/// [`Command::SubmitRequest`]'s fields.
+pub(super) fn put_submit_request(w: &mut Writer<'_>, now: DateTime<Utc>, request: &CallRequest) {
+    w.u8(2);
+    w.time(now);
+    w.request(request);
+}
+
+/// [`Command::Dial`]'s fields.
+#[inline(always)]
+pub(super) fn put_dial(w: &mut Writer<'_>, now: DateTime<Utc>, max: u32) {
+    w.u8(3);
+    w.time(now);
+    w.varint(u64::from(max));
+}
+
+/// [`Command::Report`]'s fields.
+#[inline(always)]
+pub(super) fn put_report(
+    w: &mut Writer<'_>,
+    now: DateTime<Utc>,
+    attempt: AttemptId,
+    outcome: Outcome,
+) {
+    w.u8(4);
+    w.time(now);
+    w.call(attempt.call);
+    w.varint(u64::from(attempt.attempt));
+    w.outcome(outcome);
+}
+
+/// [`Command::HandleTimeout`]'s fields.
+#[inline(always)]
+pub(super) fn put_handle_timeout(w: &mut Writer<'_>, now: DateTime<Utc>) {
+    w.u8(13);
+    w.time(now);
 }
 
 /// Reads a command's fields; the whole of `bytes` must be used.
@@ -276,19 +300,21 @@ impl<'a> Writer<'a> {
     #[inline(always)]
     pub fn varint(&mut self, mut n: u64) {
         self.room(10);
-        // The index stays in a register through the loop.
-        let mut at = self.len;
-        while n >= 0x80 {
-            if let Some(slot) = self.stage.get_mut(at) {
-                *slot = (n as u8) | 0x80;
+        // Ten bytes of the stage, then no bounds check per byte.
+        let Some(window) = self.stage.get_mut(self.len..self.len + 10) else {
+            return;
+        };
+        let mut used = 0;
+        for slot in window {
+            used += 1;
+            if n < 0x80 {
+                *slot = n as u8;
+                break;
             }
-            at += 1;
+            *slot = (n as u8) | 0x80;
             n >>= 7;
         }
-        if let Some(slot) = self.stage.get_mut(at) {
-            *slot = n as u8;
-        }
-        self.len = at + 1;
+        self.len += used;
     }
 
     #[inline(always)]

@@ -5,6 +5,9 @@
 //! The crate does no I/O: [`encode`] appends a record to the host's buffer
 //! (the host writes and `fsync`s it), [`Reader`] decodes records from the
 //! host's bytes, and [`Scheduler::replay_journal`] applies them.
+//! [`Scheduler::apply_journaled`] records then applies a [`Command`];
+//! [`Journaled`] ([`Scheduler::journaled`]) does the same for the input
+//! methods a run loop calls most, straight from their arguments.
 //!
 //! # Record format (version 1)
 //!
@@ -45,7 +48,7 @@
 //! record (and, replicated, without a round of consensus). Such an input
 //! is not counted in [`Scheduler::position`], since it was never applied.
 //!
-//! //! # Example
+//! # Example
 //! ```
 //! # use chrono::{DateTime, Utc};
 //! use redial::{Command, Config, Scheduler, journal};
@@ -76,6 +79,9 @@ use crate::scheduler::Scheduler;
 
 mod codec;
 mod crc32c;
+mod journaled;
+
+pub use journaled::Journaled;
 
 /// The record format this build writes and reads.
 pub const JOURNAL_FORMAT: u8 = 1;
@@ -151,10 +157,20 @@ pub struct Record {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn encode(position: u64, command: &Command, out: &mut Vec<u8>) -> Result<usize, JournalError> {
+    append(position, out, |w| codec::put_command(w, command))
+}
+
+/// Appends a record at `position` whose command `put` writes.
+#[inline(always)]
+fn append(
+    position: u64,
+    out: &mut Vec<u8>,
+    put: impl FnOnce(&mut codec::Writer<'_>),
+) -> Result<usize, JournalError> {
     let mut w = codec::Writer::record(out);
     w.u8(JOURNAL_FORMAT);
     w.varint(position);
-    codec::put_command(&mut w, command);
+    put(&mut w);
     let mut too_large = 0;
     w.seal(|payload| {
         let Ok(len) = u32::try_from(payload.len()) else {
