@@ -295,6 +295,7 @@ fn journaled_methods_are_apply_journaled() {
         for (i, command) in reference.commands.iter().enumerate() {
             let mut j = engine.journaled(&mut log);
             let output = match command.clone() {
+                Command::Submit { now, body } => Output::Submitted(j.submit(now, &body).unwrap()),
                 Command::SubmitRequest { now, request } => {
                     Output::Submitted(j.submit_request(now, *request).unwrap())
                 }

@@ -1,5 +1,7 @@
 //! Command streams through the journal, the way a durable host runs them:
-//! every input a `Command` through `apply_journaled`, except a dial or
+//! every input journaled (submits, dials, reports and timeouts through
+//! `Scheduler::journaled`'s methods, the rest as a `Command` through
+//! `apply_journaled`), except a dial or
 //! timeout the engine says is idle (`is_idle_at`), which is answered
 //! without a record and must change nothing. At the end, an engine
 //! recovered from any checkpoint's snapshot plus the journal (and one
@@ -116,7 +118,20 @@ fuzz_target!(|ops: Vec<Op>| {
             assert_eq!(engine.snapshot().to_bytes(), before, "an idle input changed the engine");
             continue;
         }
-        let output = engine.apply_journaled(command, &mut journal).unwrap_or_else(|e| panic!("{e}"));
+        // The common inputs through `Journaled` (the run loop's path), the
+        // rest as commands: recovery below replays both as commands.
+        let mut j = engine.journaled(&mut journal);
+        let output = match command {
+            Command::Submit { now, body } => j.submit(now, &body).map(Output::Submitted),
+            Command::Dial { now, max } => {
+                let mut dispatched = Vec::new();
+                j.dial_into(now, max, &mut dispatched).map(|r| Output::Dialed(r.map(|_| dispatched)))
+            }
+            Command::Report { now, attempt, outcome } => j.report(now, attempt, outcome).map(Output::Done),
+            Command::HandleTimeout { now } => j.handle_timeout(now).map(Output::Done),
+            other => j.apply(other),
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
         if let Output::Submitted(Ok(a)) = &output
             && !a.duplicate
         {

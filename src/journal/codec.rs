@@ -23,11 +23,7 @@ use super::HEADER;
 /// Writes a command's fields.
 pub(super) fn put_command(w: &mut Writer<'_>, c: &Command) {
     match c {
-        Command::Submit { now, body } => {
-            w.u8(1);
-            w.time(*now);
-            w.bytes(body);
-        }
+        Command::Submit { now, body } => put_submit(w, *now, body),
         Command::SubmitRequest { now, request } => put_submit_request(w, *now, request),
         Command::Dial { now, max } => put_dial(w, *now, *max),
         Command::Report {
@@ -95,6 +91,13 @@ pub(super) fn put_command(w: &mut Writer<'_>, c: &Command) {
 // The commands a journaling host sends most, written from their fields so
 // that `Journaled` needs no `Command` (nor its box or output) to record
 // them: the same bytes as `put_command`.
+
+/// [`Command::Submit`]'s fields.
+pub(super) fn put_submit(w: &mut Writer<'_>, now: DateTime<Utc>, body: &[u8]) {
+    w.u8(1);
+    w.time(now);
+    w.bytes(body);
+}
 
 /// [`Command::SubmitRequest`]'s fields.
 pub(super) fn put_submit_request(w: &mut Writer<'_>, now: DateTime<Utc>, request: &CallRequest) {

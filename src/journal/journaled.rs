@@ -80,6 +80,33 @@ impl Journaled<'_> {
         Ok(())
     }
 
+    /// [`Scheduler::submit`], journaled as [`Command::Submit`].
+    ///
+    /// # Errors
+    /// See [`Journaled`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// use redial::{Config, Scheduler};
+    /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let mut engine = Scheduler::new(Config::default())?;
+    /// let mut log = Vec::new();
+    /// let body = br#"{"to_number": "+919876543210", "agent_id": "a"}"#;
+    /// let accepted = engine.journaled(&mut log).submit(now, body)??;
+    /// assert!(!accepted.duplicate);
+    /// assert_eq!(engine.position(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit(
+        &mut self,
+        now: DateTime<Utc>,
+        body: &[u8],
+    ) -> Result<Result<Accepted, Rejection>, JournalError> {
+        self.record(|w| codec::put_submit(w, now, body))?;
+        Ok(self.engine.submit(now, body))
+    }
+
     /// [`Scheduler::submit_request`], journaled as
     /// [`Command::SubmitRequest`].
     ///
