@@ -17,7 +17,13 @@
 //! same run: `redial_policy` (a France-like calling policy on every call,
 //! with the `number-zones` feature) and `redial_journal` (every input
 //! journaled through `Scheduler::journaled`: its record, the one
-//! `apply_journaled` writes for the same `Command`, encoded into a buffer).
+//! `apply_journaled` writes for the same `Command`, encoded into a buffer
+//! that is emptied, as a host writes it out, past
+//! `REDIAL_BENCH_JOURNAL_FLUSH` bytes, 64 KiB by default). The
+//! `journal_paired` design measures the journal's cost in pairs instead:
+//! a plain engine and a journaling one with the same calls run alternate
+//! chunks of 64 attempts; `journal_paired_plain` is the plain engine's
+//! time per attempt, `journal_paired_extra` what journaling adds.
 //!
 //! Peers implement the same cycle with the same outputs (a dispatch with
 //! the same fields, an attempt timeout set and made stale by the report,
@@ -50,6 +56,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -185,7 +192,7 @@ impl Redial {
     /// after the initial submits, as a host would snapshot them).
     fn with_journal(n: usize, w: Workload) -> Redial {
         let mut me = Redial::new(n, w);
-        me.journal = Some(Vec::with_capacity(1 << 17));
+        me.journal = Some(Vec::with_capacity(2 * journal_flush()));
         me
     }
 
@@ -194,7 +201,7 @@ impl Redial {
     /// journal.
     fn journaled(&mut self) -> Option<Journaled<'_>> {
         let buf = self.journal.as_mut()?;
-        if buf.len() > 1 << 16 {
+        if buf.len() > journal_flush() {
             black_box(&buf);
             buf.clear();
         }
@@ -789,6 +796,52 @@ impl<const OUTPUTS: bool> Floor<OUTPUTS> {
     }
 }
 
+/// Bytes a journaling host gathers before it writes them out (and empties
+/// its buffer): `REDIAL_BENCH_JOURNAL_FLUSH`, 64 KiB by default.
+fn journal_flush() -> usize {
+    static FLUSH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *FLUSH.get_or_init(|| {
+        std::env::var("REDIAL_BENCH_JOURNAL_FLUSH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 16)
+    })
+}
+
+/// The journal's cost measured in pairs: `plain` and `journal` (the same
+/// calls, one journaling) run alternate chunks of 64 attempts, each chunk
+/// timed, so that this VM's noise, which moves one line by 15-40% from run
+/// to run, falls on both alike. Returns each one's time for `iters`
+/// attempts. The `journal_paired_plain` line reports the first,
+/// `journal_paired_extra` the difference: the ratio is 1 + extra / plain.
+fn paired(plain: &mut Redial, journal: &mut Redial, iters: u64) -> (Duration, Duration) {
+    let (mut p, mut j) = (Duration::ZERO, Duration::ZERO);
+    let mut left = iters;
+    let mut plain_first = true;
+    while left > 0 {
+        let k = left.min(64);
+        let chunk = |engine: &mut Redial| {
+            let start = Instant::now();
+            for _ in 0..k {
+                engine.cycle();
+            }
+            start.elapsed()
+        };
+        // Alternate which goes first, so neither always finds the caches
+        // as the other left them.
+        if plain_first {
+            p += chunk(plain);
+            j += chunk(journal);
+        } else {
+            j += chunk(journal);
+            p += chunk(plain);
+        }
+        plain_first = !plain_first;
+        left -= k;
+    }
+    (p, j)
+}
+
 fn attempt_cycle(c: &mut Criterion) {
     for w in [Workload::Campaign, Workload::Adversarial] {
         let name = if w == Workload::Campaign {
@@ -823,6 +876,19 @@ fn attempt_cycle(c: &mut Criterion) {
                 let mut engine = Redial::with_journal(n, w);
                 group.bench_function(BenchmarkId::new("redial_journal", n), |b| {
                     b.iter(|| engine.cycle())
+                });
+            }
+            if run("journal_paired") {
+                let mut plain = Redial::new(n, w);
+                let mut journal = Redial::with_journal(n, w);
+                group.bench_function(BenchmarkId::new("journal_paired_plain", n), |b| {
+                    b.iter_custom(|iters| paired(&mut plain, &mut journal, iters).0)
+                });
+                group.bench_function(BenchmarkId::new("journal_paired_extra", n), |b| {
+                    b.iter_custom(|iters| {
+                        let (plain, journal) = paired(&mut plain, &mut journal, iters);
+                        journal.saturating_sub(plain)
+                    })
                 });
             }
             #[cfg(feature = "number-zones")]
