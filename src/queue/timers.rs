@@ -45,17 +45,22 @@ fn bucket_of(key: u64, last: u64) -> usize {
 /// most 64 times, each move a sequential copy; a binary heap instead pays
 /// log2(N) dependent cache misses per operation once it outgrows the cache.
 /// Entries at the minimum instant are sorted by acceptance order into
-/// `current` when the minimum advances. Pushes at or before `last` (a retry
-/// with no gap, restored work) go to the small binary heap `late`.
+/// `current` when the minimum advances. A push at `last` that comes after
+/// all of `current` (a new call due at the same instant as the calls before
+/// it: a campaign uploaded with one start time) is appended to it; other
+/// pushes at or before `last` (a retry with no gap, restored work) go to
+/// the small binary heap `late`.
 ///
 /// Removal is lazy, as in the ready queue. Invariant kept by the owner
 /// calling [`Timers::clean_top`] after every operation: the earliest stored
 /// entry is valid and in `current` or `late`, so [`Timers::peek`] is O(1).
 #[derive(Debug)]
 pub(crate) struct Timers {
-    /// Entries at instant `last`, in reverse pop order (popped from the
-    /// end).
+    /// Entries at instant `last`, in pop order from `head` on (those
+    /// before it are popped; a plain vector and an index are cheaper to
+    /// read at the front than a ring buffer).
     current: Vec<TimerEntry>,
+    head: usize,
     /// Entries at or before `last` pushed after `current` was filled.
     late: BinaryHeap<Reverse<TimerEntry>>,
     /// 65 buckets; bucket 0 stays empty (its entries go to `late`).
@@ -75,6 +80,7 @@ impl Default for Timers {
     fn default() -> Timers {
         Timers {
             current: Vec::new(),
+            head: 0,
             late: BinaryHeap::new(),
             buckets: vec![Vec::new(); 65],
             spare: Vec::new(),
@@ -92,7 +98,15 @@ impl Timers {
         self.live += 1;
         self.stored += 1;
         let key = radix_key(entry.at);
-        if key <= self.last {
+        if key == self.last
+            && self.late.is_empty()
+            && self.current.last().is_some_and(|b| b.seq < entry.seq)
+        {
+            // In order after everything at this instant: without this, each
+            // such push went to `late`, and a bulk upload sharing one start
+            // time rebuilt (and re-sorted) the whole queue again and again.
+            self.current.push(entry);
+        } else if key <= self.last {
             self.late.push(Reverse(entry));
         } else if let Some(b) = self.buckets.get_mut(bucket_of(key, self.last)) {
             b.push(entry);
@@ -103,6 +117,8 @@ impl Timers {
     pub fn forget(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
         self.live = self.live.saturating_sub(1);
         if self.stored > 2 * self.live + 64 {
+            self.current.drain(..self.head);
+            self.head = 0;
             self.current.retain(&valid);
             self.late.retain(|Reverse(e)| valid(e));
             for b in &mut self.buckets {
@@ -116,7 +132,7 @@ impl Timers {
 
     /// Whether the earliest entry is in `late` rather than `current`.
     fn late_first(&self) -> bool {
-        match (self.current.last(), self.late.peek()) {
+        match (self.current.get(self.head), self.late.peek()) {
             (Some(c), Some(Reverse(l))) => l < c,
             (None, _) => true,
             (Some(_), None) => false,
@@ -128,7 +144,7 @@ impl Timers {
         if self.late_first() {
             self.late.peek().map(|Reverse(e)| *e)
         } else {
-            self.current.last().copied()
+            self.current.get(self.head).copied()
         }
     }
 
@@ -136,7 +152,13 @@ impl Timers {
         let entry = if self.late_first() {
             self.late.pop().map(|Reverse(e)| e)
         } else {
-            self.current.pop()
+            let entry = self.current.get(self.head).copied();
+            self.head += 1;
+            if self.head >= self.current.len() {
+                self.current.clear();
+                self.head = 0;
+            }
+            entry
         };
         if entry.is_some() {
             self.stored = self.stored.saturating_sub(1);
@@ -175,7 +197,7 @@ impl Timers {
         }
         self.spare = entries;
         // Stale entries sort anywhere; they are dropped when they surface.
-        self.current.sort_unstable_by_key(|e| Reverse(e.seq));
+        self.current.sort_unstable_by_key(|e| e.seq);
         true
     }
 
@@ -191,7 +213,9 @@ impl Timers {
     fn rebuild(&mut self, valid: impl Fn(&TimerEntry) -> bool) {
         self.rebuilds += 1;
         let mut entries = std::mem::take(&mut self.spare);
-        entries.extend(self.current.drain(..).filter(&valid));
+        entries.extend(self.current.drain(self.head..).filter(&valid));
+        self.current.clear();
+        self.head = 0;
         entries.extend(self.late.drain().map(|Reverse(e)| e).filter(&valid));
         for b in &mut self.buckets {
             entries.extend(b.drain(..).filter(&valid));
@@ -207,7 +231,7 @@ impl Timers {
                     b.push(e);
                 }
             }
-            self.current.sort_unstable_by_key(|e| Reverse(e.seq));
+            self.current.sort_unstable_by_key(|e| e.seq);
         }
         self.spare = entries;
     }
@@ -299,6 +323,29 @@ mod tests {
             .collect();
         assert_eq!(order, vec![(3, 9), (5, 1), (5, 2)]);
         assert_eq!(t.peek(), Some(7));
+    }
+
+    /// A bulk upload with one start time: every push after the first is at
+    /// the current minimum, in acceptance order. They are appended, not
+    /// heaped in `late` and rebuilt (which re-sorted the whole queue each
+    /// time `late` reached a quarter of it).
+    #[test]
+    fn pushes_in_order_at_the_current_instant_are_appended() {
+        let mut t = Timers::default();
+        let all = |_: &TimerEntry| true;
+        for seq in 0..10_000_u64 {
+            t.push(timer(500, seq, u32::try_from(seq).unwrap()));
+            t.clean_top(all);
+        }
+        assert_eq!(t.late_stats(), (0, 0));
+        // One out of order goes to `late` and still pops in its place.
+        t.push(timer(500, 3, 3));
+        assert_eq!(t.late_stats().0, 1);
+        let order: Vec<u64> = std::iter::from_fn(|| t.pop_due(500, all))
+            .map(|e| e.seq)
+            .take(6)
+            .collect();
+        assert_eq!(order, vec![0, 1, 2, 3, 3, 4]);
     }
 
     /// The radix heap against a plain binary heap of (instant, acceptance
