@@ -303,7 +303,8 @@ impl<'a> Writer<'a> {
     #[inline(always)]
     pub fn varint(&mut self, mut n: u64) {
         self.room(10);
-        // Ten bytes of the stage, then no bounds check per byte.
+        // Ten bytes of the stage (there after `room`), then no bounds
+        // check per byte.
         let Some(window) = self.stage.get_mut(self.len..self.len + 10) else {
             return;
         };
