@@ -217,9 +217,9 @@ const STAGE: usize = 64;
 /// stack: a byte costs a store at an index the compiler keeps in a
 /// register, not a vector's length and capacity bookkeeping (which, behind
 /// a `&mut`, it must reload after every byte). The header's room is staged
-/// first, so a record that fits the stage is checksummed there and reaches
-/// the vector in one fixed-size copy; a longer one spills as it goes and
-/// is finished in the vector. [`Writer::seal`] ends the record.
+/// first, so a record that fits the stage reaches the vector in one
+/// fixed-size copy; a longer one spills as it goes. Either is checksummed
+/// in the vector; [`Writer::seal`] ends the record.
 pub(super) struct Writer<'a> {
     out: &'a mut Vec<u8>,
     /// Where the record starts in `out`.
@@ -245,20 +245,21 @@ impl<'a> Writer<'a> {
     /// Ends the record: `header` makes its header from its payload, or
     /// refuses it (`None`: the record is then taken out of the vector).
     /// The record's length, header included.
-    pub fn seal(mut self, header: impl FnOnce(&[u8]) -> Option<[u8; HEADER]>) -> Option<usize> {
-        if !self.spilled {
-            let (head, rest) = self.stage.split_at_mut(HEADER);
-            let payload = rest
-                .get(..self.len.saturating_sub(HEADER))
-                .unwrap_or_default();
-            head.copy_from_slice(&header(payload)?);
-            // The whole stage, then the length cut back: a copy of a known
-            // size is a few moves, a copy of a variable one a call.
+    pub fn seal(&mut self, header: impl FnOnce(&[u8]) -> Option<[u8; HEADER]>) -> Option<usize> {
+        if self.spilled {
+            self.flush();
+        } else {
+            // The whole stage (the header's room in it still zero), then
+            // the length cut back: a copy of a known size is a few moves,
+            // a copy of a variable one a call.
             self.out.extend_from_slice(&self.stage);
             self.out.truncate(self.start + self.len);
-            return Some(self.len);
         }
-        self.flush();
+        // Checksummed in the vector, after the copy: a load wider than the
+        // fresh one-byte stores it reads cannot be forwarded from them and
+        // waits until they reach the cache. The copy waits once; the
+        // checksum's word loads then read the copy's wider stores, which
+        // forward.
         let sealed = self
             .out
             .get(self.start + HEADER..)
