@@ -135,7 +135,78 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// A new call's facts, as admission validated them: [`Call::admitted`]
+/// builds the call straight from these, with no [`CallRecord`] between
+/// (whose number the record would spell out for the call to parse again,
+/// and whose metadata it would copy twice).
+pub(crate) struct NewCall {
+    pub seq: u64,
+    /// The number's digits ([`e164_digits`]).
+    pub number: u64,
+    pub language: Option<Language>,
+    pub metadata: Option<Arc<str>>,
+    pub idempotency_key: Option<Box<str>>,
+    pub tz: Tz,
+    pub window: Option<Window>,
+    pub carry_over: bool,
+    pub retries: u8,
+    pub gaps: Gaps,
+    pub priority: i8,
+    pub due: i64,
+    pub occurrence_end: Option<i64>,
+    pub expires: Option<i64>,
+}
+
 impl Call {
+    /// A new call, waiting for its first attempt; `lane` is filled in by
+    /// the engine.
+    ///
+    /// # Errors
+    /// A message when the facts break a rule requests obey (number,
+    /// retries).
+    pub fn admitted(n: NewCall) -> Result<Call, String> {
+        if n.number == 0 {
+            return Err(format!("call {} has an invalid to_number", n.seq));
+        }
+        if n.retries > MAX_RETRIES {
+            return Err(format!("call {} has too many retries", n.seq));
+        }
+        let (gap, gap_list) = match n.gaps {
+            Gaps::Every(g) => (g, None),
+            Gaps::List(list) => (0, Some(list)),
+        };
+        let extra = Extra {
+            metadata: n.metadata,
+            idempotency_key: n.idempotency_key,
+            gap_list,
+            expires: n.expires,
+        };
+        let mut call = Call {
+            seq: n.seq,
+            due: n.due,
+            occurrence_end: 0,
+            timer: 0,
+            number: n.number,
+            agent: 0,
+            batch: 0,
+            lane: 0,
+            rules: 0,
+            extra: (extra != Extra::default()).then(|| Box::new(extra)),
+            window: Window::pack(n.window),
+            tz: n.tz,
+            gap,
+            attempt: 1,
+            retries: n.retries,
+            priority: n.priority,
+            language: n.language,
+            state: CallState::Waiting,
+            flags: 0,
+        };
+        call.set_flag(CARRY_OVER, n.carry_over);
+        call.set_occurrence_end(n.occurrence_end);
+        Ok(call)
+    }
+
     /// The compact form of a record; `lane` is filled in by the engine.
     ///
     /// # Errors
@@ -144,54 +215,35 @@ impl Call {
     pub fn from_record(r: CallRecord) -> Result<Call, String> {
         let number = e164_digits(&r.to_number)
             .ok_or_else(|| format!("call {} has an invalid to_number", r.seq))?;
-        if r.retries > MAX_RETRIES {
-            return Err(format!("call {} has too many retries", r.seq));
-        }
         let attempt = u8::try_from(r.attempt)
             .ok()
-            .filter(|a| *a >= 1 && *a <= r.retries + 1)
+            .filter(|a| *a >= 1 && *a <= r.retries.saturating_add(1))
             .ok_or_else(|| format!("call {} has attempt {} out of range", r.seq, r.attempt))?;
-        let (gap, gap_list) = match r.gaps {
-            Gaps::Every(g) => (g, None),
-            Gaps::List(list) => (0, Some(list)),
-        };
-        let extra = Extra {
-            metadata: r.metadata.map(Arc::from),
-            idempotency_key: r.idempotency_key,
-            gap_list,
-            expires: r.expires,
-        };
-        let mut call = Call {
-            seq: r.seq,
-            due: r.due,
-            occurrence_end: 0,
-            timer: 0,
-            number,
-            agent: r.agent,
-            batch: r.batch,
-            lane: 0,
-            rules: 0,
-            extra: (extra != Extra::default()).then(|| Box::new(extra)),
-            window: Window::pack(r.window),
-            tz: r.tz,
-            gap,
-            attempt,
-            retries: r.retries,
-            priority: r.priority,
-            language: r.language,
-            state: r.state,
-            flags: 0,
-        };
-        call.set_flag(CARRY_OVER, r.carry_over);
         if r.cancel_requested && r.suppress_requested {
             return Err(format!(
                 "call {} has both a cancel and a suppression pending",
                 r.seq
             ));
         }
+        let mut call = Call::admitted(NewCall {
+            seq: r.seq,
+            number,
+            language: r.language,
+            metadata: r.metadata.map(Arc::from),
+            idempotency_key: r.idempotency_key,
+            tz: r.tz,
+            window: r.window,
+            carry_over: r.carry_over,
+            retries: r.retries,
+            gaps: r.gaps,
+            priority: r.priority,
+            due: r.due,
+            occurrence_end: r.occurrence_end,
+            expires: r.expires,
+        })?;
+        (call.agent, call.batch, call.attempt, call.state) = (r.agent, r.batch, attempt, r.state);
         call.set_flag(CANCEL_REQUESTED, r.cancel_requested);
         call.set_flag(SUPPRESS_REQUESTED, r.suppress_requested);
-        call.set_occurrence_end(r.occurrence_end);
         call.set_timer_at(r.timer);
         Ok(call)
     }

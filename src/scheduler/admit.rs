@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::plan::Rules;
-use super::registry::NO_BATCH;
 use super::store::IdempotencyEntry;
 use super::{Accepted, Scheduler};
-use crate::call::{Call, CallRecord, CallState};
+use std::sync::Arc;
+
+use crate::call::{Call, NewCall};
 use crate::event::{CallId, Event, EventKind};
 use crate::number::e164_digits;
 use crate::policy::calendar::{HORIZON_DAYS, RuleSet};
@@ -138,16 +139,14 @@ impl Scheduler {
             return Err(Rejection::bad_body(why));
         }
         let seq = self.calls.next_seq();
-        // The compact record is made first, so that should it refuse the
-        // (validated) request, the engine has not changed.
-        let record = CallRecord {
+        // The call is made first, so that should it refuse the (validated)
+        // request, the engine has not changed.
+        let mut call = Call::admitted(NewCall {
             seq,
-            slot: None,
-            to_number: req.to_number.into(),
-            agent: 0,
-            batch: NO_BATCH,
+            number,
             language: req.language,
-            metadata: req.metadata.filter(|m| m != "{}").map(Into::into),
+            metadata: req.metadata.filter(|m| m != "{}").map(Arc::from),
+            idempotency_key: req.idempotency_key.as_deref().map(Into::into),
             tz,
             window,
             carry_over: req.carry_over,
@@ -157,19 +156,11 @@ impl Scheduler {
                 .or_else(|| Gaps::every(self.config.default_retry_gap_minutes))
                 .unwrap_or(Gaps::Every(0)),
             priority: req.priority,
-            idempotency_key: req.idempotency_key.as_deref().map(Into::into),
-            state: CallState::Waiting,
-            attempt: 1,
             due,
             occurrence_end,
-            timer: None,
-            cancel_requested: false,
-            suppress_requested: false,
-            zones: Vec::new(),
-            policies: Vec::new(),
             expires,
-        };
-        let mut call = Call::from_record(record).map_err(Rejection::bad_body)?;
+        })
+        .map_err(Rejection::bad_body)?;
         call.rules = set;
         self.calls.take_seq();
         let member = self
