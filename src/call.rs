@@ -158,8 +158,9 @@ pub(crate) struct NewCall {
 }
 
 impl Call {
-    /// A new call, waiting for its first attempt; `lane` is filled in by
-    /// the engine.
+    /// A new call, waiting for its first attempt; its agent, batch and
+    /// lane are filled in by the caller (admission from the registry, a
+    /// restore from the record).
     ///
     /// # Errors
     /// A message when the facts break a rule requests obey (number,

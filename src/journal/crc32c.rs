@@ -63,9 +63,8 @@ pub(crate) fn extend(mut crc: u32, bytes: &[u8]) -> u32 {
 
 /// Extends `crc` over the low `n` bytes of `word` (little-endian, `n` at
 /// most 8): "slicing by `n`", so the `n` table lookups are independent of
-/// each other instead of one chain through all the bytes. The journal's
-/// writer checksums the words it gathered with this, without reading back
-/// bytes it just stored.
+/// each other instead of one chain through all the bytes: [`extend`]'s
+/// step, and its last bytes'.
 #[inline(always)]
 pub(crate) fn extend_word(crc: u32, word: u64, n: u32) -> u32 {
     let c = !crc;
@@ -129,7 +128,7 @@ mod tests {
             if let Ok(word) = <[u8; 4]>::try_from(bytes.as_slice()) {
                 assert_eq!(checksum_u32(u32::from_le_bytes(word)), reference(&bytes));
             }
-            // Word by word, as the journal's writer checksums a record.
+            // Word by word, with a short last word, as `extend` steps.
             let mut crc = 0;
             for chunk in bytes.chunks(8) {
                 let mut word = [0_u8; 8];

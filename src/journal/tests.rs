@@ -133,7 +133,7 @@ fn every_command_round_trips() {
 }
 
 /// The writer stages 64 bytes, header included, before it spills into the
-/// vector, and checksums words: records of every length across those
+/// vector, where it checksums the record: records of every length across those
 /// boundaries, and varints of every width, must be byte for byte what a
 /// plain byte-at-a-time encoder writes, and decode.
 #[test]

@@ -6,14 +6,14 @@
 //! and queueing an accepted call: its record, its registry membership, its
 //! idempotency key, and its first timer or its place in the ready queue.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::plan::Rules;
 use super::store::IdempotencyEntry;
 use super::{Accepted, Scheduler};
-use std::sync::Arc;
-
 use crate::call::{Call, NewCall};
 use crate::event::{CallId, Event, EventKind};
 use crate::number::e164_digits;
