@@ -85,8 +85,9 @@ impl Scheduler {
         canonical: Value,
     ) -> Result<Accepted, Rejection> {
         let window = req.window()?;
-        let (set, tz) = self.rules_for(&req);
+        // Validated, so it parses; 0 would make `Call::admitted` refuse it.
         let number = e164_digits(&req.to_number).unwrap_or(0);
+        let (set, tz) = self.rules_for(&req, number);
         if let Some(until) = self.numbers.suppressed(number, now) {
             return Err(Rejection {
                 status: 403,
@@ -193,14 +194,14 @@ impl Scheduler {
     }
 
     /// The rule set of a request (its zones and policies, policy.md 2)
-    /// and its primary zone.
-    fn rules_for(&mut self, req: &CallRequest) -> (u32, chrono_tz::Tz) {
+    /// and its primary zone; `number` is its number's digits.
+    fn rules_for(&mut self, req: &CallRequest, number: u64) -> (u32, chrono_tz::Tz) {
         #[cfg(feature = "number-zones")]
         {
             // A campaign submits the same numbers over and over: remember.
-            let key = e164_digits(&req.to_number).map(|digits| {
+            let key = (number != 0).then(|| {
                 let policy = req.policy.as_deref().and_then(|n| self.policy_index(n));
-                (digits, policy, req.timezone)
+                (number, policy, req.timezone)
             });
             if let Some(found) = key.and_then(|k| self.zone_memo.rules(&k)) {
                 return found;
@@ -212,7 +213,11 @@ impl Scheduler {
             found
         }
         #[cfg(not(feature = "number-zones"))]
-        self.compute_rules(req)
+        {
+            // The memo is keyed by number only with zones from numbers.
+            let _ = number;
+            self.compute_rules(req)
+        }
     }
 
     /// [`Scheduler::rules_for`], computed.
