@@ -1,10 +1,13 @@
 //! A live call's record (private): compact in memory, explicit in snapshots.
 //!
-//! Millions of calls wait at once, so the in-memory [`Call`] is 80 bytes:
+//! Millions of calls wait at once, so the in-memory [`Call`] is 64 bytes:
 //! the number as an integer (E.164 is `+` and at most 15 digits, no leading
-//! zero, so the digits round-trip exactly), optional instants as a value
-//! plus a flag bit, the window packed into 32 bits, and the rarely present
-//! fields (metadata, idempotency key, a list of gaps) behind one pointer.
+//! zero, so the digits round-trip exactly) sharing a word with the small
+//! counters and flags, the retry gap in the bits the sequence number does
+//! not use, optional instants as a value with a sentinel for none, the
+//! window packed into 32 bits, the agent and batch left to the lane (which
+//! names both), and the rarely present fields (metadata, idempotency key,
+//! a list of gaps) behind one pointer.
 //! Snapshots use [`CallRecord`], the same facts spelled out, so the file
 //! format does not follow the memory layout.
 
@@ -15,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::number::PhoneNumber;
 use crate::number::e164_digits;
-use crate::queue::{LaneId, ReadyKey};
+use crate::queue::{LaneId, MAX_SEQ, ReadyKey};
 use crate::request::Language;
 use crate::retry::{Gaps, MAX_RETRIES};
 use crate::window::Window;
@@ -43,11 +46,42 @@ impl std::fmt::Display for CallState {
     }
 }
 
-const CARRY_OVER: u8 = 1;
-const CANCEL_REQUESTED: u8 = 2;
-const HAS_END: u8 = 4;
-const HAS_TIMER: u8 = 8;
-const SUPPRESS_REQUESTED: u8 = 16;
+/// A bit field of a packed word: (lowest bit, width).
+type Field = (u32, u32);
+
+/// `Call::seq_gap`: the sequence number, at most [`MAX_SEQ`], and the gap
+/// between attempts in minutes.
+const SEQ: Field = (0, 48);
+const GAP: Field = (48, 16);
+/// `Call::packed`: the number's digits (below 10^15 < 2^50), the attempt
+/// (at most 11) and retries (at most 10), the state and three flags.
+const NUMBER: Field = (0, 50);
+const ATTEMPT: Field = (50, 4);
+const RETRIES: Field = (54, 4);
+const STATE: Field = (58, 2);
+const CARRY_OVER: Field = (60, 1);
+const CANCEL_REQUESTED: Field = (61, 1);
+const SUPPRESS_REQUESTED: Field = (62, 1);
+
+const _: () = assert!(MAX_SEQ < 1 << 48);
+const _: () = assert!(MAX_RETRIES < 15);
+
+/// An optional instant's "none": engine instants lie within a few years
+/// of [`crate::time::MIN_TIME`]..=[`crate::time::MAX_TIME`], far above it.
+const NONE: i64 = i64::MIN;
+
+fn get(word: u64, (shift, width): Field) -> u64 {
+    word >> shift & ((1 << width) - 1)
+}
+
+fn put(word: &mut u64, (shift, width): Field, value: u64) {
+    let mask = ((1 << width) - 1) << shift;
+    *word = *word & !mask | value << shift & mask;
+}
+
+fn optional(at: i64) -> Option<i64> {
+    (at != NONE).then_some(at)
+}
 
 /// Fields most calls do not have.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,31 +94,29 @@ struct Extra {
     expires: Option<i64>,
 }
 
-/// A live call as the engine keeps it.
+/// A live call as the engine keeps it: 64 bytes, a cache line.
 #[derive(Clone, Debug)]
 pub(crate) struct Call {
-    pub seq: u64,
+    /// [`SEQ`] and [`GAP`].
+    seq_gap: u64,
     pub due: i64,
+    /// End of the bound window occurrence, or [`NONE`].
     occurrence_end: i64,
+    /// The pending timer's instant, or [`NONE`].
     timer: i64,
-    number: u64,
-    pub agent: u32,
-    pub batch: u32,
+    /// [`NUMBER`], [`ATTEMPT`], [`RETRIES`], [`STATE`] and the flags.
+    packed: u64,
     /// Derived on restore: lanes are numbered in the order they are made.
+    /// The lane names the call's agent and batch (the registry's lane
+    /// table), so the call does not keep them too.
     pub lane: LaneId,
     /// Its zones and policies: a rule set of the engine's calendar.
     pub rules: u32,
     extra: Option<Box<Extra>>,
     window: u32,
     pub tz: Tz,
-    gap: u16,
-    /// The pending or in-flight attempt (1-based, at most 11).
-    attempt: u8,
-    pub retries: u8,
     pub priority: i8,
     pub language: Option<Language>,
-    pub state: CallState,
-    flags: u8,
 }
 
 /// A live call as a snapshot spells it.
@@ -158,15 +190,17 @@ pub(crate) struct NewCall {
 }
 
 impl Call {
-    /// A new call, waiting for its first attempt; its agent, batch and
-    /// lane are filled in by the caller (admission from the registry, a
-    /// restore from the record).
+    /// A new call, waiting for its first attempt; its lane is filled in
+    /// by the caller (from the registry).
     ///
     /// # Errors
     /// A message when the facts break a rule requests obey (number,
     /// retries).
     pub fn admitted(n: NewCall) -> Result<Call, String> {
-        if n.number == 0 {
+        if n.seq > MAX_SEQ {
+            return Err(format!("call {} has a sequence number out of range", n.seq));
+        }
+        if n.number == 0 || get(n.number, NUMBER) != n.number {
             return Err(format!("call {} has an invalid to_number", n.seq));
         }
         if n.retries > MAX_RETRIES {
@@ -182,28 +216,28 @@ impl Call {
             gap_list,
             expires: n.expires,
         };
+        let (mut seq_gap, mut packed) = (0, 0);
+        put(&mut seq_gap, SEQ, n.seq);
+        put(&mut seq_gap, GAP, u64::from(gap));
+        put(&mut packed, NUMBER, n.number);
+        put(&mut packed, ATTEMPT, 1);
+        put(&mut packed, RETRIES, u64::from(n.retries));
+        put(&mut packed, CARRY_OVER, u64::from(n.carry_over));
         let mut call = Call {
-            seq: n.seq,
+            seq_gap,
             due: n.due,
-            occurrence_end: 0,
-            timer: 0,
-            number: n.number,
-            agent: 0,
-            batch: 0,
+            occurrence_end: NONE,
+            timer: NONE,
+            packed,
             lane: 0,
             rules: 0,
             extra: (extra != Extra::default()).then(|| Box::new(extra)),
             window: Window::pack(n.window),
             tz: n.tz,
-            gap,
-            attempt: 1,
-            retries: n.retries,
             priority: n.priority,
             language: n.language,
-            state: CallState::Waiting,
-            flags: 0,
         };
-        call.set_flag(CARRY_OVER, n.carry_over);
+        call.set_state(CallState::Waiting);
         call.set_occurrence_end(n.occurrence_end);
         Ok(call)
     }
@@ -242,36 +276,46 @@ impl Call {
             occurrence_end: r.occurrence_end,
             expires: r.expires,
         })?;
-        (call.agent, call.batch, call.attempt, call.state) = (r.agent, r.batch, attempt, r.state);
-        call.set_flag(CANCEL_REQUESTED, r.cancel_requested);
-        call.set_flag(SUPPRESS_REQUESTED, r.suppress_requested);
+        put(&mut call.packed, ATTEMPT, u64::from(attempt));
+        call.set_state(r.state);
+        put(
+            &mut call.packed,
+            CANCEL_REQUESTED,
+            u64::from(r.cancel_requested),
+        );
+        put(
+            &mut call.packed,
+            SUPPRESS_REQUESTED,
+            u64::from(r.suppress_requested),
+        );
         call.set_timer_at(r.timer);
         Ok(call)
     }
 
-    /// The record a snapshot writes.
-    pub fn to_record(&self) -> CallRecord {
+    /// The record a snapshot writes, naming the call's agent and batch by
+    /// their numbers in the snapshot's lists.
+    pub fn to_record(&self, agent: u32, batch: u32) -> CallRecord {
         let extra = self.extra.as_deref();
         CallRecord {
-            seq: self.seq,
+            seq: self.seq(),
             slot: None,
             to_number: self.to_number().as_str().into(),
-            agent: self.agent,
-            batch: self.batch,
+            agent,
+            batch,
             language: self.language,
             metadata: extra.and_then(|e| e.metadata.as_deref()).map(Into::into),
             tz: self.tz,
             window: self.window(),
             carry_over: self.carry_over(),
-            retries: self.retries,
+            retries: self.retries(),
             gaps: match extra.and_then(|e| e.gap_list.clone()) {
                 Some(list) => Gaps::List(list),
-                None => Gaps::Every(self.gap),
+                None => Gaps::Every(self.gap()),
             },
             priority: self.priority,
             idempotency_key: extra.and_then(|e| e.idempotency_key.clone()),
-            state: self.state,
-            attempt: u32::from(self.attempt),
+            state: self.state(),
+            attempt: self.attempt(),
             due: self.due,
             occurrence_end: self.occurrence_end(),
             timer: self.timer(),
@@ -287,18 +331,49 @@ impl Call {
         ReadyKey {
             priority: self.priority,
             due: self.due,
-            seq: self.seq,
+            seq: self.seq(),
         }
+    }
+
+    /// The sequence number: the call's place in acceptance order.
+    pub fn seq(&self) -> u64 {
+        get(self.seq_gap, SEQ)
+    }
+
+    pub fn state(&self) -> CallState {
+        match get(self.packed, STATE) {
+            0 => CallState::Waiting,
+            1 => CallState::Ready,
+            _ => CallState::InFlight,
+        }
+    }
+
+    pub fn set_state(&mut self, state: CallState) {
+        let bits = match state {
+            CallState::Waiting => 0,
+            CallState::Ready => 1,
+            CallState::InFlight => 2,
+        };
+        put(&mut self.packed, STATE, bits);
+    }
+
+    /// How many retries the call may make after its first attempt.
+    pub fn retries(&self) -> u8 {
+        u8::try_from(get(self.packed, RETRIES)).unwrap_or(MAX_RETRIES)
+    }
+
+    fn gap(&self) -> u16 {
+        u16::try_from(get(self.seq_gap, GAP)).unwrap_or(u16::MAX)
     }
 
     /// The number's digits (E.164 without the `+`).
     pub fn number(&self) -> u64 {
-        self.number
+        get(self.packed, NUMBER)
     }
 
     /// The number in E.164 form.
     pub fn to_number(&self) -> PhoneNumber {
-        PhoneNumber::from_digits(self.number)
+        PhoneNumber::from_digits(self.number())
     }
 
     pub fn metadata(&self) -> Option<&Arc<str>> {
@@ -315,7 +390,7 @@ impl Call {
     pub fn gap_after(&self, attempt: u32) -> u32 {
         match self.extra.as_deref().and_then(|e| e.gap_list.as_deref()) {
             Some(list) => Gaps::list_gap_after(list, attempt),
-            None => u32::from(self.gap),
+            None => u32::from(self.gap()),
         }
     }
 
@@ -323,14 +398,16 @@ impl Call {
         Window::unpack(self.window)
     }
 
+    /// The pending or in-flight attempt (1-based, at most 11).
     pub fn attempt(&self) -> u32 {
-        u32::from(self.attempt)
+        // Four bits: the conversion cannot fail.
+        u32::try_from(get(self.packed, ATTEMPT)).unwrap_or(0)
     }
 
     /// The last attempt handed out (the one in flight, or the one before
     /// the pending one); `None` before the first dial.
     pub fn current_attempt(&self) -> Option<u32> {
-        match self.state {
+        match self.state() {
             CallState::InFlight => Some(self.attempt()),
             CallState::Waiting | CallState::Ready => {
                 self.attempt().checked_sub(1).filter(|a| *a > 0)
@@ -339,34 +416,39 @@ impl Call {
     }
 
     pub fn next_attempt(&mut self) {
-        self.attempt = self.attempt.saturating_add(1);
+        let next = get(self.packed, ATTEMPT).saturating_add(1);
+        debug_assert!(
+            next <= u64::from(MAX_RETRIES) + 1,
+            "attempt past the retries"
+        );
+        put(&mut self.packed, ATTEMPT, next);
     }
 
     pub fn carry_over(&self) -> bool {
-        self.flags & CARRY_OVER != 0
+        get(self.packed, CARRY_OVER) != 0
     }
 
     pub fn cancel_requested(&self) -> bool {
-        self.flags & CANCEL_REQUESTED != 0
+        get(self.packed, CANCEL_REQUESTED) != 0
     }
 
     /// Asks for the in-flight attempt's end to cancel the call, unless a
     /// suppression asked first (the first decides).
     pub fn request_cancel(&mut self) {
         if !self.suppress_requested() {
-            self.set_flag(CANCEL_REQUESTED, true);
+            put(&mut self.packed, CANCEL_REQUESTED, 1);
         }
     }
 
     pub fn suppress_requested(&self) -> bool {
-        self.flags & SUPPRESS_REQUESTED != 0
+        get(self.packed, SUPPRESS_REQUESTED) != 0
     }
 
     /// Asks for the in-flight attempt's end to end the call `suppressed`,
     /// unless a cancel asked first.
     pub fn request_suppress(&mut self) {
         if !self.cancel_requested() {
-            self.set_flag(SUPPRESS_REQUESTED, true);
+            put(&mut self.packed, SUPPRESS_REQUESTED, 1);
         }
     }
 
@@ -376,30 +458,22 @@ impl Call {
     }
 
     pub fn occurrence_end(&self) -> Option<i64> {
-        (self.flags & HAS_END != 0).then_some(self.occurrence_end)
+        optional(self.occurrence_end)
     }
 
     pub fn set_occurrence_end(&mut self, end: Option<i64>) {
-        self.occurrence_end = end.unwrap_or(0);
-        self.set_flag(HAS_END, end.is_some());
+        debug_assert!(end != Some(NONE), "an instant out of the engine's range");
+        self.occurrence_end = end.unwrap_or(NONE);
     }
 
     /// The pending timer's instant, if any.
     pub fn timer(&self) -> Option<i64> {
-        (self.flags & HAS_TIMER != 0).then_some(self.timer)
+        optional(self.timer)
     }
 
     pub fn set_timer_at(&mut self, at: Option<i64>) {
-        self.timer = at.unwrap_or(0);
-        self.set_flag(HAS_TIMER, at.is_some());
-    }
-
-    fn set_flag(&mut self, flag: u8, on: bool) {
-        if on {
-            self.flags |= flag;
-        } else {
-            self.flags &= !flag;
-        }
+        debug_assert!(at != Some(NONE), "an instant out of the engine's range");
+        self.timer = at.unwrap_or(NONE);
     }
 }
 
@@ -454,13 +528,19 @@ mod tests {
 
     #[test]
     fn compact_record_is_small() {
-        assert!(size_of::<Call>() <= 80, "{}", size_of::<Call>());
+        assert_eq!(size_of::<Call>(), 64);
+        assert_eq!(size_of::<Option<Call>>(), 64);
     }
 
     #[test]
     fn records_round_trip() {
         let r = record();
-        assert_eq!(Call::from_record(r.clone()).unwrap().to_record(), r);
+        assert_eq!(
+            Call::from_record(r.clone())
+                .unwrap()
+                .to_record(r.agent, r.batch),
+            r
+        );
         let plain = CallRecord {
             language: None,
             metadata: None,
@@ -470,7 +550,7 @@ mod tests {
             idempotency_key: None,
             attempt: 1,
             occurrence_end: None,
-            timer: Some(i64::MIN),
+            timer: Some(crate::time::MIN_TIME),
             cancel_requested: false,
             expires: None,
             to_number: "+123456789012345".into(),
@@ -479,7 +559,7 @@ mod tests {
         let call = Call::from_record(plain.clone()).unwrap();
         assert!(call.extra.is_none());
         assert_eq!(call.gap_after(9), 30);
-        assert_eq!(call.to_record(), plain);
+        assert_eq!(call.to_record(plain.agent, plain.batch), plain);
     }
 
     #[test]

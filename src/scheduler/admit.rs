@@ -167,7 +167,7 @@ impl Scheduler {
         let member = self
             .registry
             .join(&req.agent_id, req.batch_id.as_deref(), &mut self.ready);
-        (call.agent, call.batch, call.lane) = (member.agent, member.batch, member.lane);
+        call.lane = member.lane;
         let slot = self.calls.insert(call);
         if let Some(key) = &req.idempotency_key {
             self.calls.remember_key(

@@ -63,7 +63,7 @@ impl Scheduler {
             return;
         };
         call.set_timer_at(None);
-        match call.state {
+        match call.state() {
             CallState::Waiting => self.make_ready(slot),
             CallState::Ready => self.ready_ended(slot, at),
             CallState::InFlight => {
@@ -82,9 +82,10 @@ impl Scheduler {
             debug_assert!(false, "make_ready on an empty slot");
             return;
         };
-        call.state = CallState::Ready;
-        let (lane, key, batch) = (call.lane, call.ready_key(), call.batch);
+        call.set_state(CallState::Ready);
+        let (lane, key) = (call.lane, call.ready_key());
         let (rules, bound, due) = (Rules::of(call), call.occurrence_end(), call.due);
+        let batch = self.registry.membership(lane).batch;
         self.registry.ready_changed(batch, true);
         self.ready.push(lane, key, slot);
         let until = self.ready_until(&rules, bound, due);
@@ -100,11 +101,12 @@ impl Scheduler {
             debug_assert!(false, "a ready call's timer names an empty slot");
             return;
         };
-        call.state = CallState::Waiting;
-        let (lane, batch) = (call.lane, call.batch);
+        call.set_state(CallState::Waiting);
+        let lane = call.lane;
         let (rules, bound) = (Rules::of(call), call.occurrence_end());
         let calls = &self.calls;
         self.ready.forget(lane, |s, k| calls.ready_is_current(s, k));
+        let batch = self.registry.membership(lane).batch;
         self.registry.ready_changed(batch, false);
         if rules.expires.is_some_and(|e| at >= e) {
             return self.end_call(slot, at, expired(ExpireReason::Lifetime));
@@ -163,7 +165,7 @@ impl Scheduler {
         };
         let had = call.timer().is_some();
         call.set_timer_at(at);
-        let seq = call.seq;
+        let seq = call.seq();
         let Some(generation) = self.calls.next_generation(slot) else {
             debug_assert!(false, "a live call's slot has a timer generation");
             return;

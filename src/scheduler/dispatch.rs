@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::Scheduler;
 use super::clock::expired;
 use super::plan::{Place, Rules};
+use super::registry::Membership;
 use crate::call::CallState;
 use crate::event::{CallId, DeferReason, Dispatch, EventKind, ExpireReason, OpError};
 use crate::policy::MaxAttempts;
@@ -90,8 +91,9 @@ impl Scheduler {
             debug_assert!(false, "hold_back on an empty slot");
             return;
         };
-        call.state = CallState::Waiting;
-        let (rules, bound, batch) = (Rules::of(call), call.occurrence_end(), call.batch);
+        call.set_state(CallState::Waiting);
+        let (rules, bound, lane) = (Rules::of(call), call.occurrence_end(), call.lane);
+        let batch = self.registry.membership(lane).batch;
         self.registry.ready_changed(batch, false);
         match self.place(&rules, bound, free_at) {
             Place::At { due, .. } if rules.expires.is_some_and(|e| due >= e) => {
@@ -138,10 +140,10 @@ impl Scheduler {
             debug_assert!(false, "the ready queue handed out an empty slot");
             return None;
         };
-        call.state = CallState::InFlight;
-        let (agent, batch, attempt) = (call.agent, call.batch, call.attempt());
+        call.set_state(CallState::InFlight);
+        let (lane, attempt) = (call.lane, call.attempt());
         let (call_id, to_number, language) = (
-            CallId::stored(call.seq, slot),
+            CallId::stored(call.seq(), slot),
             call.to_number(),
             call.language,
         );
@@ -149,6 +151,7 @@ impl Scheduler {
         let number = call.number();
         self.numbers.record(number, now);
         self.set_timer(slot, Some(now.saturating_add(timeout)));
+        let Membership { agent, batch, .. } = self.registry.membership(lane);
         let agent_id = self.registry.start_attempt(agent, batch, &mut self.ready);
         debug_assert!(agent_id.is_some(), "a live call's agent is known");
         let batch_id = self.registry.batch(batch).map(|b| Arc::clone(&b.name));

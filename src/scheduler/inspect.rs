@@ -180,7 +180,7 @@ impl Scheduler {
     /// ```
     pub fn batch_calls(&self, batch: &str) -> Vec<CallInfo> {
         match self.registry.batch_id(batch) {
-            Some(b) => self.calls_where(|c| c.batch == b),
+            Some(b) => self.calls_where(|c| self.registry.membership(c.lane).batch == b),
             None => Vec::new(),
         }
     }
@@ -306,7 +306,7 @@ impl Scheduler {
             .calls
             .iter()
             .filter(|(_, c)| keep(c))
-            .map(|(slot, c)| (c.seq, slot))
+            .map(|(slot, c)| (c.seq(), slot))
             .collect();
         found.sort_unstable();
         found
@@ -316,9 +316,10 @@ impl Scheduler {
     }
 
     fn info(&self, slot: Slot, c: &Call) -> CallInfo {
+        let member = self.registry.membership(c.lane);
         CallInfo {
-            call: CallId::stored(c.seq, slot),
-            state: c.state,
+            call: CallId::stored(c.seq(), slot),
+            state: c.state(),
             attempt: c.attempt(),
             due: instant(c.due),
             occurrence_end: c.occurrence_end().map(instant),
@@ -340,14 +341,17 @@ impl Scheduler {
                 .unwrap_or_default(),
             expires: c.expires().map(instant),
             carry_over: c.carry_over(),
-            batch_id: self.registry.batch(c.batch).map(|b| Arc::clone(&b.name)),
+            batch_id: self
+                .registry
+                .batch(member.batch)
+                .map(|b| Arc::clone(&b.name)),
             agent_id: self
                 .registry
-                .agent(c.agent)
+                .agent(member.agent)
                 .map_or_else(|| Arc::from(""), |a| Arc::clone(&a.name)),
             to_number: c.to_number(),
             priority: c.priority,
-            retries_left: (u32::from(c.retries) + 1).saturating_sub(c.attempt()),
+            retries_left: (u32::from(c.retries()) + 1).saturating_sub(c.attempt()),
             cancel_requested: c.cancel_requested(),
         }
     }

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use super::Scheduler;
-use super::registry::Membership;
 use crate::call::CallState;
 use crate::time::MAX_TIME;
 
@@ -29,23 +28,24 @@ impl Scheduler {
         let mut ready_by_lane: BTreeMap<u32, usize> = BTreeMap::new();
         let mut timers = 0;
         for (slot, c) in self.calls.iter() {
-            let id = format!("call-{}-{slot}", c.seq);
+            let id = format!("call-{}-{slot}", c.seq());
             if self.calendar.set(c.rules).is_none() {
                 return Err(format!("{id} names no rule set"));
             }
             if c.expires()
-                .is_some_and(|e| c.state == CallState::Waiting && c.due >= e)
+                .is_some_and(|e| c.state() == CallState::Waiting && c.due >= e)
             {
                 return Err(format!(
                     "{id} waits for a due at or after its lifetime's end"
                 ));
             }
-            members.push(Membership::of(c));
-            let expected_timer = match c.state {
+            let member = self.registry.membership(c.lane);
+            members.push(member);
+            let expected_timer = match c.state() {
                 CallState::Waiting => Some(c.due),
                 CallState::Ready => {
                     *ready_by_lane.entry(c.lane).or_default() += 1;
-                    ready_batches.push(c.batch);
+                    ready_batches.push(member.batch);
                     // The end of its permitted time: no later than its
                     // occurrence's end or its lifetime's.
                     let limit = [c.occurrence_end(), c.expires()]
@@ -65,18 +65,18 @@ impl Scheduler {
                     c.timer()
                 }
                 CallState::InFlight => {
-                    flying.push((c.agent, c.batch));
+                    flying.push((member.agent, member.batch));
                     c.timer()
                 }
             };
-            if c.state == CallState::InFlight && c.timer().is_none() {
+            if c.state() == CallState::InFlight && c.timer().is_none() {
                 return Err(format!("{id} is in flight with no timeout"));
             }
             let expected_timer = expected_timer.map(|t| t.min(MAX_TIME));
             if c.timer() != expected_timer {
                 return Err(format!(
                     "{id} ({:?}) has timer {:?}, expected {expected_timer:?}",
-                    c.state,
+                    c.state(),
                     c.timer()
                 ));
             }
@@ -88,7 +88,7 @@ impl Scheduler {
                 ));
             }
             timers += usize::from(c.timer().is_some());
-            if c.cancel_requested() && c.state != CallState::InFlight {
+            if c.cancel_requested() && c.state() != CallState::InFlight {
                 return Err(format!("{id} is not in flight but has a cancel requested"));
             }
         }

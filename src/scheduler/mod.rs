@@ -241,7 +241,7 @@ impl Scheduler {
         self.calls
             .find(call)
             .and_then(|s| self.calls.get(s))
-            .map(|c| c.state)
+            .map(|c| c.state())
     }
 
     // ---- inputs -------------------------------------------------------
@@ -563,10 +563,17 @@ impl Scheduler {
             debug_assert!(false, "an event about an empty slot");
             return;
         };
-        let mut event = Event::new(instant(at), Some(CallId::stored(c.seq, slot)), kind);
+        let mut event = Event::new(instant(at), Some(CallId::stored(c.seq(), slot)), kind);
         if event.kind.is_terminal() {
-            event.agent_id = self.registry.agent(c.agent).map(|a| Arc::clone(&a.name));
-            event.batch_id = self.registry.batch(c.batch).map(|b| Arc::clone(&b.name));
+            let member = self.registry.membership(c.lane);
+            event.agent_id = self
+                .registry
+                .agent(member.agent)
+                .map(|a| Arc::clone(&a.name));
+            event.batch_id = self
+                .registry
+                .batch(member.batch)
+                .map(|b| Arc::clone(&b.name));
         }
         self.events.push(event);
     }

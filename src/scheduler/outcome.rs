@@ -8,7 +8,6 @@
 use super::Scheduler;
 use super::clock::expired;
 use super::plan::{Place, Rules};
-use super::registry::Membership;
 use crate::call::CallState;
 use crate::event::{CallId, EventKind, ExpireReason, OpError};
 use crate::queue::{Lanes, Slot, Timers};
@@ -40,7 +39,7 @@ impl Scheduler {
                 current,
             });
         }
-        if c.state != CallState::InFlight {
+        if c.state() != CallState::InFlight {
             return Err(OpError::NotInFlight(call));
         }
         self.set_timer(slot, None);
@@ -56,8 +55,9 @@ impl Scheduler {
             return;
         };
         let (number, set) = (call.number(), call.rules);
+        let member = self.registry.membership(call.lane);
         self.registry
-            .end_attempt(call.agent, call.batch, &mut self.ready);
+            .end_attempt(member.agent, member.batch, &mut self.ready);
         self.attempt_ended(slot, outcome, at);
         // The person asked not to be called: the call ended as above, then
         // the number is suppressed from the report (policy.md 5).
@@ -93,7 +93,7 @@ impl Scheduler {
         if !self.config.is_retryable(outcome) {
             return self.end_call(slot, at, EventKind::Failed { outcome });
         }
-        if !has_next_attempt(call.retries, call.attempt()) {
+        if !has_next_attempt(call.retries(), call.attempt()) {
             return self.end_call(slot, at, EventKind::Exhausted);
         }
         let desired = at.saturating_add(minutes(call.gap_after(call.attempt())));
@@ -112,7 +112,7 @@ impl Scheduler {
         call.next_attempt();
         call.due = due;
         call.set_occurrence_end(end);
-        call.state = CallState::Waiting;
+        call.set_state(CallState::Waiting);
         let attempt = call.attempt();
         self.set_timer(slot, Some(due));
         self.emit(
@@ -133,7 +133,7 @@ impl Scheduler {
             debug_assert!(false, "cancel_slot on an empty slot");
             return;
         };
-        match call.state {
+        match call.state() {
             CallState::InFlight => call.request_cancel(),
             CallState::Waiting | CallState::Ready => {
                 self.end_call(slot, now, EventKind::Cancelled);
@@ -148,8 +148,8 @@ impl Scheduler {
         let mut members: Vec<(u64, Slot)> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.batch == batch)
-            .map(|(slot, c)| (c.seq, slot))
+            .filter(|(_, c)| self.registry.membership(c.lane).batch == batch)
+            .map(|(slot, c)| (c.seq(), slot))
             .collect();
         members.sort_unstable();
         for (_, slot) in members {
@@ -167,13 +167,14 @@ impl Scheduler {
             debug_assert!(false, "end_call on an empty slot");
             return;
         };
-        if call.state == CallState::Ready {
+        let member = self.registry.membership(call.lane);
+        if call.state() == CallState::Ready {
             let calls = &self.calls;
             self.ready
                 .forget(call.lane, |s, k| calls.ready_is_current(s, k));
-            self.registry.ready_changed(call.batch, false);
+            self.registry.ready_changed(member.batch, false);
         }
-        self.registry.leave(Membership::of(&call), &mut self.ready);
+        self.registry.leave(member, &mut self.ready);
         if self.calls.clear_if_empty() {
             // No live call: every timer entry and lane is stale, so the
             // queues start over too and give back what a burst grew them to.

@@ -24,10 +24,10 @@ impl Scheduler {
         batch: Option<&str>,
     ) -> Slot {
         let member = self.registry.join(agent, batch, &mut self.ready);
-        (call.agent, call.batch, call.lane) = (member.agent, member.batch, member.lane);
-        let (state, timer) = (call.state, call.timer());
+        call.lane = member.lane;
+        let (state, timer) = (call.state(), call.timer());
         call.set_timer_at(None);
-        call.state = CallState::Waiting;
+        call.set_state(CallState::Waiting);
         let slot = match slot {
             Some(slot) => {
                 self.calls.put(slot, call);
@@ -40,7 +40,7 @@ impl Scheduler {
             CallState::Ready => self.make_ready(slot),
             CallState::InFlight => {
                 if let Some(call) = self.calls.get_mut(slot) {
-                    call.state = CallState::InFlight;
+                    call.set_state(CallState::InFlight);
                 }
                 self.registry.restore_in_flight(member.agent, member.batch);
             }

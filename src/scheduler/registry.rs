@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::call::Call;
 use crate::index::BuildEngineIdHasher;
 use crate::queue::{LaneId, Lanes};
 
@@ -140,17 +139,6 @@ pub(crate) struct Membership {
     pub lane: LaneId,
 }
 
-impl Membership {
-    /// What `call` holds.
-    pub fn of(call: &Call) -> Membership {
-        Membership {
-            agent: call.agent,
-            batch: call.batch,
-            lane: call.lane,
-        }
-    }
-}
-
 /// Agents, batches and lanes; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
@@ -193,6 +181,16 @@ impl Registry {
         if let Some(l) = self.lanes.get_mut(lane) {
             l.calls = l.calls.saturating_add(1);
         }
+        Membership { agent, batch, lane }
+    }
+
+    /// What a live call in `lane` holds: the lane's agent and batch (a
+    /// call keeps only its lane, which names both).
+    pub fn membership(&self, lane: LaneId) -> Membership {
+        let (agent, batch) = self
+            .lanes
+            .get(lane)
+            .map_or((u32::MAX, NO_BATCH), |l| (l.agent, l.batch));
         Membership { agent, batch, lane }
     }
 

@@ -114,7 +114,7 @@ impl CallStore {
 
     /// Stores a new live call and returns its slot.
     pub fn insert(&mut self, call: Call) -> Slot {
-        let seq = call.seq;
+        let seq = call.seq();
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slab.put(slot, call);
@@ -139,10 +139,13 @@ impl CallStore {
         let call = self.slab.take(slot)?;
         self.free.push(slot);
         if let Some(index) = &mut self.index {
-            index.remove(&call.seq);
+            index.remove(&call.seq());
         }
         if let Some(key) = call.idempotency_key()
-            && self.idempotency.get(key).is_some_and(|i| i.seq == call.seq)
+            && self
+                .idempotency
+                .get(key)
+                .is_some_and(|i| i.seq == call.seq())
         {
             self.idempotency.remove(key);
         }
@@ -171,7 +174,7 @@ impl CallStore {
         if id.slot().is_none() && self.index.is_none() {
             let mut index = CallIndex::with_capacity_and_hasher(self.live(), Default::default());
             for (slot, call) in self.slab.iter() {
-                index.insert(call.seq, slot);
+                index.insert(call.seq(), slot);
             }
             self.index = Some(index);
         }
@@ -184,22 +187,27 @@ impl CallStore {
     pub fn find(&self, id: CallId) -> Option<Slot> {
         let seq = id.sequence();
         match (id.slot(), &self.index) {
-            (Some(slot), _) => self.get(slot).filter(|c| c.seq == seq).map(|_| slot),
+            (Some(slot), _) => self.get(slot).filter(|c| c.seq() == seq).map(|_| slot),
             (None, Some(index)) => index.get(&seq).copied(),
-            (None, None) => self.slab.iter().find(|(_, c)| c.seq == seq).map(|(s, _)| s),
+            (None, None) => self
+                .slab
+                .iter()
+                .find(|(_, c)| c.seq() == seq)
+                .map(|(s, _)| s),
         }
     }
 
     /// The sequence number of the call in `slot` (0 for an empty slot,
     /// whose timer entries are stale anyway).
     pub fn seq_in(&self, slot: Slot) -> u64 {
-        self.get(slot).map_or(0, |c| c.seq)
+        self.get(slot).map_or(0, |c| c.seq())
     }
 
     /// Whether a ready-queue entry still stands for a ready call.
     pub fn ready_is_current(&self, slot: Slot, key: ReadyKey) -> bool {
-        self.get(slot)
-            .is_some_and(|c| c.seq == key.seq && c.state == CallState::Ready && c.due == key.due)
+        self.get(slot).is_some_and(|c| {
+            c.seq() == key.seq && c.state() == CallState::Ready && c.due == key.due
+        })
     }
 
     /// Whether a timer entry is its slot's current timer. Every change to a
@@ -275,7 +283,7 @@ impl CallStore {
         }
         for (key, entry) in &self.idempotency {
             let owner = self.get(entry.slot);
-            if owner.map(|c| c.seq) != Some(entry.seq)
+            if owner.map(|c| c.seq()) != Some(entry.seq)
                 || owner.and_then(Call::idempotency_key) != Some(key.as_ref())
             {
                 return Err(format!("idempotency key {key:?} names no live call"));
@@ -295,7 +303,7 @@ impl CallStore {
         {
             return Err("the bare-ID index does not match the live calls".to_owned());
         }
-        if self.slab.iter().any(|(_, c)| c.seq >= self.next_seq) {
+        if self.slab.iter().any(|(_, c)| c.seq() >= self.next_seq) {
             return Err("a call's sequence number is not below next_seq".to_owned());
         }
         Ok(())

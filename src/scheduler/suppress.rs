@@ -93,14 +93,14 @@ impl Scheduler {
             .calls
             .iter()
             .filter(|(_, c)| c.number() == number)
-            .map(|(slot, c)| (c.seq, slot))
+            .map(|(slot, c)| (c.seq(), slot))
             .collect();
         calls.sort_unstable();
         for (_, slot) in calls {
             let Some(call) = self.calls.get_mut(slot) else {
                 continue;
             };
-            match call.state {
+            match call.state() {
                 CallState::InFlight => call.request_suppress(),
                 CallState::Waiting | CallState::Ready => {
                     self.end_call(slot, at, EventKind::Suppressed);

@@ -302,7 +302,10 @@ impl Scheduler {
             .calls
             .iter()
             .map(|(slot, c)| {
-                let mut record = c.to_record();
+                let member = self.registry.membership(c.lane);
+                let agent = agent_at.get(&member.agent).copied().unwrap_or(u32::MAX);
+                let batch = batch_at.get(&member.batch).copied().unwrap_or(NO_BATCH);
+                let mut record = c.to_record(agent, batch);
                 record.slot = Some(slot);
                 if let Some(set) = self.calendar.set(c.rules)
                     && (set.zones.len() > 1 || !set.policies.is_empty())
@@ -314,8 +317,6 @@ impl Scheduler {
                         .filter_map(|p| self.config.policies.keys().nth(usize::from(*p)).cloned())
                         .collect();
                 }
-                record.agent = agent_at.get(&c.agent).copied().unwrap_or(u32::MAX);
-                record.batch = batch_at.get(&c.batch).copied().unwrap_or(NO_BATCH);
                 record
             })
             .collect();
