@@ -414,6 +414,7 @@ mod call;
 pub mod command;
 pub mod config;
 pub mod event;
+mod grow;
 mod id;
 mod index;
 pub mod journal;

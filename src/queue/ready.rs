@@ -11,6 +11,7 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 
 use super::{LaneId, Slot};
+use crate::grow;
 /// Ready-queue order: `a > b` means `a` is dialed first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ReadyKey {
@@ -112,9 +113,9 @@ struct LaneQueue {
 impl LaneQueue {
     fn push(&mut self, e: ReadyEntry) {
         if self.run.back().is_none_or(|last| e < *last) {
-            self.run.push_back(e);
+            grow::push_back(&mut self.run, e);
         } else {
-            self.heap.push(e);
+            grow::push_heap(&mut self.heap, e);
         }
     }
 

@@ -8,6 +8,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::Slot;
+use crate::grow;
 /// One piece of time-driven work: at `at`, the call in `slot` needs
 /// attention, if the slot's timer generation is still `generation`. Ties at
 /// one instant go in acceptance order (`seq`, the call's sequence number).
@@ -105,11 +106,11 @@ impl Timers {
             // In order after everything at this instant: without this, each
             // such push went to `late`, and a bulk upload sharing one start
             // time rebuilt (and re-sorted) the whole queue again and again.
-            self.current.push(entry);
+            grow::push(&mut self.current, entry);
         } else if key <= self.last {
-            self.late.push(Reverse(entry));
+            grow::push_heap(&mut self.late, Reverse(entry));
         } else if let Some(b) = self.buckets.get_mut(bucket_of(key, self.last)) {
-            b.push(entry);
+            grow::push(b, entry);
         }
     }
 
@@ -187,12 +188,12 @@ impl Timers {
             if key == min {
                 // Stale entries go now, before they are sorted.
                 if valid(&e) {
-                    self.current.push(e);
+                    grow::push(&mut self.current, e);
                 } else {
                     self.stored = self.stored.saturating_sub(1);
                 }
             } else if let Some(b) = self.buckets.get_mut(bucket_of(key, min)) {
-                b.push(e);
+                grow::push(b, e);
             }
         }
         self.spare = entries;
@@ -226,9 +227,9 @@ impl Timers {
             for e in entries.drain(..) {
                 let key = radix_key(e.at);
                 if key == min {
-                    self.current.push(e);
+                    grow::push(&mut self.current, e);
                 } else if let Some(b) = self.buckets.get_mut(bucket_of(key, min)) {
-                    b.push(e);
+                    grow::push(b, e);
                 }
             }
             self.current.sort_unstable_by_key(|e| e.seq);

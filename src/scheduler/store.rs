@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::call::{Call, CallState};
 use crate::event::CallId;
+use crate::grow;
 use crate::index::CallIndex;
 use crate::queue::{MAX_SEQ, ReadyKey, Slot, TimerEntry};
 use crate::slab::Slab;
@@ -121,7 +122,7 @@ impl CallStore {
                 slot
             }
             None => {
-                self.generations.push(0);
+                grow::push(&mut self.generations, 0);
                 let slot = self.slab.push(call);
                 debug_assert!(slot.is_some(), "full() refuses a call with no slot left");
                 slot.unwrap_or(Slot::MAX)
