@@ -322,12 +322,14 @@
 //! empty: the event queue once drained, the call slots and queues once no
 //! call is live.
 //!
-//! A pending call costs 104-126 bytes without metadata (measured by
-//! `cargo bench --bench memory` at 10^6 and 10^7 calls): an 80-byte record
+//! A pending call costs 85-92 bytes without metadata (measured by
+//! `cargo bench --bench memory` at 10^6 and 10^7 calls): a 64-byte record
 //! in a slab that grows by fixed chunks, a 24-byte timer entry (it
 //! carries the call's sequence number, so that ordering the calls a window
 //! opening releases reads no record) or a 16-byte ready-queue entry; a
-//! call's ID names its slot, so no index maps IDs to calls.
+//! call's ID names its slot, so no index maps IDs to calls. Large queues
+//! grow by a quarter when full, not by doubling, so little of them is
+//! empty.
 //! Time-driven work sits in a monotone radix heap (the clock never goes
 //! backwards), whose cost does not grow with the number of pending calls;
 //! ready calls sit in binary heaps of 16-byte packed keys. Window
