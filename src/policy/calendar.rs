@@ -62,6 +62,9 @@ pub(crate) struct Calendar {
     policies: Vec<Policy>,
     sets: Vec<RuleSet>,
     ids: HashMap<RuleSet, u32>,
+    /// The set of each zone alone, with no policy (most calls' set), by
+    /// the zone's number: found without building or hashing a set.
+    one_zone: Vec<Option<u32>>,
     /// Empty until first used.
     memo: Vec<Option<Slice>>,
     /// Per (rule set, window), the last run of UTC days found to hold no
@@ -138,6 +141,25 @@ impl Calendar {
         let id = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
         self.sets.push(set.clone());
         self.ids.insert(set, id);
+        id
+    }
+
+    /// [`Calendar::intern`] of the set of `tz` alone, with no policy.
+    pub fn intern_zone(&mut self, tz: Tz) -> u32 {
+        let i = tz as usize;
+        if let Some(Some(id)) = self.one_zone.get(i) {
+            return *id;
+        }
+        let id = self.intern(RuleSet {
+            zones: Box::new([tz]),
+            policies: Box::new([]),
+        });
+        if self.one_zone.len() <= i {
+            self.one_zone.resize(i + 1, None);
+        }
+        if let Some(place) = self.one_zone.get_mut(i) {
+            *place = Some(id);
+        }
         id
     }
 

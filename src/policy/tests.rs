@@ -164,3 +164,32 @@ fn permitted_intervals_match_the_rule_minute_by_minute() {
     }
     assert!(checked > 500_000);
 }
+
+/// The one-zone shortcut names the same set as interning it in full,
+/// whichever comes first, and never another zone's or a policy's set.
+#[test]
+fn one_zone_sets_are_the_interned_sets() {
+    use chrono_tz::{America, Asia, Europe};
+    let mut cal = Calendar::new(Vec::new());
+    let full = |tz: chrono_tz::Tz, policies: &[u16]| RuleSet {
+        zones: Box::new([tz]),
+        policies: policies.into(),
+    };
+    let kolkata = cal.intern(full(Asia::Kolkata, &[]));
+    assert_eq!(cal.intern_zone(Asia::Kolkata), kolkata);
+    let paris = cal.intern_zone(Europe::Paris);
+    assert_eq!(cal.intern(full(Europe::Paris, &[])), paris);
+    assert_ne!(paris, kolkata);
+    let with_policy = cal.intern(full(America::New_York, &[0]));
+    let new_york = cal.intern_zone(America::New_York);
+    assert_ne!(new_york, with_policy);
+    assert_eq!(cal.intern(full(America::New_York, &[])), new_york);
+    for (id, tz) in [
+        (kolkata, Asia::Kolkata),
+        (paris, Europe::Paris),
+        (new_york, America::New_York),
+    ] {
+        let set = cal.set(id).unwrap();
+        assert_eq!((&*set.zones, &*set.policies), (&[tz][..], &[][..]));
+    }
+}

@@ -256,10 +256,13 @@ impl Scheduler {
             .first()
             .copied()
             .unwrap_or(self.config.default_timezone);
-        let set = self.calendar.intern(RuleSet {
-            zones: zones.into_boxed_slice(),
-            policies: policies.into_boxed_slice(),
-        });
+        let set = match (zones.as_slice(), policies.is_empty()) {
+            ([one], true) => self.calendar.intern_zone(*one),
+            _ => self.calendar.intern(RuleSet {
+                zones: zones.into_boxed_slice(),
+                policies: policies.into_boxed_slice(),
+            }),
+        };
         (set, tz)
     }
 
