@@ -20,8 +20,8 @@ mod canonical;
 mod parse;
 mod response;
 
-pub(crate) use parse::parse_body;
 use parse::{GAP_EXPECTED, check_e164, check_id, check_metadata, check_policy};
+pub(crate) use parse::{has_control, parse_body};
 pub use response::{ErrorResponse, Rejection, SuccessResponse};
 
 /// The request fields, in validation order.

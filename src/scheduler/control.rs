@@ -118,7 +118,7 @@ impl Scheduler {
         self.begin_input(now)?;
         let result = if agent.is_empty()
             || agent.len() > crate::request::MAX_ID_BYTES
-            || agent.chars().any(char::is_control)
+            || crate::request::has_control(agent)
         {
             Err(OpError::InvalidId(agent.chars().take(140).collect()))
         } else {
