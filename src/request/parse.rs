@@ -20,8 +20,9 @@ use crate::window::TimeOfDay;
 
 pub(super) const GAP_EXPECTED: &str = "Invalid gap_between_retries: expected minutes as an integer from 0 to 10080, or an array of 1 to 10 such integers";
 
-/// Parses a body into a request and the canonical JSON object (fields whose
-/// value is `null` dropped) that idempotent repeats are compared by.
+/// Parses a body into a request and, when it has an idempotency key, the
+/// canonical JSON object (fields whose value is `null` dropped) that
+/// idempotent repeats are compared by; `Value::Null` without a key.
 pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, Value), Rejection> {
     if body.len() > config.max_body_bytes {
         return Err(Rejection::bad_body(format!(
@@ -38,19 +39,28 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
             Rejection::bad_body(format!("Malformed JSON: {e}; expected a JSON object"))
         }
     })?;
-    let fields = match top {
-        TopLevel::Object(fields) => fields,
+    let body = match top {
+        TopLevel::Object(body) => body,
         TopLevel::Other(kind) => {
             return Err(Rejection::bad_body(format!(
                 "Request body is {kind}: expected a JSON object"
             )));
         }
     };
-    // A null field means the field is absent (dropped in place: no second map).
-    let mut map = fields;
-    map.retain(|_, v| !v.is_null());
-    let req = from_object(&map, config)?;
-    Ok((req, Value::Object(map)))
+    // A null field means the field is absent.
+    let unknown = body
+        .unknown
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, _)| k)
+        .min();
+    let req = from_fields(Fields::of(&body), unknown, config)?;
+    let canonical = if req.idempotency_key.is_some() {
+        body.into_canonical()
+    } else {
+        Value::Null
+    };
+    Ok((req, canonical))
 }
 
 /// Refuses bodies nested deeper than [`MAX_BODY_NESTING`] with one linear
@@ -88,9 +98,93 @@ fn check_nesting(body: &[u8]) -> Result<(), Rejection> {
 
 /// The top level of a body: an object (its fields, duplicates refused) or
 /// the kind of value it was instead.
+// Made once per body and moved once, to its caller: boxing the large
+// variant would cost an allocation per body to save a copy.
+#[allow(clippy::large_enum_variant)]
 enum TopLevel {
-    Object(Map<String, Value>),
+    Object(BodyFields),
     Other(&'static str),
+}
+
+/// A body's top-level fields as parsed, without a map: the known ones in
+/// [`FIELDS`] order, the others as they came. Nulls are kept until
+/// validation, so that a field given twice is refused even when one of
+/// its values is null.
+#[derive(Default)]
+struct BodyFields {
+    known: [Option<Value>; FIELDS.len()],
+    unknown: Vec<(String, Value)>,
+}
+
+impl BodyFields {
+    /// Files `value` under `key`; an error message if the key was given
+    /// before.
+    fn file(&mut self, key: &str, value: Value) -> Result<(), String> {
+        let duplicate = || format!("duplicate field {key:?}");
+        match field_index(key).and_then(|i| self.known.get_mut(i)) {
+            Some(Some(_)) => return Err(duplicate()),
+            Some(slot) => *slot = Some(value),
+            None if self.unknown.iter().any(|(k, _)| k == key) => return Err(duplicate()),
+            None => self.unknown.push((key.to_owned(), value)),
+        }
+        Ok(())
+    }
+
+    /// The body as one JSON object, null fields dropped: what idempotent
+    /// repeats are compared by.
+    fn into_canonical(self) -> Value {
+        let known = FIELDS
+            .iter()
+            .zip(self.known)
+            .filter_map(|(k, v)| v.filter(|v| !v.is_null()).map(|v| ((*k).to_owned(), v)));
+        let unknown = self.unknown.into_iter().filter(|(_, v)| !v.is_null());
+        Value::Object(known.chain(unknown).collect())
+    }
+}
+
+/// A field's place in [`FIELDS`].
+fn field_index(key: &str) -> Option<usize> {
+    Some(match key {
+        "to_number" => 0,
+        "agent_id" => 1,
+        "batch_id" => 2,
+        "metadata" => 3,
+        "schedule_at" => 4,
+        "min_trigger_time" => 5,
+        "max_trigger_time" => 6,
+        "carry_over" => 7,
+        "number_of_retries" => 8,
+        "gap_between_retries" => 9,
+        "priority" => 10,
+        "language" => 11,
+        "timezone" => 12,
+        "idempotency_key" => 13,
+        "policy" => 14,
+        "expires_at" => 15,
+        _ => return None,
+    })
+}
+
+/// An object key, borrowed from the body when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for TopLevel {
@@ -102,12 +196,9 @@ impl<'de> Deserialize<'de> for TopLevel {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
-                let mut fields = Map::new();
-                while let Some((k, v)) = access.next_entry::<String, Value>()? {
-                    if fields.contains_key(&k) {
-                        return Err(de::Error::custom(format!("duplicate field {k:?}")));
-                    }
-                    fields.insert(k, v);
+                let mut fields = BodyFields::default();
+                while let Some((Key(k), v)) = access.next_entry::<Key<'de>, Value>()? {
+                    fields.file(&k, v).map_err(de::Error::custom)?;
                 }
                 Ok(TopLevel::Object(fields))
             }
@@ -138,8 +229,8 @@ impl<'de> Deserialize<'de> for TopLevel {
     }
 }
 
-/// A body's fields by name, filed in one pass over its map: a map lookup
-/// per known field cost more than the rest of parsing a basic body.
+/// A body's non-null known fields by name (a map lookup per known field
+/// cost more than the rest of parsing a basic body).
 #[derive(Default)]
 struct Fields<'a> {
     to_number: Option<&'a Value>,
@@ -161,42 +252,57 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// Files each entry of `map` under its field, and returns the first
-    /// key (in the map's order) that names none.
-    fn of(map: &'a Map<String, Value>) -> (Fields<'a>, Option<&'a String>) {
-        let mut f = Fields::default();
-        let mut unknown = None;
-        for (key, value) in map {
-            let field = match key.as_str() {
-                "to_number" => &mut f.to_number,
-                "agent_id" => &mut f.agent_id,
-                "batch_id" => &mut f.batch_id,
-                "metadata" => &mut f.metadata,
-                "schedule_at" => &mut f.schedule_at,
-                "min_trigger_time" => &mut f.min_trigger_time,
-                "max_trigger_time" => &mut f.max_trigger_time,
-                "carry_over" => &mut f.carry_over,
-                "number_of_retries" => &mut f.number_of_retries,
-                "gap_between_retries" => &mut f.gap_between_retries,
-                "priority" => &mut f.priority,
-                "language" => &mut f.language,
-                "timezone" => &mut f.timezone,
-                "idempotency_key" => &mut f.idempotency_key,
-                "policy" => &mut f.policy,
-                "expires_at" => &mut f.expires_at,
-                _ => {
-                    unknown = unknown.or(Some(key));
-                    continue;
-                }
-            };
-            *field = Some(value);
+    /// The known fields of `body` that are not null.
+    fn of(body: &'a BodyFields) -> Fields<'a> {
+        let [
+            to_number,
+            agent_id,
+            batch_id,
+            metadata,
+            schedule_at,
+            min_trigger_time,
+            max_trigger_time,
+            carry_over,
+            number_of_retries,
+            gap_between_retries,
+            priority,
+            language,
+            timezone,
+            idempotency_key,
+            policy,
+            expires_at,
+        ] = body
+            .known
+            .each_ref()
+            .map(|v| v.as_ref().filter(|v| !v.is_null()));
+        Fields {
+            to_number,
+            agent_id,
+            batch_id,
+            metadata,
+            schedule_at,
+            min_trigger_time,
+            max_trigger_time,
+            carry_over,
+            number_of_retries,
+            gap_between_retries,
+            priority,
+            language,
+            timezone,
+            idempotency_key,
+            policy,
+            expires_at,
         }
-        (f, unknown)
     }
 }
 
-fn from_object(map: &Map<String, Value>, config: &Config) -> Result<CallRequest, Rejection> {
-    let (f, unknown) = Fields::of(map);
+/// Validates a body's fields in the contract's order; `unknown` is the
+/// first field (in name order) that is not one of [`FIELDS`].
+fn from_fields(
+    f: Fields<'_>,
+    unknown: Option<&String>,
+    config: &Config,
+) -> Result<CallRequest, Rejection> {
     if config.reject_unknown_fields
         && let Some(unknown) = unknown
     {
@@ -664,15 +770,15 @@ mod tests {
     }
 
     /// Every name in [`FIELDS`] is filed under its own field, and only
-    /// those: the one-pass filing and the list of fields cannot drift.
+    /// those: the filing and the list of fields cannot drift.
     #[test]
     fn every_field_is_filed_and_nothing_else() {
         for (i, name) in FIELDS.iter().enumerate() {
-            let mut map = Map::new();
-            map.insert((*name).to_owned(), Value::from(i));
-            map.insert("zz_not_a_field".to_owned(), Value::Null);
-            let (f, unknown) = Fields::of(&map);
-            assert_eq!(unknown.map(String::as_str), Some("zz_not_a_field"));
+            assert_eq!(field_index(name), Some(i), "{name}");
+            let mut body = BodyFields::default();
+            body.file(name, Value::from(i)).unwrap();
+            body.file("zz_not_a_field", Value::from(1)).unwrap();
+            let f = Fields::of(&body);
             let filed = [
                 f.to_number,
                 f.agent_id,
@@ -700,11 +806,57 @@ mod tests {
             assert_eq!(found, vec![i], "{name}");
             assert_eq!(filed[i], Some(&Value::from(i)), "{name}");
         }
-        // The first unknown key in the map's (sorted) order is the one named.
-        let map: Map<String, Value> = [("b_x", 1), ("a_x", 2), ("agent_id", 3)]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), Value::from(v)))
-            .collect();
-        assert_eq!(Fields::of(&map).1.map(String::as_str), Some("a_x"));
+        assert_eq!(field_index("zz_not_a_field"), None);
+    }
+
+    /// A field given twice is refused, known or not, null or not; null
+    /// fields are absent; the canonical object is the body's fields, nulls
+    /// dropped, in name order.
+    #[test]
+    fn duplicates_nulls_and_the_canonical_object() {
+        let mut body = BodyFields::default();
+        body.file("agent_id", Value::Null).unwrap();
+        assert!(body.file("agent_id", Value::from("a")).is_err());
+        body.file("b_x", Value::Null).unwrap();
+        assert!(body.file("b_x", Value::from(1)).is_err());
+        body.file("to_number", Value::from("+919876543210"))
+            .unwrap();
+        body.file("a_x", Value::from(2)).unwrap();
+        assert!(Fields::of(&body).agent_id.is_none());
+        assert_eq!(
+            body.into_canonical(),
+            serde_json::json!({"a_x": 2, "to_number": "+919876543210"})
+        );
+        let config = Config::default();
+        // The canonical object comes back only with an idempotency key.
+        let (_, none) = parse_body(
+            br#"{"to_number": "+919876543210", "agent_id": "a"}"#,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(none, Value::Null);
+        let lenient = Config {
+            reject_unknown_fields: false,
+            ..Config::default()
+        };
+        let (_, keyed) = parse_body(
+            br#"{"zz": 1, "idempotency_key": "k", "batch_id": null, "to_number": "+919876543210", "agent_id": "a"}"#,
+            &lenient,
+        )
+        .unwrap();
+        assert_eq!(
+            keyed,
+            serde_json::json!({"agent_id": "a", "idempotency_key": "k", "to_number": "+919876543210", "zz": 1})
+        );
+        let err = parse_body(
+            br#"{"to_number": "+919876543210", "to_number": null}"#,
+            &config,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("duplicate field \"to_number\""),
+            "{}",
+            err.message
+        );
     }
 }
