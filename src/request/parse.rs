@@ -2,6 +2,7 @@
 //! parse that refuses duplicate fields, then each field by the contract's
 //! rules in its validation order, with messages that say what was expected.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono_tz::Tz;
@@ -58,9 +59,8 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
     let unknown = body
         .unknown
         .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, _)| k)
-        .min();
+        .find(|(_, v)| !v.is_null())
+        .map(|(k, _)| k);
     let req = from_fields(&body, unknown, config)?;
     let canonical = if req.idempotency_key.is_some() {
         body.into_canonical()
@@ -125,14 +125,15 @@ enum TopLevel {
     Other(&'static str),
 }
 
-/// A body's top-level fields as parsed, without a map: the known ones in
-/// [`FIELDS`] order, the others as they came. Nulls are kept until
-/// validation, so that a field given twice is refused even when one of
-/// its values is null.
+/// A body's top-level fields as parsed: the known ones in [`FIELDS`]
+/// order, without a map, the others (rare; a map costs nothing empty) by
+/// name, so that a body of thousands of them is not quadratic. Nulls are
+/// kept until validation, so that a field given twice is refused even
+/// when one of its values is null.
 #[derive(Default)]
 struct BodyFields {
     known: [Option<Value>; FIELDS.len()],
-    unknown: Vec<(String, Value)>,
+    unknown: BTreeMap<String, Value>,
 }
 
 impl BodyFields {
@@ -143,8 +144,10 @@ impl BodyFields {
         match field_index(key).and_then(|i| self.known.get_mut(i)) {
             Some(Some(_)) => return Err(duplicate()),
             Some(slot) => *slot = Some(value),
-            None if self.unknown.iter().any(|(k, _)| k == key) => return Err(duplicate()),
-            None => self.unknown.push((key.to_owned(), value)),
+            None if self.unknown.contains_key(key) => return Err(duplicate()),
+            None => {
+                self.unknown.insert(key.to_owned(), value);
+            }
         }
         Ok(())
     }
@@ -832,6 +835,35 @@ mod tests {
             }
         }
         assert!(compared > 5_000 && parsed > 100, "{compared} {parsed}");
+    }
+
+    /// Thousands of unknown fields: all kept for the canonical object, the
+    /// first in name order named in strict mode, a repeat among them
+    /// refused.
+    #[test]
+    fn many_unknown_fields() {
+        let keys: Vec<String> = (0..5_000).rev().map(|i| format!("u{i:05}")).collect();
+        let mut body = String::from(
+            r#"{"to_number": "+919876543210", "agent_id": "a", "idempotency_key": "k""#,
+        );
+        for k in &keys {
+            body.push_str(&format!(r#", "{k}": 1"#));
+        }
+        let lenient = Config {
+            reject_unknown_fields: false,
+            ..Config::default()
+        };
+        let (_, canonical) = parse_body(format!("{body}}}").as_bytes(), &lenient).unwrap();
+        assert_eq!(canonical.as_object().map(Map::len), Some(5_003));
+        let strict = parse_body(format!("{body}}}").as_bytes(), &Config::default()).unwrap_err();
+        assert_eq!(strict.field.as_deref(), Some("u00000"));
+        let repeated =
+            parse_body(format!(r#"{body}, "u02500": 2}}"#).as_bytes(), &lenient).unwrap_err();
+        assert!(
+            repeated.message.contains("duplicate field \"u02500\""),
+            "{}",
+            repeated.message
+        );
     }
 
     /// The byte check agrees with `char::is_control` on every character,
