@@ -94,7 +94,7 @@ struct Extra {
     expires: Option<i64>,
 }
 
-/// A live call as the engine keeps it: 64 bytes, a cache line.
+/// A live call as the engine keeps it: 64 bytes, the size of a cache line.
 #[derive(Clone, Debug)]
 pub(crate) struct Call {
     /// [`SEQ`] and [`GAP`].

@@ -260,7 +260,7 @@ impl Registry {
             return;
         };
         for &lane in &b.lanes {
-            let eligible = paused_free(self.agents.get(agent_of(&self.lanes, lane)), paused);
+            let eligible = paused_free(self.agents.get(self.membership(lane).agent), paused);
             ready.set_eligible(lane, eligible);
         }
     }
@@ -511,7 +511,7 @@ impl Registry {
             return;
         };
         for &lane in &a.lanes {
-            let batch = self.lanes.get(lane).map_or(NO_BATCH, |l| l.batch);
+            let batch = self.membership(lane).batch;
             let paused = self.batches.get(batch).is_some_and(|b| b.paused);
             ready.set_eligible(lane, paused_free(Some(a), paused));
         }
@@ -615,11 +615,6 @@ impl Registry {
         }
         Ok(())
     }
-}
-
-/// A lane's owner from its number (`u32::MAX` if unknown).
-fn agent_of(lanes: &Numbered<Lane>, lane: LaneId) -> u32 {
-    lanes.get(lane).map_or(u32::MAX, |l| l.agent)
 }
 
 /// Whether a lane of `agent` in a batch that is `paused` or not may dial.
