@@ -1,5 +1,5 @@
-//! Costs of the engine's other operations: submitting (JSON bodies and
-//! parsed requests), `poll_timeout`, pausing and resuming a batch of N calls,
+//! Costs of the engine's other operations: submitting (JSON bodies, parsed
+//! requests and batch uploads), `poll_timeout`, pausing and resuming a batch of N calls,
 //! cancelling, and writing and restoring a snapshot of N calls.
 //!
 //! N = 1,000,000 (`REDIAL_BENCH_SMOKE=1`: 10,000).
@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use redial::{CallRequest, Config, Scheduler, Snapshot, TimeOfDay};
+use redial::{BatchCall, CallRequest, Config, Scheduler, Snapshot, TimeOfDay};
 
 fn n() -> usize {
     if std::env::var_os("REDIAL_BENCH_SMOKE").is_some() {
@@ -72,6 +72,35 @@ fn submit(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    g.finish();
+    // Batch uploads: the full request as the template, 1,000 calls each
+    // with its own number (and, for `batch_full`, the full body's metadata
+    // and schedule); the time is per call.
+    let mut g = c.benchmark_group("submit");
+    g.throughput(Throughput::Elements(1_000));
+    for (name, own) in [("batch_basic", false), ("batch_full", true)] {
+        let calls: Vec<BatchCall> = (0..1_000)
+            .map(|i| BatchCall {
+                to_number: format!("+9198{i:08}"),
+                metadata: own.then(|| parsed.metadata.clone()).flatten(),
+                schedule_at: own.then_some(parsed.schedule_at).flatten(),
+            })
+            .collect();
+        let mut template = parsed.clone();
+        if !own {
+            template.schedule_at = None;
+        }
+        let mut e = Scheduler::new(Config::default()).unwrap();
+        let mut answers = Vec::with_capacity(calls.len());
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                answers.clear();
+                e.submit_batch(now(), &template, &calls, &mut answers);
+                black_box(&answers);
+                while e.poll_event().is_some() {}
+            })
+        });
+    }
     g.finish();
 }
 

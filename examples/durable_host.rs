@@ -110,6 +110,16 @@ fn answer(position: u64, output: &Output) -> String {
     match output {
         Output::Submitted(Ok(a)) => format!(r#"{{"position":{position},"call":"{}"}}"#, a.call),
         Output::Submitted(Err(r)) => format!(r#"{{"position":{position},"status":{}}}"#, r.status),
+        Output::SubmittedBatch(answers) => {
+            let calls: Vec<String> = answers
+                .iter()
+                .map(|a| match a {
+                    Ok(a) => format!("\"{}\"", a.call),
+                    Err(r) => r.status.to_string(),
+                })
+                .collect();
+            format!(r#"{{"position":{position},"calls":[{}]}}"#, calls.join(","))
+        }
         Output::Dialed(Ok(calls)) => {
             let ids: Vec<String> = calls
                 .iter()

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{AttemptId, CallId, Dispatch, OpError};
-use crate::request::{CallRequest, Rejection};
+use crate::request::{BatchCall, CallRequest, Rejection};
 use crate::retry::Outcome;
 use crate::scheduler::{Accepted, Scheduler};
 
@@ -63,6 +63,16 @@ pub enum Command {
         now: DateTime<Utc>,
         /// The request.
         request: Box<CallRequest>,
+    },
+    /// [`Scheduler::submit_batch`]: a batch upload, one template and its
+    /// calls.
+    SubmitBatch {
+        /// When it arrived.
+        now: DateTime<Utc>,
+        /// What the calls share.
+        template: Box<CallRequest>,
+        /// What each call has of its own, in order.
+        calls: Vec<BatchCall>,
     },
     /// [`Scheduler::dial`].
     Dial {
@@ -164,6 +174,7 @@ impl Command {
         match self {
             Command::Submit { now, .. }
             | Command::SubmitRequest { now, .. }
+            | Command::SubmitBatch { now, .. }
             | Command::Dial { now, .. }
             | Command::Report { now, .. }
             | Command::ReportCurrent { now, .. }
@@ -183,6 +194,7 @@ impl Command {
         match self {
             Command::Submit { .. } => "submit",
             Command::SubmitRequest { .. } => "submit_request",
+            Command::SubmitBatch { .. } => "submit_batch",
             Command::Dial { .. } => "dial",
             Command::Report { .. } => "report",
             Command::ReportCurrent { .. } => "report_current",
@@ -204,6 +216,8 @@ impl Command {
 pub enum Output {
     /// The answer to a submit.
     Submitted(Result<Accepted, Rejection>),
+    /// The answers to a batch upload, one per call in its order.
+    SubmittedBatch(Vec<Result<Accepted, Rejection>>),
     /// The calls a dial handed out.
     Dialed(Result<Vec<Dispatch>, OpError>),
     /// Any other command: done, or refused (and nothing changed).
@@ -212,10 +226,12 @@ pub enum Output {
 
 impl Output {
     /// Whether the command was refused (a rejected submit or an
-    /// operation error): it changed nothing but the clock.
+    /// operation error): it changed nothing but the clock. A batch is
+    /// refused when every one of its calls is.
     pub fn is_refused(&self) -> bool {
         match self {
             Output::Submitted(r) => r.is_err(),
+            Output::SubmittedBatch(answers) => answers.iter().all(Result::is_err),
             Output::Dialed(r) => r.is_err(),
             Output::Done(r) => r.is_err(),
         }
@@ -244,11 +260,21 @@ impl Scheduler {
     /// ```
     pub fn apply(&mut self, command: &Command) -> Output {
         match command {
-            // A body is read where it is; every other command is small, or
-            // (a request) consumed by validation anyway.
+            // A body or a batch is read where it is; every other command is
+            // small, or (a request) consumed by validation anyway.
             Command::Submit { now, body } => {
                 self.position = self.position.saturating_add(1);
                 Output::Submitted(self.submit(*now, body))
+            }
+            Command::SubmitBatch {
+                now,
+                template,
+                calls,
+            } => {
+                self.position = self.position.saturating_add(1);
+                let mut answers = Vec::new();
+                self.submit_batch(*now, template, calls, &mut answers);
+                Output::SubmittedBatch(answers)
             }
             other => self.apply_owned(other.clone()),
         }
@@ -274,6 +300,15 @@ impl Scheduler {
             Command::Submit { now, body } => Output::Submitted(self.submit(now, &body)),
             Command::SubmitRequest { now, request } => {
                 Output::Submitted(self.submit_request(now, *request))
+            }
+            Command::SubmitBatch {
+                now,
+                template,
+                calls,
+            } => {
+                let mut answers = Vec::new();
+                self.submit_batch(now, &template, &calls, &mut answers);
+                Output::SubmittedBatch(answers)
             }
             Command::Dial { now, max } => {
                 let max = usize::try_from(max).unwrap_or(usize::MAX);

@@ -447,7 +447,8 @@ pub use journal::{JournalError, Journaled};
 pub use number::{PhoneNumber, PhoneNumberError};
 pub use policy::{MaxAttempts, Policy, PolicyError, easter_sunday};
 pub use request::{
-    CallRequest, ErrorResponse, InvalidScheduleAt, Language, Rejection, ScheduleAt, SuccessResponse,
+    BatchCall, CallRequest, ErrorResponse, InvalidScheduleAt, Language, Rejection, ScheduleAt,
+    SuccessResponse,
 };
 pub use retry::{Gaps, Outcome};
 pub use scheduler::{

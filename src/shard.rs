@@ -30,7 +30,7 @@ use serde::Deserialize;
 
 use crate::config::{Config, ConfigError};
 use crate::event::{AttemptId, CallId, Dispatch, Event, OpError};
-use crate::request::Rejection;
+use crate::request::{BatchCall, CallRequest, Rejection};
 use crate::retry::Outcome;
 use crate::scheduler::{Accepted, ReadyRank, Scheduler};
 
@@ -160,6 +160,71 @@ impl Router {
             }
             Err(rejection) => Err(rejection),
         }
+    }
+
+    /// [`Scheduler::submit_batch`] through the router: each engine gets, as
+    /// one batch, the calls whose numbers it owns, in their order. The
+    /// answers come back in the calls' order, each with its engine.
+    ///
+    /// # Errors
+    /// Per call, the engine's [`Rejection`] (its `rejected` event is in
+    /// that engine).
+    pub fn submit_batch(
+        &mut self,
+        now: DateTime<Utc>,
+        template: &CallRequest,
+        calls: &[BatchCall],
+    ) -> Vec<Result<(ShardCall, Accepted), Rejection>> {
+        let shards: Vec<u32> = calls.iter().map(|c| self.shard_of(&c.to_number)).collect();
+        let mut answers: Vec<Option<Result<(ShardCall, Accepted), Rejection>>> =
+            calls.iter().map(|_| None).collect();
+        let paused = template
+            .batch_id
+            .as_ref()
+            .filter(|b| self.paused.contains(*b));
+        let mut own = Vec::new();
+        let mut out = Vec::new();
+        for (shard, engine) in (0_u32..).zip(&mut self.shards) {
+            own.clear();
+            own.extend(
+                calls
+                    .iter()
+                    .zip(&shards)
+                    .filter(|(_, s)| **s == shard)
+                    .map(|(c, _)| c.clone()),
+            );
+            if own.is_empty() {
+                continue;
+            }
+            out.clear();
+            engine.submit_batch(now, template, &own, &mut out);
+            if let Some(batch) = paused
+                && out.iter().any(Result::is_ok)
+            {
+                // Known now, so this cannot fail: the engine pauses it.
+                let _ = engine.pause_batch(now, batch);
+            }
+            let slots = answers
+                .iter_mut()
+                .zip(&shards)
+                .filter(|(_, s)| **s == shard)
+                .map(|(a, _)| a);
+            for (slot, answer) in slots.zip(out.drain(..)) {
+                *slot = Some(answer.map(|a| {
+                    (
+                        ShardCall {
+                            shard,
+                            call: a.call,
+                        },
+                        a,
+                    )
+                }));
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(Rejection::bad_body("no engine".to_owned()))))
+            .collect()
     }
 
     /// Hands out up to `max` calls: each time, the best of the engines'

@@ -106,6 +106,16 @@ fn answer(position: u64, output: &Output) -> serde_json::Value {
     match output {
         Output::Submitted(Ok(a)) => v["call"] = a.call.to_string().into(),
         Output::Submitted(Err(r)) => v["status"] = r.status.into(),
+        Output::SubmittedBatch(answers) => {
+            v["calls"] = answers
+                .iter()
+                .map(|a| match a {
+                    Ok(a) => serde_json::Value::from(a.call.to_string()),
+                    Err(r) => r.status.into(),
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
         Output::Dialed(Ok(calls)) => {
             v["dispatched"] = calls
                 .iter()

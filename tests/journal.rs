@@ -14,8 +14,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::{Rng, ZONES};
 use redial::journal::{self, Reader};
 use redial::{
-    AttemptId, CallRequest, Command, Config, Event, Gaps, Outcome, Output, Scheduler, Snapshot,
-    TimeOfDay,
+    AttemptId, BatchCall, CallRequest, Command, Config, Event, Gaps, Outcome, Output, ScheduleAt,
+    Scheduler, Snapshot, TimeOfDay,
 };
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/journal_v1.bin");
@@ -98,6 +98,27 @@ impl Stream {
                     req.min_trigger_time = TimeOfDay::new(8, 0);
                     req.max_trigger_time = TimeOfDay::new(20, 0);
                     req.timezone = Some(chrono_tz::Europe::London);
+                }
+                if r.chance(30) {
+                    // A batch upload of the same template.
+                    let calls = (0..r.below(4))
+                        .map(|_| BatchCall {
+                            to_number: if r.chance(10) {
+                                "bad".to_owned()
+                            } else {
+                                number(r)
+                            },
+                            metadata: r.chance(30).then(|| r#"{"n": 1}"#.to_owned()),
+                            schedule_at: r.chance(30).then(|| {
+                                ScheduleAt::Instant(now + TimeDelta::try_minutes(90).unwrap())
+                            }),
+                        })
+                        .collect();
+                    return Command::SubmitBatch {
+                        now,
+                        template: Box::new(req),
+                        calls,
+                    };
                 }
                 Command::SubmitRequest {
                     now,
@@ -298,6 +319,16 @@ fn journaled_methods_are_apply_journaled() {
                 Command::Submit { now, body } => Output::Submitted(j.submit(now, &body).unwrap()),
                 Command::SubmitRequest { now, request } => {
                     Output::Submitted(j.submit_request(now, *request).unwrap())
+                }
+                Command::SubmitBatch {
+                    now,
+                    template,
+                    calls,
+                } => {
+                    let mut answers = Vec::new();
+                    j.submit_batch(now, &template, &calls, &mut answers)
+                        .unwrap();
+                    Output::SubmittedBatch(answers)
                 }
                 Command::Dial { now, max } => {
                     dispatches.clear();
@@ -520,4 +551,106 @@ fn the_golden_journal_keeps_decoding() {
     let mut replayed = Scheduler::new(Config::default()).unwrap();
     replayed.replay_journal(&golden, |_| {}).unwrap();
     assert_eq!(replayed.snapshot().to_bytes(), engine.snapshot().to_bytes());
+}
+
+const GOLDEN_BATCH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/golden/journal_v1_batch.bin"
+);
+
+/// A batch upload's record (tag 14, added to format 1 after the first
+/// golden file): its bytes must not change, and it must decode to the
+/// command and replay to the engine that applied it.
+#[test]
+fn the_golden_batch_record_keeps_decoding() {
+    let now = t0();
+    let mut template = CallRequest::new("", "agent-1");
+    template.batch_id = Some("spring".into());
+    template.timezone = Some(chrono_tz::Asia::Kolkata);
+    template.min_trigger_time = TimeOfDay::new(9, 30);
+    template.max_trigger_time = TimeOfDay::new(18, 0);
+    template.gap_between_retries = Some(Gaps::List(vec![30, 240].into_boxed_slice()));
+    let command = Command::SubmitBatch {
+        now,
+        template: Box::new(template),
+        calls: vec![
+            BatchCall::new("+919876543210").with_metadata(r#"{"name":"Asha"}"#),
+            BatchCall::new("+919876543211")
+                .with_schedule(ScheduleAt::Local("2026-03-08T10:00:00".parse().unwrap())),
+            BatchCall::new("not a number"),
+        ],
+    };
+    let mut engine = Scheduler::new(Config::default()).unwrap();
+    let mut written = Vec::new();
+    let output = engine
+        .apply_journaled(command.clone(), &mut written)
+        .unwrap();
+    while engine.poll_event().is_some() {}
+    let Output::SubmittedBatch(answers) = &output else {
+        panic!("a batch answers per call: {output:?}");
+    };
+    assert_eq!(
+        answers.iter().map(Result::is_ok).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    if std::env::var_os("REDIAL_WRITE_GOLDEN").is_some() {
+        std::fs::write(GOLDEN_BATCH, &written).unwrap();
+    }
+    let golden = std::fs::read(GOLDEN_BATCH).unwrap();
+    assert_eq!(written, golden);
+    let records: Vec<journal::Record> = Reader::new(&golden).map(Result::unwrap).collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].command, command);
+    let mut replayed = Scheduler::new(Config::default()).unwrap();
+    replayed.replay_journal(&golden, |_| {}).unwrap();
+    assert_eq!(replayed.snapshot().to_bytes(), engine.snapshot().to_bytes());
+}
+
+/// A batch record whose call count is larger than its bytes could hold is
+/// corrupt, not an allocation of that size.
+#[test]
+fn a_batch_record_with_an_absurd_call_count_is_corrupt() {
+    let mut engine = Scheduler::new(Config::default()).unwrap();
+    let mut log = Vec::new();
+    let command = Command::SubmitBatch {
+        now: t0(),
+        template: Box::new(CallRequest::new("", "a")),
+        calls: vec![BatchCall::new("+919876543210")],
+    };
+    engine.apply_journaled(command, &mut log).unwrap();
+    // The count is the byte before the one call's number (a 13-byte
+    // string: its length byte, then the text).
+    let at = log
+        .windows(14)
+        .position(|w| w[0] == 13 && &w[1..] == b"+919876543210")
+        .unwrap()
+        - 1;
+    assert_eq!(log[at], 1);
+    // Ten varint bytes of count, then the checksum fixed so only the
+    // count is wrong.
+    let mut forged = log[..at].to_vec();
+    forged.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]);
+    forged.extend_from_slice(&log[at + 1..]);
+    let len = u32::try_from(forged.len() - 8).unwrap();
+    forged[..4].copy_from_slice(&len.to_le_bytes());
+    let crc = crc32c(&forged[..4], &forged[8..]);
+    forged[4..8].copy_from_slice(&crc.to_le_bytes());
+    let err = Reader::new(&forged).next().unwrap().unwrap_err();
+    assert!(err.to_string().contains("calls in the bytes left"), "{err}");
+}
+
+/// CRC-32C of `head` then `tail`, bit by bit from the definition.
+fn crc32c(head: &[u8], tail: &[u8]) -> u32 {
+    let mut c = !0_u32;
+    for &b in head.iter().chain(tail) {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
 }

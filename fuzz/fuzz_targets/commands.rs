@@ -12,12 +12,13 @@
 use arbitrary::Arbitrary;
 use chrono::{DateTime, TimeDelta, Utc};
 use libfuzzer_sys::fuzz_target;
-use redial::{AttemptId, CallId, Command, Config, Event, Outcome, Output, Scheduler, Snapshot};
+use redial::{AttemptId, BatchCall, CallId, CallRequest, Command, Config, Event, Outcome, Output, ScheduleAt, Scheduler, Snapshot};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
     Submit { number: u8, agent: u8, batch: u8, retries: u8, gap: u16, window: Option<(u16, u16)>, schedule: Option<u16> },
     Raw(Vec<u8>),
+    Batch { agent: u8, batch: u8, retries: u8, calls: Vec<(u8, bool, Option<u16>)> },
     Dial(u8),
     Report(u8, u8, u8),
     ReportCurrent(u8, u8),
@@ -77,6 +78,23 @@ fuzz_target!(|ops: Vec<Op>| {
                 Command::Submit { now, body: body.to_string().into_bytes() }
             }
             Op::Raw(bytes) => Command::Submit { now, body: bytes.clone() },
+            Op::Batch { agent, batch, retries, calls } => {
+                let mut template = CallRequest::new("", &format!("a{}", agent % 3));
+                template.batch_id = Some(format!("b{}", batch % 3));
+                template.number_of_retries = retries % 4;
+                let calls = calls
+                    .iter()
+                    .take(8)
+                    .map(|(number, metadata, schedule)| BatchCall {
+                        to_number: NUMBERS[usize::from(*number) % NUMBERS.len()].to_owned(),
+                        metadata: metadata.then(|| r#"{ "n": [1, 2] }"#.to_owned()),
+                        schedule_at: schedule.map(|s| {
+                            ScheduleAt::Instant(now + TimeDelta::try_minutes(i64::from(s % 3000)).unwrap_or_default())
+                        }),
+                    })
+                    .collect();
+                Command::SubmitBatch { now, template: Box::new(template), calls }
+            }
             Op::Dial(n) => Command::Dial { now, max: u32::from(n % 5) },
             Op::Report(i, k, o) => Command::Report { now, attempt: AttemptId { call: pick(*i), attempt: u32::from(k % 4) + 1 }, outcome: outcome(*o) },
             Op::ReportCurrent(i, o) => Command::ReportCurrent { now, call: pick(*i), outcome: outcome(*o) },
@@ -129,13 +147,17 @@ fuzz_target!(|ops: Vec<Op>| {
             }
             Command::Report { now, attempt, outcome } => j.report(now, attempt, outcome).map(Output::Done),
             Command::HandleTimeout { now } => j.handle_timeout(now).map(Output::Done),
+            Command::SubmitBatch { now, template, calls } => {
+                let mut answers = Vec::new();
+                j.submit_batch(now, &template, &calls, &mut answers).map(|()| Output::SubmittedBatch(answers))
+            }
             other => j.apply(other),
         }
         .unwrap_or_else(|e| panic!("{e}"));
-        if let Output::Submitted(Ok(a)) = &output
-            && !a.duplicate
-        {
-            ids.push(a.call);
+        match &output {
+            Output::Submitted(Ok(a)) if !a.duplicate => ids.push(a.call),
+            Output::SubmittedBatch(answers) => ids.extend(answers.iter().flatten().filter(|a| !a.duplicate).map(|a| a.call)),
+            _ => {}
         }
         events.extend(std::iter::from_fn(|| engine.poll_event()));
     }

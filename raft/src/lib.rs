@@ -48,6 +48,8 @@ pub enum Answer {
     Accepted(String),
     /// A submit was refused with this status.
     Rejected(u16),
+    /// A batch upload: each call's answer, in order.
+    Batch(Vec<Answer>),
     /// A dial handed out these attempts.
     Dispatched(Vec<String>),
     /// Another command: done, or refused.
@@ -61,6 +63,15 @@ impl Answer {
         match output {
             redial::Output::Submitted(Ok(a)) => Answer::Accepted(a.call.to_string()),
             redial::Output::Submitted(Err(r)) => Answer::Rejected(r.status),
+            redial::Output::SubmittedBatch(answers) => Answer::Batch(
+                answers
+                    .iter()
+                    .map(|a| match a {
+                        Ok(a) => Answer::Accepted(a.call.to_string()),
+                        Err(r) => Answer::Rejected(r.status),
+                    })
+                    .collect(),
+            ),
             redial::Output::Dialed(Ok(d)) => {
                 Answer::Dispatched(d.iter().map(|d| d.attempt_id().to_string()).collect())
             }

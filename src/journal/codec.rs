@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::command::Command;
 use crate::event::{AttemptId, CallId};
-use crate::request::{CallRequest, Language, ScheduleAt};
+use crate::request::{BatchCall, CallRequest, Language, ScheduleAt};
 use crate::retry::{Gaps, Outcome};
 use crate::window::TimeOfDay;
 
@@ -25,6 +25,11 @@ pub(super) fn put_command(w: &mut Writer<'_>, c: &Command) {
     match c {
         Command::Submit { now, body } => put_submit(w, *now, body),
         Command::SubmitRequest { now, request } => put_submit_request(w, *now, request),
+        Command::SubmitBatch {
+            now,
+            template,
+            calls,
+        } => put_submit_batch(w, *now, template, calls),
         Command::Dial { now, max } => put_dial(w, *now, *max),
         Command::Report {
             now,
@@ -104,6 +109,25 @@ pub(super) fn put_submit_request(w: &mut Writer<'_>, now: DateTime<Utc>, request
     w.u8(2);
     w.time(now);
     w.request(request);
+}
+
+/// [`Command::SubmitBatch`]'s fields: the template, the number of calls,
+/// then each call's number, metadata and schedule.
+pub(super) fn put_submit_batch(
+    w: &mut Writer<'_>,
+    now: DateTime<Utc>,
+    template: &CallRequest,
+    calls: &[BatchCall],
+) {
+    w.u8(14);
+    w.time(now);
+    w.request(template);
+    w.varint(calls.len() as u64);
+    for call in calls {
+        w.str(&call.to_number);
+        w.opt(call.metadata.as_ref(), |w, s| w.str(s));
+        w.opt(call.schedule_at.as_ref(), Writer::schedule);
+    }
 }
 
 /// [`Command::Dial`]'s fields.
@@ -199,6 +223,28 @@ pub(super) fn get_command(bytes: &[u8]) -> Result<Command, String> {
             to_number: r.string()?,
         },
         13 => Command::HandleTimeout { now },
+        14 => {
+            let template = Box::new(r.request()?);
+            let n: usize = r.int("calls")?;
+            // Each call takes at least 3 bytes: a count beyond what is
+            // left is corrupt, and must not size an allocation.
+            if n > r.bytes.len().saturating_sub(r.at) / 3 {
+                return Err(format!("{n} calls in the bytes left"));
+            }
+            let mut calls = Vec::with_capacity(n);
+            for _ in 0..n {
+                calls.push(BatchCall {
+                    to_number: r.string()?,
+                    metadata: r.opt(Reader::string)?,
+                    schedule_at: r.opt(Reader::schedule)?,
+                });
+            }
+            Command::SubmitBatch {
+                now,
+                template,
+                calls,
+            }
+        }
         other => return Err(format!("unknown command tag {other}")),
     };
     if r.at != bytes.len() {

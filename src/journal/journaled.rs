@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::command::{Command, Output};
 use crate::event::{AttemptId, Dispatch, OpError};
-use crate::request::{CallRequest, Rejection};
+use crate::request::{BatchCall, CallRequest, Rejection};
 use crate::retry::Outcome;
 use crate::scheduler::{Accepted, Scheduler};
 
@@ -122,6 +122,38 @@ impl Journaled<'_> {
     ) -> Result<Result<Accepted, Rejection>, JournalError> {
         self.record(|w| codec::put_submit_request(w, now, &request))?;
         Ok(self.engine.submit_request(now, request))
+    }
+
+    /// [`Scheduler::submit_batch`], journaled as [`Command::SubmitBatch`]:
+    /// one record for the whole batch.
+    ///
+    /// # Errors
+    /// See [`Journaled`].
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// use redial::{BatchCall, CallRequest, Config, Scheduler};
+    /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let mut engine = Scheduler::new(Config::default())?;
+    /// let mut log = Vec::new();
+    /// let calls = [BatchCall::new("+919876543210"), BatchCall::new("+14155550123")];
+    /// let mut answers = Vec::new();
+    /// let template = CallRequest::new("", "a");
+    /// engine.journaled(&mut log).submit_batch(now, &template, &calls, &mut answers)?;
+    /// assert_eq!((answers.len(), engine.position()), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_batch(
+        &mut self,
+        now: DateTime<Utc>,
+        template: &CallRequest,
+        calls: &[BatchCall],
+        out: &mut Vec<Result<Accepted, Rejection>>,
+    ) -> Result<(), JournalError> {
+        self.record(|w| codec::put_submit_batch(w, now, template, calls))?;
+        self.engine.submit_batch(now, template, calls, out);
+        Ok(())
     }
 
     /// [`Scheduler::dial_into`], journaled as [`Command::Dial`].

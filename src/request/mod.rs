@@ -16,11 +16,14 @@ use crate::config::Config;
 use crate::retry::{Gaps, MAX_GAP_MINUTES, MAX_GAPS, MAX_RETRIES};
 use crate::window::{TimeOfDay, Window, WindowError};
 
+mod batch;
 mod canonical;
 mod parse;
 mod response;
 
-use parse::{GAP_EXPECTED, check_e164, check_id, check_metadata, check_policy};
+pub use batch::BatchCall;
+pub(crate) use parse::check_e164;
+use parse::{GAP_EXPECTED, check_id, check_metadata, check_policy};
 pub(crate) use parse::{has_control, parse_body};
 pub use response::{ErrorResponse, Rejection, SuccessResponse};
 
@@ -375,29 +378,28 @@ impl CallRequest {
     /// metadata rewritten as the compact JSON a parsed body would carry.
     pub(crate) fn normalized(mut self, config: &Config) -> Result<CallRequest, Rejection> {
         check_e164(&self.to_number)?;
+        self.check_before_metadata()?;
+        if let Some(m) = &self.metadata
+            && let Some(rewritten) = normalized_metadata(m, config)?
+        {
+            self.metadata = Some(rewritten);
+        }
+        self.check_after_metadata(config)?;
+        Ok(self)
+    }
+
+    /// The checks [`CallRequest::normalized`] makes between the number and
+    /// the metadata: the fields a batch's calls share that come first.
+    pub(crate) fn check_before_metadata(&self) -> Result<(), Rejection> {
         check_id("agent_id", &self.agent_id)?;
         if let Some(b) = &self.batch_id {
             check_id("batch_id", b)?;
         }
-        if let Some(m) = &self.metadata
-            // Text already in the form validation gives it is kept.
-            && !(m.len() <= config.max_metadata_bytes
-                && canonical::is_canonical(m, MAX_METADATA_DEPTH))
-        {
-            let value: Value = serde_json::from_str(m).map_err(|e| {
-                Rejection::bad(
-                    "metadata",
-                    format!("Invalid metadata: {e}; expected a JSON object"),
-                )
-            })?;
-            let Value::Object(map) = value else {
-                return Err(Rejection::bad(
-                    "metadata",
-                    "Invalid metadata: expected a JSON object",
-                ));
-            };
-            self.metadata = Some(check_metadata(&map, config.max_metadata_bytes)?);
-        }
+        Ok(())
+    }
+
+    /// The checks [`CallRequest::normalized`] makes after the metadata.
+    pub(crate) fn check_after_metadata(&self, config: &Config) -> Result<(), Rejection> {
         if self.number_of_retries > MAX_RETRIES {
             return Err(Rejection::bad(
                 "number_of_retries",
@@ -436,7 +438,7 @@ impl CallRequest {
             check_policy(p, config)?;
         }
         self.window()?;
-        Ok(self)
+        Ok(())
     }
 
     /// The request as a canonical JSON object: the fields a body would
@@ -508,6 +510,28 @@ impl CallRequest {
         }
         Value::Object(map)
     }
+}
+
+/// Checks a request's metadata text: `None` when it is already in the
+/// form validation gives it (compact, within the size and depth limits),
+/// else the rewritten text.
+pub(crate) fn normalized_metadata(m: &str, config: &Config) -> Result<Option<String>, Rejection> {
+    if m.len() <= config.max_metadata_bytes && canonical::is_canonical(m, MAX_METADATA_DEPTH) {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_str(m).map_err(|e| {
+        Rejection::bad(
+            "metadata",
+            format!("Invalid metadata: {e}; expected a JSON object"),
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err(Rejection::bad(
+            "metadata",
+            "Invalid metadata: expected a JSON object",
+        ));
+    };
+    check_metadata(&map, config.max_metadata_bytes).map(Some)
 }
 
 #[cfg(test)]

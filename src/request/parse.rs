@@ -532,7 +532,7 @@ pub(super) fn check_policy(name: &str, config: &Config) -> Result<(), Rejection>
     ))
 }
 
-pub(super) fn check_e164(number: &str) -> Result<(), Rejection> {
+pub(crate) fn check_e164(number: &str) -> Result<(), Rejection> {
     if e164_digits(number).is_some() {
         Ok(())
     } else {

@@ -18,7 +18,9 @@ use crate::call::{Call, NewCall};
 use crate::event::{CallId, Event, EventKind};
 use crate::number::e164_digits;
 use crate::policy::calendar::{HORIZON_DAYS, RuleSet};
-use crate::request::{CallRequest, Rejection, ScheduleAt, parse_body};
+use crate::request::{
+    BatchCall, CallRequest, Rejection, ScheduleAt, check_e164, normalized_metadata, parse_body,
+};
 use crate::retry::Gaps;
 use crate::time::{DAY, MAX_TIME, Secs, ceil_secs, instant};
 use crate::window::{Window, local_date, wall_to_instant};
@@ -56,8 +58,16 @@ impl Scheduler {
 
     /// A JSON body: parsed and validated, then admitted.
     pub(super) fn admit_body(&mut self, now: Secs, body: &[u8]) -> Result<Accepted, Rejection> {
-        let (request, canonical) = parse_body(body, &self.config)?;
-        self.admit(now, request, canonical)
+        let (mut request, canonical) = parse_body(body, &self.config)?;
+        let gaps = request.gap_between_retries.take();
+        self.admit(
+            now,
+            &request,
+            request.metadata.as_deref(),
+            gaps,
+            canonical,
+            None,
+        )
     }
 
     /// A request built in code: validated as a body would be, then admitted.
@@ -66,28 +76,112 @@ impl Scheduler {
         now: Secs,
         request: CallRequest,
     ) -> Result<Accepted, Rejection> {
-        let request = request.normalized(&self.config)?;
+        let mut request = request.normalized(&self.config)?;
         let canonical = if request.idempotency_key.is_some() {
             request.to_value()
         } else {
             Value::Null
         };
-        self.admit(now, request, canonical)
+        let gaps = request.gap_between_retries.take();
+        self.admit(
+            now,
+            &request,
+            request.metadata.as_deref(),
+            gaps,
+            canonical,
+            None,
+        )
+    }
+
+    /// A batch's calls, each admitted as a submit of
+    /// `template.for_call(call)` (see [`Scheduler::submit_batch`]), with the
+    /// template's own checks made once.
+    pub(super) fn admit_batch(
+        &mut self,
+        now: Secs,
+        template: &CallRequest,
+        calls: &[BatchCall],
+        out: &mut Vec<Result<Accepted, Rejection>>,
+    ) {
+        if template.idempotency_key.is_some() {
+            // Each call's request is compared whole for repeats: the
+            // general path.
+            for call in calls {
+                let result = self.admit_request(now, template.for_call(call));
+                out.push(self.end_submit(now, result));
+            }
+            return;
+        }
+        // The template's checks, split where a submit checks the metadata,
+        // so that each call gets the first error its own submit would.
+        let shared = Shared {
+            before: template.check_before_metadata().err(),
+            after: template.check_after_metadata(&self.config).err(),
+        };
+        // The request admitted, its varying fields replaced per call.
+        let mut scratch = CallRequest {
+            to_number: String::new(),
+            metadata: None,
+            schedule_at: None,
+            gap_between_retries: None,
+            ..template.clone()
+        };
+        let mut memo = PlanMemo { last: None };
+        for call in calls {
+            let result =
+                self.admit_batch_call(now, &mut scratch, template, &shared, call, &mut memo);
+            out.push(self.end_submit(now, result));
+        }
+    }
+
+    /// One call of a batch: its own checks, in a submit's order around the
+    /// template's, then admission.
+    fn admit_batch_call(
+        &mut self,
+        now: Secs,
+        scratch: &mut CallRequest,
+        template: &CallRequest,
+        shared: &Shared,
+        call: &BatchCall,
+        memo: &mut PlanMemo,
+    ) -> Result<Accepted, Rejection> {
+        check_e164(&call.to_number)?;
+        if let Some(e) = &shared.before {
+            return Err(e.clone());
+        }
+        let rewritten = match &call.metadata {
+            Some(m) => normalized_metadata(m, &self.config)?,
+            None => None,
+        };
+        if let Some(e) = &shared.after {
+            return Err(e.clone());
+        }
+        scratch.to_number.clear();
+        scratch.to_number.push_str(&call.to_number);
+        scratch.schedule_at = call.schedule_at;
+        let metadata = rewritten.as_deref().or(call.metadata.as_deref());
+        let gaps = template.gap_between_retries.clone();
+        self.admit(now, scratch, metadata, gaps, Value::Null, Some(memo))
     }
 
     /// Runs the checks that need `now` and the engine, in the contract's
-    /// order, then queues the call. `canonical` is the request as JSON, for
-    /// idempotent repeats.
+    /// order, then queues the call. `metadata` and `gaps` are the
+    /// request's, validated (taken out of it, or a batch call's own);
+    /// `canonical` is the request as JSON, for idempotent repeats; `memo`
+    /// is a batch's last plan.
     fn admit(
         &mut self,
         now: Secs,
-        req: CallRequest,
+        req: &CallRequest,
+        metadata: Option<&str>,
+        gaps: Option<Gaps>,
         canonical: Value,
+        memo: Option<&mut PlanMemo>,
     ) -> Result<Accepted, Rejection> {
         let window = req.window()?;
         // Validated, so it parses; 0 would make `Call::admitted` refuse it.
         let number = e164_digits(&req.to_number).unwrap_or(0);
-        let (set, tz) = self.rules_for(&req, number);
+        let (set, tz) = self.rules_for(req, number);
         if let Some(until) = self.numbers.suppressed(number, now) {
             return Err(Rejection {
                 status: 403,
@@ -105,8 +199,18 @@ impl Scheduler {
                 },
             });
         }
-        let (due, occurrence_end) = self.first_attempt(now, &req, set, tz, window)?;
-        let expires = self.lifetime(now, &req, tz, due)?;
+        let key = (req.schedule_at, set, tz);
+        let (due, occurrence_end, expires) = match memo {
+            Some(PlanMemo {
+                last: Some((k, plan)),
+            }) if *k == key => plan.clone()?,
+            Some(memo) => {
+                let plan = self.plan(now, req, set, tz, window);
+                memo.last = Some((key, plan.clone()));
+                plan?
+            }
+            None => self.plan(now, req, set, tz, window)?,
+        };
         if self.config.require_registered_agents && !self.registry.is_registered(&req.agent_id) {
             return Err(Rejection {
                 status: 404,
@@ -146,14 +250,13 @@ impl Scheduler {
             seq,
             number,
             language: req.language,
-            metadata: req.metadata.filter(|m| m != "{}").map(Arc::from),
+            metadata: metadata.filter(|m| *m != "{}").map(Arc::from),
             idempotency_key: req.idempotency_key.as_deref().map(Into::into),
             tz,
             window,
             carry_over: req.carry_over,
             retries: req.number_of_retries,
-            gaps: req
-                .gap_between_retries
+            gaps: gaps
                 .or_else(|| Gaps::every(self.config.default_retry_gap_minutes))
                 .unwrap_or(Gaps::Every(0)),
             priority: req.priority,
@@ -288,6 +391,23 @@ impl Scheduler {
             let _ = number;
             Vec::new()
         }
+    }
+
+    /// The first attempt's due instant, the end of the occurrence it is
+    /// bound to and the end of the call's lifetime, or why the call cannot
+    /// be: a function of `now`, the request's schedule and the rules (the
+    /// calendar's memos only cache), so a batch reuses it.
+    fn plan(
+        &mut self,
+        now: Secs,
+        req: &CallRequest,
+        set: u32,
+        tz: chrono_tz::Tz,
+        window: Option<Window>,
+    ) -> Result<Plan, Rejection> {
+        let (due, occurrence_end) = self.first_attempt(now, req, set, tz, window)?;
+        let expires = self.lifetime(now, req, tz, due)?;
+        Ok((due, occurrence_end, expires))
     }
 
     /// The first attempt's due instant and, with a window, the end of the
@@ -451,3 +571,23 @@ impl Scheduler {
             .unwrap_or_default()
     }
 }
+
+/// A batch template's first errors before and after the metadata check.
+struct Shared {
+    before: Option<Rejection>,
+    after: Option<Rejection>,
+}
+
+/// A call's due instant, occurrence end and lifetime end.
+type Plan = (Secs, Option<Secs>, Option<Secs>);
+
+/// The plan of a batch's last call, by its [`PlanKey`]: the next call with
+/// the same key reuses it. A batch shares the schedule more often than
+/// not, and the plan is most of a call's cost.
+pub(super) struct PlanMemo {
+    last: Option<(PlanKey, Result<Plan, Rejection>)>,
+}
+
+/// What a plan depends on besides the template and `now`: the call's
+/// schedule, rule set and primary zone.
+type PlanKey = (Option<ScheduleAt>, u32, chrono_tz::Tz);

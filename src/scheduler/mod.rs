@@ -25,7 +25,7 @@ use crate::config::{Config, ConfigError};
 use crate::event::{AttemptId, CallId, Dispatch, Event, EventKind, OpError};
 use crate::policy::calendar::Calendar;
 use crate::queue::{Lanes, Slot, Timers};
-use crate::request::{CallRequest, Rejection, SuccessResponse};
+use crate::request::{BatchCall, CallRequest, Rejection, SuccessResponse};
 use crate::retry::Outcome;
 use crate::time::{Secs, in_range, instant};
 use crate::window::OccurrenceCache;
@@ -299,6 +299,62 @@ impl Scheduler {
         let now = self.begin_submit(now)?;
         let result = self.admit_request(now, request);
         self.end_submit(now, result)
+    }
+
+    /// Submits a batch upload: `template` once, and per call only what
+    /// varies (its number, metadata and schedule). Each call is treated
+    /// exactly as [`Scheduler::submit_request`] of
+    /// [`template.for_call(call)`](CallRequest::for_call), in order, at
+    /// the same `now`: the same answers, events and state. What is shared
+    /// is validated once, so a call costs less than a submit of its own.
+    ///
+    /// The template's own `to_number`, `metadata` and `schedule_at` are
+    /// not used. A template with an `idempotency_key` gives every call that
+    /// key, so after the first admitted one the rest are repeats or
+    /// conflicts, as separate submits would be.
+    ///
+    /// Appends one answer per call to `out`, in the calls' order.
+    ///
+    /// # Errors
+    /// Per call, as [`Scheduler::submit`]; an invalid template rejects
+    /// every call whose own fields are valid (with the error a submit of
+    /// that call would give).
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// use redial::{BatchCall, CallRequest, Config, Scheduler};
+    /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let mut engine = Scheduler::new(Config::default())?;
+    /// let mut template = CallRequest::new("", "agent-7");
+    /// template.batch_id = Some("spring".into());
+    /// let calls = [
+    ///     BatchCall::new("+919876543210").with_metadata(r#"{"name": "Asha"}"#),
+    ///     BatchCall::new("not a number"),
+    /// ];
+    /// let mut answers = Vec::new();
+    /// engine.submit_batch(now, &template, &calls, &mut answers);
+    /// assert!(answers[0].is_ok());
+    /// assert_eq!(answers[1].as_ref().unwrap_err().field.as_deref(), Some("to_number"));
+    /// assert_eq!(engine.live_calls(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_batch(
+        &mut self,
+        now: DateTime<Utc>,
+        template: &CallRequest,
+        calls: &[BatchCall],
+        out: &mut Vec<Result<Accepted, Rejection>>,
+    ) {
+        if calls.is_empty() {
+            // No submit: not even the clock moves.
+            return;
+        }
+        out.reserve(calls.len());
+        match self.begin_submit(now) {
+            Ok(now) => self.admit_batch(now, template, calls, out),
+            Err(r) => out.extend(calls.iter().map(|_| Err(r.clone()))),
+        }
     }
 
     /// Hands out up to `max` calls to dial now, best first (semantics §4):
