@@ -75,32 +75,57 @@ fn submit(c: &mut Criterion) {
     g.finish();
     // Batch uploads: the full request as the template, 1,000 calls each
     // with its own number (and, for `batch_full`, the full body's metadata
-    // and schedule); the time is per call.
+    // and schedule), into a new engine; the time is per call.
+    // `one_by_one_full` submits the same 1,000 calls as parsed requests
+    // (`template.for_call`, built outside the timing): the baseline.
     let mut g = c.benchmark_group("submit");
     g.throughput(Throughput::Elements(1_000));
-    for (name, own) in [("batch_basic", false), ("batch_full", true)] {
-        let calls: Vec<BatchCall> = (0..1_000)
+    let calls = |own: bool| -> Vec<BatchCall> {
+        (0..1_000)
             .map(|i| BatchCall {
                 to_number: format!("+9198{i:08}"),
                 metadata: own.then(|| parsed.metadata.clone()).flatten(),
                 schedule_at: own.then_some(parsed.schedule_at).flatten(),
             })
-            .collect();
+            .collect()
+    };
+    for (name, own) in [("batch_basic", false), ("batch_full", true)] {
+        let calls = calls(own);
         let mut template = parsed.clone();
         if !own {
             template.schedule_at = None;
         }
-        let mut e = Scheduler::new(Config::default()).unwrap();
-        let mut answers = Vec::with_capacity(calls.len());
         g.bench_function(name, |b| {
-            b.iter(|| {
-                answers.clear();
-                e.submit_batch(now(), &template, &calls, &mut answers);
-                black_box(&answers);
-                while e.poll_event().is_some() {}
-            })
+            b.iter_batched(
+                || {
+                    (
+                        Scheduler::new(Config::default()).unwrap(),
+                        Vec::with_capacity(1_000),
+                    )
+                },
+                |(mut e, mut answers)| {
+                    e.submit_batch(now(), &template, &calls, &mut answers);
+                    while e.poll_event().is_some() {}
+                    (e, answers)
+                },
+                BatchSize::SmallInput,
+            )
         });
     }
+    let requests: Vec<CallRequest> = calls(true).iter().map(|c| parsed.for_call(c)).collect();
+    g.bench_function("one_by_one_full", |b| {
+        b.iter_batched(
+            || (Scheduler::new(Config::default()).unwrap(), requests.clone()),
+            |(mut e, requests)| {
+                for r in requests {
+                    black_box(e.submit_request(now(), r).unwrap());
+                }
+                while e.poll_event().is_some() {}
+                e
+            },
+            BatchSize::SmallInput,
+        )
+    });
     g.finish();
 }
 

@@ -185,6 +185,17 @@ proptest! {
         prop_assert_eq!(&answers, &expected);
         prop_assert_eq!(events(&mut batched), expected_events.clone());
         prop_assert_eq!(batched.snapshot().to_bytes(), one_by_one.snapshot().to_bytes());
+        // The registry's counts too: every call ended, both engines forget
+        // the same names.
+        prop_assert_eq!(batched.check_invariants(), Ok(()));
+        for e in [&mut batched, &mut one_by_one] {
+            for c in e.calls() {
+                e.cancel(t, c.call).unwrap();
+            }
+        }
+        prop_assert_eq!(events(&mut batched), events(&mut one_by_one));
+        prop_assert_eq!(batched.check_invariants(), Ok(()));
+        prop_assert_eq!(batched.snapshot().to_bytes(), one_by_one.snapshot().to_bytes());
 
         // As a command, and its journal record replayed.
         let mut applied = engine(require_registered, policies);

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::plan::Rules;
+use super::registry::Membership;
 use super::store::IdempotencyEntry;
 use super::{Accepted, Scheduler};
 use crate::call::{Call, NewCall};
@@ -126,7 +127,10 @@ impl Scheduler {
             gap_between_retries: None,
             ..template.clone()
         };
-        let mut memo = PlanMemo { last: None };
+        let mut memo = BatchMemo {
+            plan: None,
+            member: None,
+        };
         for call in calls {
             let result =
                 self.admit_batch_call(now, &mut scratch, template, &shared, call, &mut memo);
@@ -143,7 +147,7 @@ impl Scheduler {
         template: &CallRequest,
         shared: &Shared,
         call: &BatchCall,
-        memo: &mut PlanMemo,
+        memo: &mut BatchMemo,
     ) -> Result<Accepted, Rejection> {
         check_e164(&call.to_number)?;
         if let Some(e) = &shared.before {
@@ -168,7 +172,7 @@ impl Scheduler {
     /// order, then queues the call. `metadata` and `gaps` are the
     /// request's, validated (taken out of it, or a batch call's own);
     /// `canonical` is the request as JSON, for idempotent repeats; `memo`
-    /// is a batch's last plan.
+    /// is what a batch's calls reuse.
     fn admit(
         &mut self,
         now: Secs,
@@ -176,7 +180,7 @@ impl Scheduler {
         metadata: Option<&str>,
         gaps: Option<Gaps>,
         canonical: Value,
-        memo: Option<&mut PlanMemo>,
+        mut memo: Option<&mut BatchMemo>,
     ) -> Result<Accepted, Rejection> {
         let window = req.window()?;
         // Validated, so it parses; 0 would make `Call::admitted` refuse it.
@@ -200,13 +204,14 @@ impl Scheduler {
             });
         }
         let key = (req.schedule_at, set, tz);
-        let (due, occurrence_end, expires) = match memo {
-            Some(PlanMemo {
-                last: Some((k, plan)),
+        let (due, occurrence_end, expires) = match memo.as_deref_mut() {
+            Some(BatchMemo {
+                plan: Some((k, plan)),
+                ..
             }) if *k == key => plan.clone()?,
             Some(memo) => {
                 let plan = self.plan(now, req, set, tz, window);
-                memo.last = Some((key, plan.clone()));
+                memo.plan = Some((key, plan.clone()));
                 plan?
             }
             None => self.plan(now, req, set, tz, window)?,
@@ -267,9 +272,17 @@ impl Scheduler {
         .map_err(Rejection::bad_body)?;
         call.rules = set;
         self.calls.take_seq();
-        let member = self
-            .registry
-            .join(&req.agent_id, req.batch_id.as_deref(), &mut self.ready);
+        let again = memo
+            .as_ref()
+            .and_then(|m| m.member)
+            .and_then(|m| self.registry.rejoin(m));
+        let member = again.unwrap_or_else(|| {
+            self.registry
+                .join(&req.agent_id, req.batch_id.as_deref(), &mut self.ready)
+        });
+        if let Some(memo) = memo {
+            memo.member = Some(member);
+        }
         call.lane = member.lane;
         let slot = self.calls.insert(call);
         if let Some(key) = &req.idempotency_key {
@@ -581,11 +594,14 @@ struct Shared {
 /// A call's due instant, occurrence end and lifetime end.
 type Plan = (Secs, Option<Secs>, Option<Secs>);
 
-/// The plan of a batch's last call, by its [`PlanKey`]: the next call with
-/// the same key reuses it. A batch shares the schedule more often than
-/// not, and the plan is most of a call's cost.
-pub(super) struct PlanMemo {
-    last: Option<(PlanKey, Result<Plan, Rejection>)>,
+/// What a batch's next call reuses from the calls before it.
+pub(super) struct BatchMemo {
+    /// The last plan, by its [`PlanKey`]: a batch shares the schedule more
+    /// often than not, and the plan is most of a call's cost.
+    plan: Option<(PlanKey, Result<Plan, Rejection>)>,
+    /// The registry membership of the last admitted call: the template's
+    /// agent and batch, held by that call until the batch ends.
+    member: Option<Membership>,
 }
 
 /// What a plan depends on besides the template and `now`: the call's

@@ -184,6 +184,24 @@ impl Registry {
         Membership { agent, batch, lane }
     }
 
+    /// [`Registry::join`] again for a membership a live call still holds
+    /// (a batch's previous call): the same counts, without looking up the
+    /// names. `None`, and nothing counted, when no live call holds it.
+    pub fn rejoin(&mut self, m: Membership) -> Option<Membership> {
+        let lane = self
+            .lanes
+            .get_mut(m.lane)
+            .filter(|l| l.calls > 0 && l.agent == m.agent && l.batch == m.batch)?;
+        lane.calls = lane.calls.saturating_add(1);
+        if let Some(a) = self.agents.get_mut(m.agent) {
+            a.calls = a.calls.saturating_add(1);
+        }
+        if let Some(b) = self.batches.get_mut(m.batch) {
+            b.calls = b.calls.saturating_add(1);
+        }
+        Some(m)
+    }
+
     /// What a live call in `lane` holds: the lane's agent and batch (a
     /// call keeps only its lane, which names both).
     pub fn membership(&self, lane: LaneId) -> Membership {
