@@ -286,6 +286,18 @@
 //!   said it.
 //! * A frequency cap counts triggers, including an attempt that timed out
 //!   or whose report was stale.
+//! * A batch upload ([`Scheduler::submit_batch`]: a template request and
+//!   per call a [`BatchCall`], its number, metadata and schedule) is
+//!   exactly its calls submitted one by one as
+//!   [`CallRequest::for_call`], in order, at the same `now`: each call is
+//!   accepted or rejected on its own, with the error its own submit would
+//!   get, and emits its own `accepted` or `rejected` event. An invalid
+//!   template rejects every call (each with that error, unless its own
+//!   number comes first in the check order); the template's own
+//!   `to_number`, `metadata` and `schedule_at` are ignored; an empty batch
+//!   changes nothing, not even the clock. A template with an
+//!   `idempotency_key` gives all its calls that key: after the first,
+//!   each is a 409 (the requests differ in number).
 //!
 //! ## Commands, the journal and recovery
 //!
@@ -378,7 +390,9 @@
 //! new `expired` reasons, request fields `policy` and `expires_at`,
 //! snapshot format 3; [`ConfigError::key`] is now a `String` path);
 //! commands ([`Command`], [`Scheduler::apply`], [`Scheduler::position`])
-//! and the [`journal`]. The
+//! and the [`journal`]; batch uploads ([`Scheduler::submit_batch`],
+//! [`BatchCall`], [`Command::SubmitBatch`], and [`Output::SubmittedBatch`],
+//! which a `match` over [`Output`] must now cover). The
 //! README's "Changes" section lists every change.
 //!
 //! ## Panics, errors and unwraps
