@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::event::{AttemptId, CallId};
-use crate::request::{CallRequest, Language, ScheduleAt};
+use crate::request::{BatchCall, CallRequest, Language, ScheduleAt};
 use crate::retry::{Gaps, Outcome};
 use crate::window::TimeOfDay;
 
@@ -41,6 +41,23 @@ fn every_command() -> Vec<Command> {
         Command::Submit {
             now: at(253_402_300_799, 999_999_999),
             body: vec![0xFF, 0, 0x80],
+        },
+        Command::SubmitBatch {
+            now,
+            template: Box::new(full.clone()),
+            calls: vec![
+                BatchCall::new("+12125550100"),
+                BatchCall::new("not checked here")
+                    .with_metadata(r#"{"n":[1,2]}"#)
+                    .with_schedule(ScheduleAt::Instant(at(1_767_200_000, 7))),
+                BatchCall::new("+33612345678")
+                    .with_schedule(ScheduleAt::Local(at(1_767_200_000, 0).naive_utc())),
+            ],
+        },
+        Command::SubmitBatch {
+            now,
+            template: Box::new(CallRequest::new("", "a")),
+            calls: Vec::new(),
         },
         Command::SubmitRequest {
             now,
