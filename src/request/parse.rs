@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{
@@ -36,25 +36,24 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
     // Valid UTF-8 (nearly every body) is checked once, whole, rather than
     // string by string as the parser reads bytes; other bodies go to the
     // byte parser, which reports where the bad sequence is.
-    let parsed = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str::<TopLevel>(text),
-        Err(_) => serde_json::from_slice::<TopLevel>(body),
+    let mut body_fields = BodyFields::default();
+    let kind = match std::str::from_utf8(body) {
+        Ok(text) => fill(serde_json::Deserializer::from_str(text), &mut body_fields),
+        Err(_) => fill(serde_json::Deserializer::from_slice(body), &mut body_fields),
     };
-    let top = parsed.map_err(|e| {
+    let kind = kind.map_err(|e| {
         if e.is_data() {
             Rejection::bad_body(format!("Invalid request body: {e}"))
         } else {
             Rejection::bad_body(format!("Malformed JSON: {e}; expected a JSON object"))
         }
     })?;
-    let body = match top {
-        TopLevel::Object(body) => body,
-        TopLevel::Other(kind) => {
-            return Err(Rejection::bad_body(format!(
-                "Request body is {kind}: expected a JSON object"
-            )));
-        }
-    };
+    if let Some(kind) = kind {
+        return Err(Rejection::bad_body(format!(
+            "Request body is {kind}: expected a JSON object"
+        )));
+    }
+    let body = body_fields;
     // A null field means the field is absent.
     let unknown = body
         .unknown
@@ -115,14 +114,17 @@ fn after_string(mut s: &[u8]) -> &[u8] {
     &[]
 }
 
-/// The top level of a body: an object (its fields, duplicates refused) or
-/// the kind of value it was instead.
-// Made once per body and moved once, to its caller: boxing the large
-// variant would cost an allocation per body to save a copy.
-#[allow(clippy::large_enum_variant)]
-enum TopLevel {
-    Object(BodyFields),
-    Other(&'static str),
+/// Parses a body's top level into `fields` (duplicates refused): `None`
+/// for an object, else the kind of value it was. The caller's fields are
+/// filled in place: returned by value, their half kilobyte was copied
+/// several times on the way out of the parser.
+fn fill<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    fields: &mut BodyFields,
+) -> Result<Option<&'static str>, serde_json::Error> {
+    let kind = Fill(fields).deserialize(&mut de)?;
+    de.end()?;
+    Ok(kind)
 }
 
 /// A body's top-level fields as parsed: the known ones in [`FIELDS`]
@@ -221,45 +223,52 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for TopLevel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = TopLevel;
+/// The seed [`fill`] parses with.
+struct Fill<'a>(&'a mut BodyFields);
+
+impl<'de> DeserializeSeed<'de> for Fill<'_> {
+    type Value = Option<&'static str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V<'a>(&'a mut BodyFields);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = Option<&'static str>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
-                let mut fields = BodyFields::default();
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
                 while let Some((Key(k), v)) = access.next_entry::<Key<'de>, Value>()? {
-                    fields.file(&k, v).map_err(de::Error::custom)?;
+                    self.0.file(&k, v).map_err(de::Error::custom)?;
                 }
-                Ok(TopLevel::Object(fields))
+                Ok(None)
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut access: A) -> Result<TopLevel, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
                 while access.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(TopLevel::Other("an array"))
+                Ok(Some("an array"))
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<TopLevel, E> {
-                Ok(TopLevel::Other("a string"))
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Some("a string"))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<TopLevel, E> {
-                Ok(TopLevel::Other("a boolean"))
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Some("a boolean"))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<TopLevel, E> {
-                Ok(TopLevel::Other("a number"))
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Some("a number"))
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<TopLevel, E> {
-                Ok(TopLevel::Other("a number"))
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Some("a number"))
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<TopLevel, E> {
-                Ok(TopLevel::Other("a number"))
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Some("a number"))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<TopLevel, E> {
-                Ok(TopLevel::Other("null"))
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Some("null"))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(self.0))
     }
 }
 
@@ -811,11 +820,12 @@ mod tests {
             b"]",
             br#", "to_number": null"#,
         ];
-        let outcome = |top: Result<TopLevel, serde_json::Error>| match top {
-            Ok(TopLevel::Object(body)) => Ok(body.into_canonical()),
-            Ok(TopLevel::Other(kind)) => Ok(Value::from(kind)),
-            Err(e) => Err(e.to_string()),
-        };
+        let outcome =
+            |fields: BodyFields, top: Result<Option<&'static str>, serde_json::Error>| match top {
+                Ok(None) => Ok(fields.into_canonical()),
+                Ok(Some(kind)) => Ok(Value::from(kind)),
+                Err(e) => Err(e.to_string()),
+            };
         let mut rand = crate::test_rng::xorshift(0xB0D1);
         let (mut compared, mut parsed) = (0, 0);
         for _ in 0..20_000 {
@@ -826,9 +836,13 @@ mod tests {
             if rand(2) == 0 {
                 body.extend_from_slice(b"}");
             }
-            let bytes = outcome(serde_json::from_slice::<TopLevel>(&body));
+            let mut fields = BodyFields::default();
+            let top = fill(serde_json::Deserializer::from_slice(&body), &mut fields);
+            let bytes = outcome(fields, top);
             if let Ok(text) = std::str::from_utf8(&body) {
-                let from_text = outcome(serde_json::from_str::<TopLevel>(text));
+                let mut fields = BodyFields::default();
+                let top = fill(serde_json::Deserializer::from_str(text), &mut fields);
+                let from_text = outcome(fields, top);
                 assert_eq!(from_text, bytes, "{text:?}");
                 compared += 1;
                 parsed += usize::from(bytes.is_ok());
