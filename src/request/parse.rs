@@ -60,10 +60,19 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
         .iter()
         .find(|(_, v)| !v.is_null())
         .map(|(k, _)| k);
-    let req = from_fields(&body, unknown, config)?;
-    let canonical = if req.idempotency_key.is_some() {
+    // Without an idempotency key the body's strings are not needed after
+    // validation: they move into the request instead of being copied.
+    let keep = body.get("idempotency_key").is_some();
+    let mut req = from_fields(&body, unknown, config, keep)?;
+    let canonical = if keep {
         body.into_canonical()
     } else {
+        let mut body = body;
+        req.to_number = body.take_string("to_number");
+        req.agent_id = body.take_string("agent_id");
+        if req.batch_id.is_some() {
+            req.batch_id = Some(body.take_string("batch_id"));
+        }
         Value::Null
     };
     Ok((req, canonical))
@@ -162,6 +171,15 @@ impl BodyFields {
             .get(field_index(name)?)?
             .as_ref()
             .filter(|v| !v.is_null())
+    }
+
+    /// Moves the string of field `name` of [`FIELDS`] out (empty if it is
+    /// not a string).
+    fn take_string(&mut self, name: &str) -> String {
+        match field_index(name).and_then(|i| self.known.get_mut(i)) {
+            Some(Some(Value::String(s))) => std::mem::take(s),
+            _ => String::new(),
+        }
     }
 
     /// The body as one JSON object, null fields dropped: what idempotent
@@ -274,11 +292,17 @@ impl<'de> DeserializeSeed<'de> for Fill<'_> {
 
 /// Validates a body's fields in the contract's order; `unknown` is the
 /// first field (in name order) that is not one of [`FIELDS`].
+///
+/// With `copy` false, the request's `to_number`, `agent_id` and `batch_id`
+/// are left empty, for the caller to move in from the body
+/// ([`BodyFields::take_string`]) rather than copy.
 fn from_fields(
     body: &BodyFields,
     unknown: Option<&String>,
     config: &Config,
+    copy: bool,
 ) -> Result<CallRequest, Rejection> {
+    let owned = |s: &str| if copy { s.to_owned() } else { String::new() };
     if config.reject_unknown_fields
         && let Some(unknown) = unknown
     {
@@ -299,7 +323,7 @@ fn from_fields(
                 "Missing to_number: expected E.164 such as +919876543210",
             ));
         }
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s,
         Some(v) => {
             return Err(Rejection::bad(
                 "to_number",
@@ -310,7 +334,8 @@ fn from_fields(
             ));
         }
     };
-    check_e164(&to_number)?;
+    check_e164(to_number)?;
+    let to_number = owned(to_number);
 
     let agent_id = match get("agent_id") {
         None => {
@@ -319,10 +344,10 @@ fn from_fields(
                 "Missing agent_id: expected a string of 1 to 128 bytes",
             ));
         }
-        Some(v) => id_field("agent_id", v)?,
+        Some(v) => owned(id_field("agent_id", v)?),
     };
     let batch_id = get("batch_id")
-        .map(|v| id_field("batch_id", v))
+        .map(|v| id_field("batch_id", v).map(owned))
         .transpose()?;
 
     let metadata = match get("metadata") {
@@ -462,7 +487,7 @@ fn from_fields(
     };
 
     let idempotency_key = get("idempotency_key")
-        .map(|v| id_field("idempotency_key", v))
+        .map(|v| id_field("idempotency_key", v).map(str::to_owned))
         .transpose()?;
 
     let policy = match get("policy") {
@@ -581,9 +606,9 @@ pub(crate) fn has_control(s: &str) -> bool {
     }
 }
 
-fn id_field(field: &str, v: &Value) -> Result<String, Rejection> {
+fn id_field<'v>(field: &str, v: &'v Value) -> Result<&'v str, Rejection> {
     match v {
-        Value::String(s) => check_id(field, s).map(|()| s.clone()),
+        Value::String(s) => check_id(field, s).map(|()| s.as_str()),
         _ => Err(Rejection::bad(
             field,
             format!(
