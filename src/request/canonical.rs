@@ -10,6 +10,8 @@
 //! may still be canonical; it takes the full path, which gives the same
 //! answer more slowly.
 
+use super::swar;
+
 /// Whether `text` is a JSON object in canonical form, nested at most
 /// `max_depth` levels (an object of scalars is 1).
 pub(super) fn is_canonical(text: &str, max_depth: usize) -> bool {
@@ -143,35 +145,9 @@ impl<'a> Scan<'a> {
 /// Where the first `"`, `\\` or control character of `bytes` is, eight
 /// bytes at a time: a string's end, or why it is not plain.
 fn first_special(bytes: &[u8]) -> Option<usize> {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut at = 0;
-    for chunk in &mut chunks {
-        let mut word = [0_u8; 8];
-        word.copy_from_slice(chunk);
-        let hits = special(u64::from_le_bytes(word));
-        if hits != 0 {
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    // The tail, padded with zero bytes: a control character, so there is
-    // a hit, past the tail when the tail has none.
-    let tail = chunks.remainder();
-    let mut word = [0_u8; 8];
-    word.iter_mut().zip(tail).for_each(|(w, b)| *w = *b);
-    let i = (special(u64::from_le_bytes(word)).trailing_zeros() / 8) as usize;
-    (i < tail.len()).then_some(at + i)
-}
-
-/// The high bit of each byte of `w` that is `"`, `\\` or below 0x20. A
-/// byte above the lowest hit may be marked wrongly (a borrow), never one
-/// below it, so the lowest mark is exact.
-fn special(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let control = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
-    zero(w ^ (u64::from(b'"') * ONES)) | zero(w ^ (u64::from(b'\\') * ONES)) | control
+    swar::first(bytes, |w| {
+        swar::eq(w, b'"') | swar::eq(w, b'\\') | swar::below(w, 0x20)
+    })
 }
 
 #[cfg(test)]
@@ -185,30 +161,6 @@ mod tests {
     fn printed(text: &str) -> Option<String> {
         let map: Map<String, Value> = serde_json::from_str(text).ok()?;
         serde_json::to_string(&map).ok()
-    }
-
-    /// The word-at-a-time search finds what a byte loop finds, at every
-    /// length and position, bytes above 0x7F included.
-    #[test]
-    fn first_special_is_the_byte_loop() {
-        let plain = |b: u8| b != b'"' && b != b'\\' && b >= 0x20;
-        let fill = [b'a', 0xC3, 0xA9, b' ', 0x7F, 0xFF, b'~', b'!'];
-        for len in 0..40 {
-            for at in 0..=len {
-                for special in [b'"', b'\\', 0x00, 0x1F, b'\n'] {
-                    let mut bytes: Vec<u8> = (0..len).map(|i| fill[i % fill.len()]).collect();
-                    if at < len {
-                        bytes[at] = special;
-                        // A second hit after the first must not matter.
-                        if at + 1 < len {
-                            bytes[at + 1] = b'"';
-                        }
-                    }
-                    let expected = bytes.iter().position(|&b| !plain(b));
-                    assert_eq!(super::first_special(&bytes), expected, "{bytes:?}");
-                }
-            }
-        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod batch;
 mod canonical;
 mod parse;
 mod response;
+mod swar;
 
 pub use batch::BatchCall;
 pub(crate) use parse::check_e164;

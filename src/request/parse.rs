@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::swar;
 use super::{
     CallRequest, FIELDS, Language, MAX_BODY_NESTING, MAX_ID_BYTES, MAX_METADATA_DEPTH, Rejection,
     ScheduleAt,
@@ -81,15 +82,19 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
 /// Refuses bodies nested deeper than [`MAX_BODY_NESTING`] with one linear
 /// scan, before the parser recurses into them. It jumps from one
 /// structural byte to the next and over strings whole (most of a body's
-/// bytes): a state machine stepping through every byte was an eighth of a
-/// full body's submit.
+/// bytes), looking eight bytes at a time: a state machine stepping through
+/// every byte was an eighth of a full body's submit.
 fn check_nesting(body: &[u8]) -> Result<(), Rejection> {
     let mut depth = 0_usize;
     let mut rest = body;
-    while let Some(at) = rest
-        .iter()
-        .position(|b| matches!(b, b'"' | b'[' | b'{' | b']' | b'}'))
-    {
+    let structural = |w| {
+        swar::eq(w, b'"')
+            | swar::eq(w, b'[')
+            | swar::eq(w, b'{')
+            | swar::eq(w, b']')
+            | swar::eq(w, b'}')
+    };
+    while let Some(at) = swar::first(rest, structural) {
         let Some([b, after @ ..]) = rest.get(at..) else {
             break;
         };
@@ -113,7 +118,7 @@ fn check_nesting(body: &[u8]) -> Result<(), Rejection> {
 /// What follows the string whose opening quote came just before `s`
 /// (nothing, if it is not closed). A backslash escapes the byte after it.
 fn after_string(mut s: &[u8]) -> &[u8] {
-    while let Some(at) = s.iter().position(|b| matches!(b, b'"' | b'\\')) {
+    while let Some(at) = swar::first(s, |w| swar::eq(w, b'"') | swar::eq(w, b'\\')) {
         match s.get(at..) {
             Some([b'"', after @ ..]) => return after,
             Some([_, _, after @ ..]) => s = after,
