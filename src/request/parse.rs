@@ -600,14 +600,19 @@ pub(super) fn check_id(field: &str, id: &str) -> Result<(), Rejection> {
 }
 
 /// Whether `s` holds a control character (`char::is_control`: U+0000 to
-/// U+001F and U+007F to U+009F), reading bytes while they are ASCII: IDs
-/// almost always are, and decoding each character cost more than the rest
-/// of an ID's checks.
+/// U+001F and U+007F to U+009F), reading bytes eight at a time while they
+/// are ASCII: IDs almost always are, and decoding each character cost
+/// more than the rest of an ID's checks.
 pub(crate) fn has_control(s: &str) -> bool {
-    if s.is_ascii() {
-        s.bytes().any(|b| b < 0x20 || b == 0x7F)
-    } else {
-        s.chars().any(char::is_control)
+    let first = swar::first(s.as_bytes(), |w| {
+        swar::below(w, 0x20) | swar::eq(w, 0x7F) | swar::high(w)
+    });
+    match first.and_then(|at| s.as_bytes().get(at)) {
+        None => false,
+        // An ASCII control character.
+        Some(b) if b.is_ascii() => true,
+        // Not ASCII: decoded, from the start.
+        Some(_) => s.chars().any(char::is_control),
     }
 }
 

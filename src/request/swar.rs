@@ -19,6 +19,12 @@ pub(super) fn below(w: u64, n: u8) -> u64 {
     w.wrapping_sub(u64::from(n) * ONES) & !w & HIGH
 }
 
+/// Marks the bytes of `w` above 0x7F (not ASCII).
+#[inline(always)]
+pub(super) fn high(w: u64) -> u64 {
+    w & HIGH
+}
+
 /// Where the first byte of `bytes` that `marks` marks is. The last
 /// partial word is padded with zero bytes, which a mark there ignores.
 #[inline(always)]
@@ -53,7 +59,7 @@ mod tests {
     fn searches_are_the_byte_loop() {
         let fill = [b'a', 0xC3, 0xA9, b' ', 0x7F, 0xFF, b'~', b'!', b'Y', b'_'];
         type Search = (fn(u64) -> u64, fn(u8) -> bool);
-        let searches: [Search; 3] = [
+        let searches: [Search; 4] = [
             (
                 |w| eq(w, b'"') | eq(w, b'\\') | below(w, 0x20),
                 |b| b == b'"' || b == b'\\' || b < 0x20,
@@ -63,11 +69,15 @@ mod tests {
                 |b| matches!(b, b'"' | b'[' | b'{' | b']' | b'}'),
             ),
             (|w| eq(w, b'"') | eq(w, b'\\'), |b| b == b'"' || b == b'\\'),
+            (
+                |w| below(w, 0x20) | eq(w, 0x7F) | high(w),
+                |b| !(0x20..0x7F).contains(&b),
+            ),
         ];
         for (marks, hit) in searches {
             for len in 0..40 {
                 for at in 0..=len {
-                    for special in [b'"', b'\\', 0x00, 0x1F, b'{', b']', b'}', b'['] {
+                    for special in [b'"', b'\\', 0x00, 0x1F, b'{', b']', b'}', b'[', 0x7F, 0x80] {
                         let mut bytes: Vec<u8> = (0..len).map(|i| fill[i % fill.len()]).collect();
                         if at < len {
                             bytes[at] = special;
