@@ -59,16 +59,8 @@ impl Scheduler {
 
     /// A JSON body: parsed and validated, then admitted.
     pub(super) fn admit_body(&mut self, now: Secs, body: &[u8]) -> Result<Accepted, Rejection> {
-        let (mut request, canonical) = parse_body(body, &self.config)?;
-        let gaps = request.gap_between_retries.take();
-        self.admit(
-            now,
-            &request,
-            request.metadata.as_deref(),
-            gaps,
-            canonical,
-            None,
-        )
+        let (request, canonical) = parse_body(body, &self.config)?;
+        self.admit_whole(now, request, canonical)
     }
 
     /// A request built in code: validated as a body would be, then admitted.
@@ -77,12 +69,23 @@ impl Scheduler {
         now: Secs,
         request: CallRequest,
     ) -> Result<Accepted, Rejection> {
-        let mut request = request.normalized(&self.config)?;
+        let request = request.normalized(&self.config)?;
         let canonical = if request.idempotency_key.is_some() {
             request.to_value()
         } else {
             Value::Null
         };
+        self.admit_whole(now, request, canonical)
+    }
+
+    /// Admits a validated request that is not a batch's call: its gaps
+    /// move into the call.
+    fn admit_whole(
+        &mut self,
+        now: Secs,
+        mut request: CallRequest,
+        canonical: Value,
+    ) -> Result<Accepted, Rejection> {
         let gaps = request.gap_between_retries.take();
         self.admit(
             now,
