@@ -272,9 +272,7 @@ impl Scheduler {
                 calls,
             } => {
                 self.position = self.position.saturating_add(1);
-                let mut answers = Vec::new();
-                self.submit_batch(*now, template, calls, &mut answers);
-                Output::SubmittedBatch(answers)
+                self.batch_output(*now, template, calls)
             }
             other => self.apply_owned(other.clone()),
         }
@@ -305,11 +303,7 @@ impl Scheduler {
                 now,
                 template,
                 calls,
-            } => {
-                let mut answers = Vec::new();
-                self.submit_batch(now, &template, &calls, &mut answers);
-                Output::SubmittedBatch(answers)
-            }
+            } => self.batch_output(now, &template, &calls),
             Command::Dial { now, max } => {
                 let max = usize::try_from(max).unwrap_or(usize::MAX);
                 Output::Dialed(self.dial(now, max))
@@ -341,6 +335,20 @@ impl Scheduler {
             }
             Command::HandleTimeout { now } => Output::Done(self.handle_timeout(now)),
         }
+    }
+
+    /// [`Scheduler::submit_batch`]'s answers as an [`Output`]: the one
+    /// body of both entry points' batch arms (a batch is read where it is,
+    /// whichever owns it).
+    fn batch_output(
+        &mut self,
+        now: DateTime<Utc>,
+        template: &CallRequest,
+        calls: &[BatchCall],
+    ) -> Output {
+        let mut answers = Vec::new();
+        self.submit_batch(now, template, calls, &mut answers);
+        Output::SubmittedBatch(answers)
     }
 
     /// Commands applied through [`Scheduler::apply`] since the engine was
