@@ -15,79 +15,196 @@ use super::swar;
 /// Whether `text` is a JSON object in canonical form, nested at most
 /// `max_depth` levels (an object of scalars is 1).
 pub(super) fn is_canonical(text: &str, max_depth: usize) -> bool {
-    let mut s = Scan {
-        bytes: text.as_bytes(),
-        at: 0,
-        max_depth,
-    };
+    let mut s = Scan::<false>::new(text, max_depth);
     s.peek() == Some(b'{') && s.value(0) && s.at == s.bytes.len()
 }
 
-struct Scan<'a> {
+/// The canonical form of `text`, when it is an object of the plain subset
+/// nested at most `max_depth` levels, written with any JSON whitespace and
+/// its keys in any order: a JSON body's metadata as hosts send it. `None`
+/// for anything else, duplicate keys included (the full path decides
+/// which one wins).
+pub(super) fn canonicalize(text: &str, max_depth: usize) -> Option<String> {
+    let mut s = Scan::<true>::new(text, max_depth);
+    s.space();
+    let object = s.peek() == Some(b'{') && s.value(0);
+    s.space();
+    if !object || s.at != s.bytes.len() {
+        return None;
+    }
+    // Whole tokens of valid UTF-8 were copied: this check cannot fail.
+    String::from_utf8(s.out).ok()
+}
+
+/// A scan of the plain subset. `WRITE` false: the text must already be
+/// canonical, and nothing is written. `WRITE` true: whitespace is skipped,
+/// the compact text written to `out`, and each object's members sorted.
+struct Scan<'a, const WRITE: bool> {
     bytes: &'a [u8],
     at: usize,
     max_depth: usize,
+    out: Vec<u8>,
+    /// The members of the objects being written, innermost last: key, and
+    /// where the member (`"key":value`) is in `out`.
+    members: Vec<(&'a [u8], usize, usize)>,
 }
 
-impl<'a> Scan<'a> {
+impl<'a, const WRITE: bool> Scan<'a, WRITE> {
+    fn new(text: &'a str, max_depth: usize) -> Self {
+        Scan {
+            bytes: text.as_bytes(),
+            at: 0,
+            max_depth,
+            // Room for the compact text and a sorted copy of its largest
+            // object (see `sort_members`), so that it is allocated once.
+            out: Vec::with_capacity(if WRITE { 2 * text.len() } else { 0 }),
+            members: Vec::with_capacity(if WRITE { 16 } else { 0 }),
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    /// Skips JSON whitespace, when writing (canonical text has none).
+    fn space(&mut self) {
+        if WRITE {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                self.at += 1;
+            }
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if WRITE {
+            self.out.extend_from_slice(bytes);
+        }
+    }
+
+    /// Writes the text scanned since `start`.
+    fn put_since(&mut self, start: usize) {
+        if WRITE && let Some(token) = self.bytes.get(start..self.at) {
+            self.out.extend_from_slice(token);
+        }
+    }
+
+    /// Eats `b` (after whitespace, when writing) and writes it.
     fn eat(&mut self, b: u8) -> bool {
+        self.space();
         let hit = self.peek() == Some(b);
         if hit {
             self.at += 1;
+            self.put(&[b]);
         }
         hit
     }
 
     /// A value whose container is `depth` levels deep.
     fn value(&mut self, depth: usize) -> bool {
-        match self.peek() {
-            Some(b'{') => self.object(depth + 1),
-            Some(b'[') => self.array(depth + 1),
+        self.space();
+        let start = self.at;
+        let scalar = match self.peek() {
+            Some(b'{') => return self.object(depth + 1),
+            Some(b'[') => return self.array(depth + 1),
             Some(b'"') => self.string().is_some(),
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
             Some(b'-' | b'0'..=b'9') => self.integer(),
             _ => false,
+        };
+        if scalar {
+            self.put_since(start);
         }
+        scalar
     }
 
     fn object(&mut self, depth: usize) -> bool {
-        if depth > self.max_depth {
+        if depth > self.max_depth || !self.eat(b'{') {
             return false;
         }
-        self.at += 1;
         if self.eat(b'}') {
             return true;
         }
+        let first = self.members.len();
         let mut previous: Option<&[u8]> = None;
+        let mut sorted = true;
         loop {
+            self.space();
+            let start = self.out.len();
+            let key_start = self.at;
             let Some(key) = self.string() else {
                 return false;
             };
+            self.put_since(key_start);
             // Sorted and unique, as a printed map's keys are.
             if previous.is_some_and(|p| p >= key) {
-                return false;
+                if !WRITE {
+                    return false;
+                }
+                sorted = false;
             }
             previous = Some(key);
             if !self.eat(b':') || !self.value(depth) {
                 return false;
             }
+            if WRITE {
+                self.members.push((key, start, self.out.len()));
+            }
             if !self.eat(b',') {
-                return self.eat(b'}');
+                break;
             }
         }
+        if !self.eat(b'}') {
+            return false;
+        }
+        if WRITE && !sorted && !self.sort_members(first) {
+            return false;
+        }
+        self.members.truncate(first);
+        true
+    }
+
+    /// Rewrites the object whose members are `members[first..]` (the last
+    /// thing in `out`, its closing brace included) with its members in key
+    /// order; false if a key is given twice.
+    fn sort_members(&mut self, first: usize) -> bool {
+        let Some(members) = self.members.get_mut(first..) else {
+            return false;
+        };
+        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if members
+            .windows(2)
+            .any(|w| w.first().map(|m| m.0) == w.get(1).map(|m| m.0))
+        {
+            return false;
+        }
+        let Some(&(_, begin, _)) = members.iter().min_by_key(|m| m.1) else {
+            return false;
+        };
+        // The members are copied in order after the object, then moved
+        // over it.
+        let sorted = self.out.len();
+        for (i, &(_, start, end)) in members.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            if start > end || end > sorted {
+                return false;
+            }
+            self.out.extend_from_within(start..end);
+        }
+        self.out.push(b'}');
+        self.out.copy_within(sorted.., begin);
+        self.out
+            .truncate(begin + self.out.len().saturating_sub(sorted));
+        true
     }
 
     fn array(&mut self, depth: usize) -> bool {
-        if depth > self.max_depth {
+        if depth > self.max_depth || !self.eat(b'[') {
             return false;
         }
-        self.at += 1;
         if self.eat(b']') {
             return true;
         }
@@ -103,10 +220,10 @@ impl<'a> Scan<'a> {
 
     /// A string's content, when it has no escape and no control character.
     fn string(&mut self) -> Option<&'a [u8]> {
-        if !self.eat(b'"') {
+        if self.peek() != Some(b'"') {
             return None;
         }
-        let start = self.at;
+        let start = self.at + 1;
         let rest = self.bytes.get(start..)?;
         let len = first_special(rest)?;
         if rest.get(len) != Some(&b'"') {
@@ -128,13 +245,13 @@ impl<'a> Scan<'a> {
     }
 
     fn integer(&mut self) -> bool {
-        let negative = self.eat(b'-');
-        let start = self.at;
+        let negative = self.peek() == Some(b'-');
+        let start = self.at + usize::from(negative);
         let digits = self
             .bytes
             .get(start..)
             .map_or(0, |r| r.iter().take_while(|b| b.is_ascii_digit()).count());
-        let first = self.peek();
+        let first = self.bytes.get(start).copied();
         self.at = start + digits;
         // No leading zero but 0 itself, no -0, and small enough to print
         // back digit for digit.
@@ -155,7 +272,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Map, Value};
 
-    use super::is_canonical;
+    use super::{canonicalize, is_canonical};
 
     /// What validation prints for `text`, when it is an object.
     fn printed(text: &str) -> Option<String> {
@@ -202,6 +319,44 @@ mod tests {
         // Depth: an object of scalars is 1.
         assert!(is_canonical(r#"{"a":{"b":[1]}}"#, 3));
         assert!(!is_canonical(r#"{"a":{"b":[1]}}"#, 2));
+    }
+
+    #[test]
+    fn whitespace_and_key_order_are_rewritten() {
+        for (text, canonical) in [
+            ("{}", "{}"),
+            (" { } ", "{}"),
+            (r#"{"a": 1}"#, r#"{"a":1}"#),
+            (
+                "{\n  \"b\" : [ 1 , { \"d\":2, \"c\" :3} ],\r\n\t\"a\": null }",
+                r#"{"a":null,"b":[1,{"c":3,"d":2}]}"#,
+            ),
+            (
+                r#"{"name": "Abhinav", "age": 25, "order": {"id": "A-1", "amount": 4999}}"#,
+                r#"{"age":25,"name":"Abhinav","order":{"amount":4999,"id":"A-1"}}"#,
+            ),
+            (r#"{"b":1,"a":2,"B":3}"#, r#"{"B":3,"a":2,"b":1}"#),
+        ] {
+            assert_eq!(canonicalize(text, 32).as_deref(), Some(canonical), "{text}");
+            assert_eq!(printed(text).as_deref(), Some(canonical), "{text}");
+        }
+        for no in [
+            "",
+            "[]",
+            r#""a""#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"b":1,"a":2,"b":3}"#,
+            r#"{"a":1.0}"#,
+            r#"{"a":"\n"}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":1"#,
+            r#"{"a":[1,]}"#,
+            r#"{,}"#,
+        ] {
+            assert_eq!(canonicalize(no, 32), None, "{no}");
+        }
+        assert!(canonicalize(r#"{ "a" : { "b" : [1] } }"#, 3).is_some());
+        assert_eq!(canonicalize(r#"{ "a" : { "b" : [1] } }"#, 2), None);
     }
 
     /// A JSON tree, and the choices of how to write it.
@@ -262,7 +417,7 @@ mod tests {
                         out.push_str(sep);
                     }
                     out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                    out.push(':');
+                    out.push_str(if spaced { " :\n\t" } else { ":" });
                     write(v, spaced, out);
                 }
                 out.push('}');
@@ -281,6 +436,10 @@ mod tests {
             if is_canonical(&text, 32) {
                 prop_assert_eq!(again.as_deref(), Some(text.as_str()));
             }
+            // Rewriting gives what validation prints, whenever it answers.
+            if let Some(c) = canonicalize(&text, 32) {
+                prop_assert_eq!(Some(c), again.clone());
+            }
             // And what validation prints of the plain subset is accepted,
             // so the fast path is taken for it.
             if let Some(p) = again
@@ -289,6 +448,8 @@ mod tests {
                 && p.split(|c: char| !c.is_ascii_digit()).all(|d| d.len() <= 18)
             {
                 prop_assert!(is_canonical(&p, 32), "{}", p);
+                let rewritten = canonicalize(&p, 32);
+                prop_assert_eq!(rewritten.as_deref(), Some(p.as_str()));
             }
         }
     }

@@ -8,8 +8,10 @@ use std::fmt;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::canonical::canonicalize;
 use super::swar;
 use super::{
     CallRequest, FIELDS, Language, MAX_BODY_NESTING, MAX_ID_BYTES, MAX_METADATA_DEPTH, Rejection,
@@ -38,11 +40,7 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
     // string by string as the parser reads bytes; other bodies go to the
     // byte parser, which reports where the bad sequence is.
     let mut body_fields = BodyFields::default();
-    let kind = match std::str::from_utf8(body) {
-        Ok(text) => fill(serde_json::Deserializer::from_str(text), &mut body_fields),
-        Err(_) => fill(serde_json::Deserializer::from_slice(body), &mut body_fields),
-    };
-    let kind = kind.map_err(|e| {
+    let kind = parse_fields(body, &mut body_fields).map_err(|e| {
         if e.is_data() {
             Rejection::bad_body(format!("Invalid request body: {e}"))
         } else {
@@ -69,6 +67,9 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
         body.into_canonical()
     } else {
         let mut body = body;
+        if body.metadata_text.is_some() {
+            req.metadata = body.metadata_text.take();
+        }
         req.to_number = body.take_string("to_number");
         req.agent_id = body.take_string("agent_id");
         if req.batch_id.is_some() {
@@ -129,14 +130,41 @@ fn after_string(mut s: &[u8]) -> &[u8] {
 }
 
 /// Parses a body's top level into `fields` (duplicates refused): `None`
-/// for an object, else the kind of value it was. The caller's fields are
-/// filled in place: returned by value, their half kilobyte was copied
-/// several times on the way out of the parser.
+/// for an object, else the kind of value it was.
+///
+/// Valid UTF-8 (nearly every body) is checked once, whole, rather than
+/// string by string as the parser reads bytes; other bodies go to the byte
+/// parser, which reports where the bad sequence is. Metadata in the plain
+/// subset is rewritten from its text ([`canonicalize`]) without a tree;
+/// a body that fails, or whose metadata the tree parser would refuse, is
+/// parsed again the plain way, so that its error is the one that parser
+/// gives.
+fn parse_fields(
+    body: &[u8],
+    fields: &mut BodyFields,
+) -> Result<Option<&'static str>, serde_json::Error> {
+    let text = std::str::from_utf8(body).ok();
+    let parse = |fields: &mut BodyFields, raw| match text {
+        Some(text) => fill(serde_json::Deserializer::from_str(text), fields, raw),
+        None => fill(serde_json::Deserializer::from_slice(body), fields, raw),
+    };
+    let kind = parse(fields, true);
+    if kind.is_ok() && !fields.reparse {
+        return kind;
+    }
+    *fields = BodyFields::default();
+    parse(fields, false)
+}
+
+/// Parses a body's top level into `fields`; with `raw`, the metadata as
+/// text. The caller's fields are filled in place: returned by value, their
+/// half kilobyte was copied several times on the way out of the parser.
 fn fill<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
     fields: &mut BodyFields,
+    raw: bool,
 ) -> Result<Option<&'static str>, serde_json::Error> {
-    let kind = Fill(fields).deserialize(&mut de)?;
+    let kind = Fill { fields, raw }.deserialize(&mut de)?;
     de.end()?;
     Ok(kind)
 }
@@ -150,13 +178,43 @@ fn fill<'de, R: serde_json::de::Read<'de>>(
 struct BodyFields {
     known: [Option<Value>; FIELDS.len()],
     unknown: BTreeMap<String, Value>,
+    /// The metadata in canonical form, when it was rewritten from its text
+    /// (its slot in `known` is then empty).
+    metadata_text: Option<String>,
+    /// Whether the metadata's text was JSON the tree parser refuses (a
+    /// number out of range): the body must be parsed again as a tree.
+    reparse: bool,
 }
 
 impl BodyFields {
+    /// Files the metadata's text: in canonical form when it is in the plain
+    /// subset, else as a tree. An error message if it was given before.
+    fn file_metadata(&mut self, text: &str) -> Result<(), String> {
+        if self.metadata_text.is_some() || matches!(self.known.get(METADATA), Some(Some(_))) {
+            return Err("duplicate field \"metadata\"".to_owned());
+        }
+        match canonicalize(text, MAX_METADATA_DEPTH) {
+            Some(canonical) => {
+                self.metadata_text = Some(canonical);
+                Ok(())
+            }
+            _ => match serde_json::from_str(text) {
+                Ok(value) => self.file("metadata", value),
+                Err(_) => {
+                    self.reparse = true;
+                    Ok(())
+                }
+            },
+        }
+    }
+
     /// Files `value` under `key`; an error message if the key was given
     /// before.
     fn file(&mut self, key: &str, value: Value) -> Result<(), String> {
         let duplicate = || format!("duplicate field {key:?}");
+        if key == "metadata" && self.metadata_text.is_some() {
+            return Err(duplicate());
+        }
         match field_index(key).and_then(|i| self.known.get_mut(i)) {
             Some(Some(_)) => return Err(duplicate()),
             Some(slot) => *slot = Some(value),
@@ -189,7 +247,12 @@ impl BodyFields {
 
     /// The body as one JSON object, null fields dropped: what idempotent
     /// repeats are compared by.
-    fn into_canonical(self) -> Value {
+    fn into_canonical(mut self) -> Value {
+        if let Some(text) = self.metadata_text.take()
+            && let Some(slot) = self.known.get_mut(METADATA)
+        {
+            *slot = serde_json::from_str(&text).ok();
+        }
         let known = FIELDS
             .iter()
             .zip(self.known)
@@ -198,6 +261,9 @@ impl BodyFields {
         Value::Object(known.chain(unknown).collect())
     }
 }
+
+/// The metadata's place in [`FIELDS`].
+const METADATA: usize = 3;
 
 /// A field's place in [`FIELDS`]. Inlined so that a literal name folds
 /// to its place.
@@ -246,22 +312,33 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-/// The seed [`fill`] parses with.
-struct Fill<'a>(&'a mut BodyFields);
+/// The seed [`fill`] parses with; with `raw`, the metadata is read as
+/// text.
+struct Fill<'a> {
+    fields: &'a mut BodyFields,
+    raw: bool,
+}
 
 impl<'de> DeserializeSeed<'de> for Fill<'_> {
     type Value = Option<&'static str>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        struct V<'a>(&'a mut BodyFields);
+        struct V<'a>(Fill<'a>);
         impl<'de> Visitor<'de> for V<'_> {
             type Value = Option<&'static str>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                while let Some((Key(k), v)) = access.next_entry::<Key<'de>, Value>()? {
-                    self.0.file(&k, v).map_err(de::Error::custom)?;
+                let Fill { fields, raw } = self.0;
+                while let Some(Key(k)) = access.next_key::<Key<'de>>()? {
+                    let filed = if raw && k == "metadata" {
+                        let text: &'de RawValue = access.next_value()?;
+                        fields.file_metadata(text.get())
+                    } else {
+                        fields.file(&k, access.next_value()?)
+                    };
+                    filed.map_err(de::Error::custom)?;
                 }
                 Ok(None)
             }
@@ -291,7 +368,7 @@ impl<'de> DeserializeSeed<'de> for Fill<'_> {
                 Ok(Some("null"))
             }
         }
-        d.deserialize_any(V(self.0))
+        d.deserialize_any(V(self))
     }
 }
 
@@ -356,7 +433,15 @@ fn from_fields(
         .transpose()?;
 
     let metadata = match get("metadata") {
-        None => None,
+        // Rewritten from its text: only its size is left to check.
+        None => match &body.metadata_text {
+            Some(text) if text.len() > config.max_metadata_bytes => {
+                return Err(metadata_too_large(text.len(), config.max_metadata_bytes));
+            }
+            Some(text) if copy => Some(text.clone()),
+            // Moved in by the caller.
+            _ => None,
+        },
         Some(Value::Object(m)) => Some(check_metadata(m, config.max_metadata_bytes)?),
         Some(v) => {
             return Err(Rejection::bad(
@@ -660,15 +745,18 @@ pub(super) fn check_metadata(
     let text = serde_json::to_string(map)
         .map_err(|e| Rejection::bad("metadata", format!("Invalid metadata: {e}")))?;
     if text.len() > max_bytes {
-        return Err(Rejection::bad(
-            "metadata",
-            format!(
-                "Invalid metadata: {} bytes as compact JSON; expected at most {max_bytes} (max_metadata_bytes)",
-                text.len()
-            ),
-        ));
+        return Err(metadata_too_large(text.len(), max_bytes));
     }
     Ok(text)
+}
+
+fn metadata_too_large(len: usize, max_bytes: usize) -> Rejection {
+    Rejection::bad(
+        "metadata",
+        format!(
+            "Invalid metadata: {len} bytes as compact JSON; expected at most {max_bytes} (max_metadata_bytes)"
+        ),
+    )
 }
 
 /// Nesting depth of a value: scalars 0, a container 1 + its deepest child.
@@ -837,7 +925,7 @@ mod tests {
     /// on random bodies built from valid and broken pieces.
     #[test]
     fn text_and_byte_parsing_agree() {
-        let pieces: [&[u8]; 16] = [
+        let pieces: [&[u8]; 19] = [
             br#"{"to_number": "+919876543210""#,
             br#", "agent_id": "a""#,
             b"}",
@@ -854,6 +942,9 @@ mod tests {
             b"[",
             b"]",
             br#", "to_number": null"#,
+            r#", "metadata": { "b" : [1, {"d": 2, "c": "é"}], "a": null }"#.as_bytes(),
+            br#", "metadata": {"n": 1e400}"#,
+            br#", "metadata": null"#,
         ];
         let outcome =
             |fields: BodyFields, top: Result<Option<&'static str>, serde_json::Error>| match top {
@@ -862,28 +953,45 @@ mod tests {
                 Err(e) => Err(e.to_string()),
             };
         let mut rand = crate::test_rng::xorshift(0xB0D1);
-        let (mut compared, mut parsed) = (0, 0);
+        let (mut compared, mut parsed, mut rewritten) = (0, 0, 0);
         for _ in 0..20_000 {
+            // Half of the bodies start as an object, so that more parse.
             let mut body = Vec::new();
+            if rand(2) == 0 {
+                body.extend_from_slice(pieces[0]);
+            }
             for _ in 0..rand(8) {
-                body.extend_from_slice(pieces[rand(16) as usize]);
+                body.extend_from_slice(pieces[rand(19) as usize]);
             }
             if rand(2) == 0 {
                 body.extend_from_slice(b"}");
             }
+            // The byte parser, metadata as a tree: the reference.
             let mut fields = BodyFields::default();
-            let top = fill(serde_json::Deserializer::from_slice(&body), &mut fields);
+            let top = fill(
+                serde_json::Deserializer::from_slice(&body),
+                &mut fields,
+                false,
+            );
             let bytes = outcome(fields, top);
+            // What `parse_body` does: the same fields, or the same error.
+            let mut fields = BodyFields::default();
+            let top = parse_fields(&body, &mut fields);
+            rewritten += usize::from(top.is_ok() && fields.metadata_text.is_some());
+            assert_eq!(outcome(fields, top), bytes, "{body:?}");
             if let Ok(text) = std::str::from_utf8(&body) {
                 let mut fields = BodyFields::default();
-                let top = fill(serde_json::Deserializer::from_str(text), &mut fields);
+                let top = fill(serde_json::Deserializer::from_str(text), &mut fields, false);
                 let from_text = outcome(fields, top);
                 assert_eq!(from_text, bytes, "{text:?}");
                 compared += 1;
                 parsed += usize::from(bytes.is_ok());
             }
         }
-        assert!(compared > 5_000 && parsed > 100, "{compared} {parsed}");
+        assert!(
+            compared > 5_000 && parsed > 200 && rewritten > 50,
+            "{compared} {parsed} {rewritten}"
+        );
     }
 
     /// Thousands of unknown fields: all kept for the canonical object, the
