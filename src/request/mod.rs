@@ -520,6 +520,12 @@ pub(crate) fn normalized_metadata(m: &str, config: &Config) -> Result<Option<Str
     if m.len() <= config.max_metadata_bytes && canonical::is_canonical(m, MAX_METADATA_DEPTH) {
         return Ok(None);
     }
+    // Spaced or unsorted text of the plain subset: rewritten without a tree.
+    if let Some(rewritten) = canonical::canonicalize(m, MAX_METADATA_DEPTH)
+        && rewritten.len() <= config.max_metadata_bytes
+    {
+        return Ok(Some(rewritten));
+    }
     let value: Value = serde_json::from_str(m).map_err(|e| {
         Rejection::bad(
             "metadata",

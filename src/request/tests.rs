@@ -398,6 +398,23 @@ fn validate_catches_bad_code_built_requests() {
         r.validate(&tight).unwrap_err().field.as_deref(),
         Some("metadata")
     );
+    // Keys sorted; of a key given twice, the last value, as a body's.
+    for (text, stored) in [
+        (
+            r#"{"b": 1, "a": [2, {"d": 3, "c": 4}]}"#,
+            r#"{"a":[2,{"c":4,"d":3}],"b":1}"#,
+        ),
+        (r#"{"a": 1, "a": 2}"#, r#"{"a":2}"#),
+        (r#"{"a": 1.50}"#, r#"{"a":1.5}"#),
+    ] {
+        r.metadata = Some(text.into());
+        let normalized = r.clone().normalized(&Config::default()).unwrap();
+        assert_eq!(normalized.metadata.as_deref(), Some(stored), "{text}");
+        let body =
+            format!(r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {text}}}"#);
+        let parsed = CallRequest::from_json(body.as_bytes(), &Config::default()).unwrap();
+        assert_eq!(parsed.metadata.as_deref(), Some(stored), "{text}");
+    }
     let mut r = CallRequest::new("+919876543210", "a");
     r.gap_between_retries = Some(Gaps::List(Box::new([])));
     assert_eq!(
