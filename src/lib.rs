@@ -234,6 +234,9 @@
 //!   effect even when the input itself is refused with an error.
 //! * A body with a duplicate top-level field is malformed (400, no field):
 //!   JSON parsers disagree on which copy wins.
+//! * `metadata` is kept as compact JSON with its keys sorted, and handed
+//!   back in each dispatch in that form; inside it, a key given twice keeps
+//!   its last value (it is the host's data, not a field of the contract).
 //! * An idempotent repeat reports the original call's first `due`. It is
 //!   validated in the contract's order, so a repeat that no longer passes
 //!   the feasibility check (say, its window closed since) gets that 400.

@@ -1,5 +1,6 @@
 //! Arbitrary bytes as a request body: never a panic; an accepted call is due
-//! no earlier than now; a rejection leaves only a `rejected` event.
+//! no earlier than now, with its metadata stored as the tree parser prints
+//! it; a rejection leaves only a `rejected` event.
 #![no_main]
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(calls.len() <= 1);
             if let Some(c) = calls.first() {
                 assert!(serde_json::from_str::<serde_json::Value>(&c.metadata).is_ok());
+                // The stored metadata is what printing the parsed tree
+                // gives, however it was rewritten.
+                if let Ok(serde_json::Value::Object(body)) = serde_json::from_slice(data)
+                    && let Some(m @ serde_json::Value::Object(_)) = body.get("metadata")
+                {
+                    assert_eq!(*c.metadata, serde_json::to_string(m).unwrap_or_default());
+                }
             }
         }
         Err(r) => {

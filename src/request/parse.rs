@@ -195,7 +195,7 @@ impl BodyFields {
                 self.metadata_text = Some(canonical);
                 Ok(())
             }
-            _ => match serde_json::from_str(text) {
+            None => match serde_json::from_str(text) {
                 Ok(value) => self.file("metadata", value),
                 Err(_) => {
                     self.reparse = true;
