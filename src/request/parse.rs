@@ -209,9 +209,6 @@ impl BodyFields {
     /// before.
     fn file(&mut self, key: &str, value: Value) -> Result<(), String> {
         let duplicate = || format!("duplicate field {key:?}");
-        if key == "metadata" && self.metadata_text.is_some() {
-            return Err(duplicate());
-        }
         match field_index(key).and_then(|i| self.known.get_mut(i)) {
             Some(Some(_)) => return Err(duplicate()),
             Some(slot) => *slot = Some(value),
