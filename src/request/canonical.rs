@@ -25,15 +25,24 @@ pub(super) fn is_canonical(text: &str, max_depth: usize) -> bool {
 /// for anything else, duplicate keys included (the full path decides
 /// which one wins).
 pub(super) fn canonicalize(text: &str, max_depth: usize) -> Option<String> {
+    let (canonical, len) = canonical_prefix(text, max_depth)?;
+    let rest = text.as_bytes().get(len..)?;
+    rest.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .then_some(canonical)
+}
+
+/// [`canonicalize`] of the object that `text` starts with (after any
+/// whitespace), and how many bytes of `text` it took: what a body's
+/// `metadata` is when the body is read without a parser.
+pub(super) fn canonical_prefix(text: &str, max_depth: usize) -> Option<(String, usize)> {
     let mut s = Scan::<true>::new(text, max_depth);
     s.space();
-    let object = s.peek() == Some(b'{') && s.value(0);
-    s.space();
-    if !object || s.at != s.bytes.len() {
+    if s.peek() != Some(b'{') || !s.value(0) {
         return None;
     }
     // Whole tokens of valid UTF-8 were copied: this check cannot fail.
-    String::from_utf8(s.out).ok()
+    Some((String::from_utf8(s.out).ok()?, s.at))
 }
 
 /// A scan of the plain subset. `WRITE` false: the text must already be
@@ -245,23 +254,27 @@ impl<'a, const WRITE: bool> Scan<'a, WRITE> {
     }
 
     fn integer(&mut self) -> bool {
-        let negative = self.peek() == Some(b'-');
-        let start = self.at + usize::from(negative);
-        let digits = self
-            .bytes
-            .get(start..)
-            .map_or(0, |r| r.iter().take_while(|b| b.is_ascii_digit()).count());
-        let first = self.bytes.get(start).copied();
-        self.at = start + digits;
-        // No leading zero but 0 itself, no -0, and small enough to print
-        // back digit for digit.
-        (1..=18).contains(&digits) && (first != Some(b'0') || (digits == 1 && !negative))
+        let len = self.bytes.get(self.at..).and_then(plain_integer);
+        self.at += len.unwrap_or(0);
+        len.is_some()
     }
+}
+
+/// How long the integer `bytes` start with is, when it is plain: no
+/// leading zero but 0 itself, no -0, and at most 18 digits, so that it
+/// prints back digit for digit.
+pub(super) fn plain_integer(bytes: &[u8]) -> Option<usize> {
+    let negative = bytes.first() == Some(&b'-');
+    let rest = bytes.get(usize::from(negative)..)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let first = rest.first().copied();
+    ((1..=18).contains(&digits) && (first != Some(b'0') || (digits == 1 && !negative)))
+        .then_some(usize::from(negative) + digits)
 }
 
 /// Where the first `"`, `\\` or control character of `bytes` is, eight
 /// bytes at a time: a string's end, or why it is not plain.
-fn first_special(bytes: &[u8]) -> Option<usize> {
+pub(super) fn first_special(bytes: &[u8]) -> Option<usize> {
     swar::first(bytes, |w| {
         swar::eq(w, b'"') | swar::eq(w, b'\\') | swar::below(w, 0x20)
     })

@@ -19,6 +19,7 @@ use crate::window::{TimeOfDay, Window, WindowError};
 mod batch;
 mod canonical;
 mod parse;
+mod plain;
 mod response;
 mod swar;
 

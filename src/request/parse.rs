@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::canonical::canonicalize;
+use super::plain::read_plain;
 use super::swar;
 use super::{
     CallRequest, FIELDS, Language, MAX_BODY_NESTING, MAX_ID_BYTES, MAX_METADATA_DEPTH, Rejection,
@@ -35,17 +36,9 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
             config.max_body_bytes
         )));
     }
-    check_nesting(body)?;
     // Filled and read in place: moving its half kilobyte costs.
     let mut fields = BodyFields::default();
-    let kind = parse_fields(body, &mut fields).map_err(|e| {
-        if e.is_data() {
-            Rejection::bad_body(format!("Invalid request body: {e}"))
-        } else {
-            Rejection::bad_body(format!("Malformed JSON: {e}; expected a JSON object"))
-        }
-    })?;
-    if let Some(kind) = kind {
+    if let Some(kind) = read_fields(body, &mut fields)? {
         return Err(Rejection::bad_body(format!(
             "Request body is {kind}: expected a JSON object"
         )));
@@ -75,6 +68,30 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
         Value::Null
     };
     Ok((req, canonical))
+}
+
+/// Reads a body's top level into `fields` (empty): `None` for an object,
+/// else the kind of value it was. A body of the plain subset is read
+/// without the parser ([`read_plain`]); any other goes to it.
+fn read_fields(body: &[u8], fields: &mut BodyFields) -> Result<Option<&'static str>, Rejection> {
+    let text = std::str::from_utf8(body).ok();
+    if text.is_some_and(|text| read_plain(text, fields)) {
+        return Ok(None);
+    }
+    // Only here: a plain body nests at most one level more than its
+    // metadata.
+    check_nesting(body)?;
+    *fields = BodyFields::default();
+    parse_fields(body, text, fields).map_err(malformed)
+}
+
+/// The rejection of a body the parser refused.
+fn malformed(e: serde_json::Error) -> Rejection {
+    if e.is_data() {
+        Rejection::bad_body(format!("Invalid request body: {e}"))
+    } else {
+        Rejection::bad_body(format!("Malformed JSON: {e}; expected a JSON object"))
+    }
 }
 
 /// Refuses bodies nested deeper than [`MAX_BODY_NESTING`] with one linear
@@ -126,8 +143,9 @@ fn after_string(mut s: &[u8]) -> &[u8] {
     &[]
 }
 
-/// Parses a body's top level into `fields` (duplicates refused): `None`
-/// for an object, else the kind of value it was.
+/// Parses a body's top level into `fields` (empty; duplicates refused):
+/// `None` for an object, else the kind of value it was. `text` is the
+/// body, when it is valid UTF-8.
 ///
 /// Valid UTF-8 (nearly every body) is checked once, whole, rather than
 /// string by string as the parser reads bytes; other bodies go to the byte
@@ -138,9 +156,9 @@ fn after_string(mut s: &[u8]) -> &[u8] {
 /// gives.
 fn parse_fields(
     body: &[u8],
+    text: Option<&str>,
     fields: &mut BodyFields,
 ) -> Result<Option<&'static str>, serde_json::Error> {
-    let text = std::str::from_utf8(body).ok();
     let parse = |fields: &mut BodyFields, raw| match text {
         Some(text) => fill(serde_json::Deserializer::from_str(text), fields, raw),
         None => fill(serde_json::Deserializer::from_slice(body), fields, raw),
@@ -172,7 +190,7 @@ fn fill<'de, R: serde_json::de::Read<'de>>(
 /// kept until validation, so that a field given twice is refused even
 /// when one of its values is null.
 #[derive(Default)]
-struct BodyFields {
+pub(super) struct BodyFields {
     known: [Option<Value>; FIELDS.len()],
     unknown: BTreeMap<String, Value>,
     /// The metadata in canonical form, when it was rewritten from its text
@@ -191,10 +209,7 @@ impl BodyFields {
             return Err("duplicate field \"metadata\"".to_owned());
         }
         match canonicalize(text, MAX_METADATA_DEPTH) {
-            Some(canonical) => {
-                self.metadata_text = Some(canonical);
-                Ok(())
-            }
+            Some(canonical) => self.file_metadata_text(canonical),
             None => match serde_json::from_str(text) {
                 Ok(value) => self.file("metadata", value),
                 Err(_) => {
@@ -205,9 +220,19 @@ impl BodyFields {
         }
     }
 
+    /// Files the metadata in canonical form; an error message if it was
+    /// given before.
+    pub(super) fn file_metadata_text(&mut self, canonical: String) -> Result<(), String> {
+        if self.metadata_text.is_some() || matches!(self.known.get(METADATA), Some(Some(_))) {
+            return Err("duplicate field \"metadata\"".to_owned());
+        }
+        self.metadata_text = Some(canonical);
+        Ok(())
+    }
+
     /// Files `value` under `key`; an error message if the key was given
     /// before.
-    fn file(&mut self, key: &str, value: Value) -> Result<(), String> {
+    pub(super) fn file(&mut self, key: &str, value: Value) -> Result<(), String> {
         let duplicate = || format!("duplicate field {key:?}");
         match field_index(key).and_then(|i| self.known.get_mut(i)) {
             Some(Some(_)) => return Err(duplicate()),
@@ -921,7 +946,7 @@ mod tests {
     /// on random bodies built from valid and broken pieces.
     #[test]
     fn text_and_byte_parsing_agree() {
-        let pieces: [&[u8]; 19] = [
+        let pieces: [&[u8]; 26] = [
             br#"{"to_number": "+919876543210""#,
             br#", "agent_id": "a""#,
             b"}",
@@ -941,45 +966,55 @@ mod tests {
             r#", "metadata": { "b" : [1, {"d": 2, "c": "é"}], "a": null }"#.as_bytes(),
             br#", "metadata": {"n": 1e400}"#,
             br#", "metadata": null"#,
+            br#", "number_of_retries": 3, "gap_between_retries": [30, 60]"#,
+            br#", "carry_over" :true,"priority":-2"#,
+            br#", "p": -0"#,
+            br#", "q": [1.5, 01]"#,
+            br#", "r": [[1], {}]"#,
+            br#", "s": 1234567890123456789"#,
+            b"\n\t",
         ];
-        let outcome = |mut fields: BodyFields,
-                       top: Result<Option<&'static str>, serde_json::Error>| {
-            match top {
+        let outcome =
+            |mut fields: BodyFields, top: Result<Option<&'static str>, Rejection>| match top {
                 Ok(None) => Ok(fields.take_canonical()),
                 Ok(Some(kind)) => Ok(Value::from(kind)),
-                Err(e) => Err(e.to_string()),
-            }
-        };
+                Err(e) => Err(e.message),
+            };
         let mut rand = crate::test_rng::xorshift(0xB0D1);
-        let (mut compared, mut parsed, mut rewritten) = (0, 0, 0);
-        for _ in 0..20_000 {
+        let (mut compared, mut parsed, mut rewritten, mut plain) = (0, 0, 0, 0);
+        for _ in 0..30_000 {
             // Half of the bodies start as an object, so that more parse.
             let mut body = Vec::new();
             if rand(2) == 0 {
                 body.extend_from_slice(pieces[0]);
             }
             for _ in 0..rand(8) {
-                body.extend_from_slice(pieces[rand(19) as usize]);
+                body.extend_from_slice(pieces[rand(26) as usize]);
             }
             if rand(2) == 0 {
                 body.extend_from_slice(b"}");
             }
             // The byte parser, metadata as a tree: the reference.
             let mut fields = BodyFields::default();
-            let top = fill(
-                serde_json::Deserializer::from_slice(&body),
-                &mut fields,
-                false,
-            );
+            let top = check_nesting(&body).and_then(|()| {
+                fill(
+                    serde_json::Deserializer::from_slice(&body),
+                    &mut fields,
+                    false,
+                )
+                .map_err(malformed)
+            });
             let bytes = outcome(fields, top);
             // What `parse_body` does: the same fields, or the same error.
             let mut fields = BodyFields::default();
-            let top = parse_fields(&body, &mut fields);
+            let top = read_fields(&body, &mut fields);
             rewritten += usize::from(top.is_ok() && fields.metadata_text.is_some());
             assert_eq!(outcome(fields, top), bytes, "{body:?}");
             if let Ok(text) = std::str::from_utf8(&body) {
+                plain += usize::from(read_plain(text, &mut BodyFields::default()));
                 let mut fields = BodyFields::default();
-                let top = fill(serde_json::Deserializer::from_str(text), &mut fields, false);
+                let top = fill(serde_json::Deserializer::from_str(text), &mut fields, false)
+                    .map_err(malformed);
                 let from_text = outcome(fields, top);
                 assert_eq!(from_text, bytes, "{text:?}");
                 compared += 1;
@@ -987,9 +1022,45 @@ mod tests {
             }
         }
         assert!(
-            compared > 5_000 && parsed > 200 && rewritten > 50,
-            "{compared} {parsed} {rewritten}"
+            compared > 5_000 && parsed > 200 && rewritten > 50 && plain > 200,
+            "{compared} {parsed} {rewritten} {plain}"
         );
+    }
+
+    /// Bodies as hosts send them take the plain reader (a body it leaves
+    /// to the parser gives the same answer, only slower); escapes, floats,
+    /// nested values outside the metadata and repeated fields do not.
+    #[test]
+    fn common_bodies_are_read_without_the_parser() {
+        for yes in [
+            r#"{"to_number": "+919876543210", "agent_id": "6803fa770b666a64ab1694c1e"}"#,
+            "{\n  \"to_number\" : \"+919876543210\",\r\n\t\"agent_id\":\"a\" }\n",
+            r#"{"to_number": "+919876543210", "agent_id": "a", "batch_id": "camp",
+  "metadata": {"name": "Abhinav", "age": 25, "city": "Bangalore", "order": {"id": "A-1029", "amount": 4999}},
+  "schedule_at": "2026-03-06T10:00:00", "min_trigger_time": "09:00", "max_trigger_time": "18:00", "carry_over": true,
+  "number_of_retries": 3, "gap_between_retries": [30, 60], "priority": -2, "language": "hi", "timezone": "Asia/Kolkata"}"#,
+            r#"{"agent_id":"a","batch_id":null,"metadata":{"campaign":"c","customer":7},"to_number":"+12125550100"}"#,
+            "{}",
+        ] {
+            let mut fields = BodyFields::default();
+            assert!(read_plain(yes, &mut fields), "{yes}");
+        }
+        for no in [
+            r#"{"to_number": "+91\u0039876543210", "agent_id": "a"}"#,
+            r#"{"to_number": "+919876543210", "agent_id": "a", "priority": 1.0}"#,
+            r#"{"to_number": "+919876543210", "agent_id": "a", "gap_between_retries": [[30]]}"#,
+            r#"{"to_number": "+919876543210", "agent_id": "a", "x": {}}"#,
+            r#"{"to_number": "+919876543210", "to_number": "+919876543210"}"#,
+            r#"{"metadata": {}, "metadata": {}}"#,
+            r#"{"metadata": null}"#,
+            r#"{"a": 1} {}"#,
+            r#"{"a": 1,}"#,
+            "[]",
+            "",
+        ] {
+            let mut fields = BodyFields::default();
+            assert!(!read_plain(no, &mut fields), "{no}");
+        }
     }
 
     /// Thousands of unknown fields: all kept for the canonical object, the
