@@ -229,17 +229,10 @@ impl<'a, const WRITE: bool> Scan<'a, WRITE> {
 
     /// A string's content, when it has no escape and no control character.
     fn string(&mut self) -> Option<&'a [u8]> {
-        if self.peek() != Some(b'"') {
-            return None;
-        }
-        let start = self.at + 1;
-        let rest = self.bytes.get(start..)?;
-        let len = first_special(rest)?;
-        if rest.get(len) != Some(&b'"') {
-            return None;
-        }
-        self.at = start + len + 1;
-        rest.get(..len)
+        let len = plain_string(self.bytes.get(self.at..)?)?;
+        let content = self.bytes.get(self.at + 1..self.at + 1 + len);
+        self.at += len + 2;
+        content
     }
 
     fn literal(&mut self, word: &[u8]) -> bool {
@@ -260,6 +253,14 @@ impl<'a, const WRITE: bool> Scan<'a, WRITE> {
     }
 }
 
+/// How long the content of the string `bytes` start with is, when it has
+/// no escape and no control character.
+pub(super) fn plain_string(bytes: &[u8]) -> Option<usize> {
+    let rest = bytes.strip_prefix(b"\"")?;
+    let len = first_special(rest)?;
+    (rest.get(len) == Some(&b'"')).then_some(len)
+}
+
 /// How long the integer `bytes` start with is, when it is plain: no
 /// leading zero but 0 itself, no -0, and at most 18 digits, so that it
 /// prints back digit for digit.
@@ -274,7 +275,7 @@ pub(super) fn plain_integer(bytes: &[u8]) -> Option<usize> {
 
 /// Where the first `"`, `\\` or control character of `bytes` is, eight
 /// bytes at a time: a string's end, or why it is not plain.
-pub(super) fn first_special(bytes: &[u8]) -> Option<usize> {
+fn first_special(bytes: &[u8]) -> Option<usize> {
     swar::first(bytes, |w| {
         swar::eq(w, b'"') | swar::eq(w, b'\\') | swar::below(w, 0x20)
     })

@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::MAX_METADATA_DEPTH;
-use super::canonical::{canonical_prefix, first_special, plain_integer};
+use super::canonical::{canonical_prefix, plain_integer, plain_string};
 use super::parse::BodyFields;
 
 /// Reads `text` into `fields` (empty) when it is a body of the plain
@@ -91,16 +91,11 @@ impl<'a> Reader<'a> {
     /// A string without escapes or control characters, after any
     /// whitespace.
     fn string(&mut self) -> Option<&'a str> {
-        if !self.eat(b'"') {
-            return None;
-        }
-        let rest = self.text.get(self.at..)?;
-        let len = first_special(rest.as_bytes())?;
-        if rest.as_bytes().get(len) != Some(&b'"') {
-            return None;
-        }
-        self.at += len + 1;
-        rest.get(..len)
+        self.space();
+        let len = plain_string(self.text.get(self.at..)?.as_bytes())?;
+        let content = self.text.get(self.at + 1..self.at + 1 + len);
+        self.at += len + 2;
+        content
     }
 
     /// A scalar, or an array of scalars.
