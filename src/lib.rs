@@ -464,8 +464,8 @@ pub use journal::{JournalError, Journaled};
 pub use number::{PhoneNumber, PhoneNumberError};
 pub use policy::{MaxAttempts, Policy, PolicyError, easter_sunday};
 pub use request::{
-    BatchCall, CallRequest, ErrorResponse, InvalidScheduleAt, Language, Rejection, ScheduleAt,
-    SuccessResponse,
+    BatchCall, CallRequest, ErrorResponse, InvalidScheduleAt, Language, Metadata, Rejection,
+    ScheduleAt, SuccessResponse,
 };
 pub use retry::{Gaps, Outcome};
 pub use scheduler::{

@@ -15,7 +15,8 @@ use common::ZONES;
 use proptest::prelude::*;
 use redial::shard::Router;
 use redial::{
-    BatchCall, CallRequest, Command, Config, Event, Gaps, Output, ScheduleAt, Scheduler, TimeOfDay,
+    BatchCall, CallRequest, Command, Config, Event, Gaps, Metadata, Output, ScheduleAt, Scheduler,
+    TimeOfDay,
 };
 
 fn now() -> DateTime<Utc> {
@@ -34,12 +35,13 @@ const NUMBERS: [&str; 8] = [
     "+1 212 555",
 ];
 
-const METADATA: [&str; 6] = [
+/// Metadata texts; the last two are over the engines' `max_metadata_bytes`
+/// (48).
+const METADATA: [&str; 5] = [
     r#"{"name":"Asha"}"#,
     r#"{ "name" : "Zoë", "n": [1, 2] }"#,
     "{}",
-    "[1]",
-    "{not json",
+    r#"{"note": "longer than the engine's limit of 48 bytes, compact"}"#,
     r#"{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":1}}}}}}}}}}}}"#,
 ];
 
@@ -67,7 +69,7 @@ fn arb_call() -> impl Strategy<Value = BatchCall> {
     )
         .prop_map(|(n, m, s)| BatchCall {
             to_number: n.to_owned(),
-            metadata: m.map(str::to_owned),
+            metadata: m.map(|m| Metadata::parse(m).unwrap()),
             schedule_at: s,
         })
 }
@@ -111,7 +113,7 @@ fn arb_template() -> impl Strategy<Value = CallRequest> {
                 }
                 r.timezone = tz.map(|z| z.parse().unwrap());
                 r.idempotency_key = key.map(str::to_owned);
-                r.metadata = meta.map(str::to_owned);
+                r.metadata = meta.map(|m| Metadata::parse(m).unwrap());
                 r
             },
         )
@@ -138,6 +140,7 @@ fn engine(require_registered: bool, policies: bool) -> Scheduler {
     };
     let config = Config {
         require_registered_agents: require_registered,
+        max_metadata_bytes: 48,
         ..base
     };
     let mut e = Scheduler::new(config).unwrap();
@@ -282,7 +285,9 @@ fn a_sharded_batch_lands_each_call_in_its_numbers_engine() {
 #[test]
 fn the_template_varying_fields_are_not_used() {
     let mut template = CallRequest::new("not even a number", "a0");
-    template.metadata = Some("{broken".into());
+    // Over any limit: a submit of the template itself would be refused.
+    template.metadata =
+        Some(Metadata::parse(&format!(r#"{{"n":"{}"}}"#, "x".repeat(70_000))).unwrap());
     template.schedule_at = Some(ScheduleAt::Instant(now() + TimeDelta::try_days(3).unwrap()));
     let mut e = Scheduler::new(Config::default()).unwrap();
     let mut answers = Vec::new();

@@ -14,8 +14,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use common::{Rng, ZONES};
 use redial::journal::{self, Reader};
 use redial::{
-    AttemptId, BatchCall, CallRequest, Command, Config, Event, Gaps, Outcome, Output, ScheduleAt,
-    Scheduler, Snapshot, TimeOfDay,
+    AttemptId, BatchCall, CallRequest, Command, Config, Event, Gaps, Metadata, Outcome, Output,
+    ScheduleAt, Scheduler, Snapshot, TimeOfDay,
 };
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/journal_v1.bin");
@@ -108,7 +108,9 @@ impl Stream {
                             } else {
                                 number(r)
                             },
-                            metadata: r.chance(30).then(|| r#"{"n": 1}"#.to_owned()),
+                            metadata: r
+                                .chance(30)
+                                .then(|| Metadata::parse(r#"{"n": 1}"#).unwrap()),
                             schedule_at: r.chance(30).then(|| {
                                 ScheduleAt::Instant(now + TimeDelta::try_minutes(90).unwrap())
                             }),
@@ -461,7 +463,7 @@ fn golden_commands() -> Vec<Command> {
     req.gap_between_retries = Some(Gaps::List(vec![30, 240].into_boxed_slice()));
     req.priority = 3;
     req.idempotency_key = Some("order-77".into());
-    req.metadata = Some(r#"{"name":"Asha"}"#.into());
+    req.metadata = Some(Metadata::parse(r#"{"name":"Asha"}"#).unwrap());
     let later = now + TimeDelta::try_minutes(31).unwrap();
     vec![
         Command::RegisterAgent {
@@ -574,7 +576,8 @@ fn the_golden_batch_record_keeps_decoding() {
         now,
         template: Box::new(template),
         calls: vec![
-            BatchCall::new("+919876543210").with_metadata(r#"{"name":"Asha"}"#),
+            BatchCall::new("+919876543210")
+                .with_metadata(Metadata::parse(r#"{"name":"Asha"}"#).unwrap()),
             BatchCall::new("+919876543211")
                 .with_schedule(ScheduleAt::Local("2026-03-08T10:00:00".parse().unwrap())),
             BatchCall::new("not a number"),

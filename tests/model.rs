@@ -706,7 +706,7 @@ impl Model {
                 c.req.to_number.clone(),
                 c.req.agent_id.clone(),
                 c.req.batch_id.clone(),
-                c.req.metadata.clone().unwrap_or_else(|| "{}".to_owned()),
+                c.req.metadata.as_deref().unwrap_or("{}").to_owned(),
             ));
             self.emit(t, i, EventKind::Triggered { attempt });
         }

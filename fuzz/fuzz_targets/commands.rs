@@ -87,7 +87,7 @@ fuzz_target!(|ops: Vec<Op>| {
                     .take(8)
                     .map(|(number, metadata, schedule)| BatchCall {
                         to_number: NUMBERS[usize::from(*number) % NUMBERS.len()].to_owned(),
-                        metadata: metadata.then(|| r#"{ "n": [1, 2] }"#.to_owned()),
+                        metadata: metadata.then(|| redial::Metadata::parse(r#"{ "n": [1, 2] }"#).ok()).flatten(),
                         schedule_at: schedule.map(|s| {
                             ScheduleAt::Instant(now + TimeDelta::try_minutes(i64::from(s % 3000)).unwrap_or_default())
                         }),

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::command::Command;
 use crate::event::{AttemptId, CallId};
-use crate::request::{BatchCall, CallRequest, Language, ScheduleAt};
+use crate::request::{BatchCall, CallRequest, Language, Metadata, ScheduleAt};
 use crate::retry::{Gaps, Outcome};
 use crate::window::TimeOfDay;
 
@@ -125,7 +125,7 @@ pub(super) fn put_submit_batch(
     w.varint(calls.len() as u64);
     for call in calls {
         w.str(&call.to_number);
-        w.opt(call.metadata.as_ref(), |w, s| w.str(s));
+        w.opt(call.metadata.as_ref(), |w, m| w.str(m.as_str()));
         w.opt(call.schedule_at.as_ref(), Writer::schedule);
     }
 }
@@ -235,7 +235,7 @@ pub(super) fn get_command(bytes: &[u8]) -> Result<Command, String> {
             for _ in 0..n {
                 calls.push(BatchCall {
                     to_number: r.string()?,
-                    metadata: r.opt(Reader::string)?,
+                    metadata: r.opt(Reader::metadata)?,
                     schedule_at: r.opt(Reader::schedule)?,
                 });
             }
@@ -441,7 +441,7 @@ impl<'a> Writer<'a> {
         self.str(&r.to_number);
         self.str(&r.agent_id);
         self.opt(r.batch_id.as_ref(), |w, s| w.str(s));
-        self.opt(r.metadata.as_ref(), |w, s| w.str(s));
+        self.opt(r.metadata.as_ref(), |w, m| w.str(m.as_str()));
         self.opt(r.schedule_at.as_ref(), Writer::schedule);
         self.opt(r.min_trigger_time.as_ref(), |w, t| w.time_of_day(*t));
         self.opt(r.max_trigger_time.as_ref(), |w, t| w.time_of_day(*t));
@@ -528,6 +528,12 @@ impl<'a> Reader<'a> {
         String::from_utf8(b.to_vec()).map_err(|_| "a text field is not UTF-8".to_owned())
     }
 
+    /// Metadata, checked as [`Metadata::parse`] checks it: a record can
+    /// only carry what a request could.
+    fn metadata(&mut self) -> Result<Metadata, String> {
+        Metadata::parse(&self.string()?).map_err(|r| r.message)
+    }
+
     fn opt<T>(
         &mut self,
         get: impl FnOnce(&mut Self) -> Result<T, String>,
@@ -578,7 +584,7 @@ impl<'a> Reader<'a> {
         r.to_number = self.string()?;
         r.agent_id = self.string()?;
         r.batch_id = self.opt(Reader::string)?;
-        r.metadata = self.opt(Reader::string)?;
+        r.metadata = self.opt(Reader::metadata)?;
         r.schedule_at = self.opt(Reader::schedule)?;
         r.min_trigger_time = self.opt(Reader::time_of_day)?;
         r.max_trigger_time = self.opt(Reader::time_of_day)?;

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::event::{AttemptId, CallId};
-use crate::request::{BatchCall, CallRequest, Language, ScheduleAt};
+use crate::request::{BatchCall, CallRequest, Language, Metadata, ScheduleAt};
 use crate::retry::{Gaps, Outcome};
 use crate::window::TimeOfDay;
 
@@ -15,7 +15,7 @@ fn every_command() -> Vec<Command> {
     let now = at(1_767_155_400, 0);
     let mut full = CallRequest::new("+919876543210", "agent-é");
     full.batch_id = Some("b".into());
-    full.metadata = Some(r#"{"k":"v"}"#.into());
+    full.metadata = Some(Metadata::parse(r#"{"k":"v"}"#).unwrap());
     full.schedule_at = Some(ScheduleAt::Local(at(1_767_200_000, 5).naive_utc()));
     full.min_trigger_time = TimeOfDay::new(9, 0);
     full.max_trigger_time = TimeOfDay::new(21, 30);
@@ -48,7 +48,7 @@ fn every_command() -> Vec<Command> {
             calls: vec![
                 BatchCall::new("+12125550100"),
                 BatchCall::new("not checked here")
-                    .with_metadata(r#"{"n":[1,2]}"#)
+                    .with_metadata(Metadata::parse(r#"{"n":[1,2]}"#).unwrap())
                     .with_schedule(ScheduleAt::Instant(at(1_767_200_000, 7))),
                 BatchCall::new("+33612345678")
                     .with_schedule(ScheduleAt::Local(at(1_767_200_000, 0).naive_utc())),

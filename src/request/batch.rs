@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CallRequest, ScheduleAt};
+use super::{CallRequest, Metadata, ScheduleAt};
 
 /// One call of a batch upload ([`Scheduler::submit_batch`]): the fields
 /// that vary from call to call. Everything else comes from the batch's
@@ -12,21 +12,23 @@ use super::{CallRequest, ScheduleAt};
 ///
 /// # Example
 /// ```
-/// use redial::{BatchCall, CallRequest};
+/// use redial::{BatchCall, CallRequest, Metadata};
 /// let template = CallRequest::new("", "agent-7");
-/// let call = BatchCall::new("+919876543210").with_metadata(r#"{"name":"Asha"}"#);
+/// let metadata = Metadata::parse(r#"{"name": "Asha"}"#)?;
+/// let call = BatchCall::new("+919876543210").with_metadata(metadata);
 /// let request = template.for_call(&call);
 /// assert_eq!(request.to_number, "+919876543210");
 /// assert_eq!(request.agent_id, "agent-7");
-/// assert_eq!(request.metadata.as_deref(), Some(r#"{"name":"Asha"}"#));
+/// assert_eq!(request.metadata.as_ref().map(Metadata::as_str), Some(r#"{"name":"Asha"}"#));
+/// # Ok::<(), redial::Rejection>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchCall {
     /// The callee, E.164.
     pub to_number: String,
-    /// Its metadata: JSON object text, as [`CallRequest::metadata`].
+    /// Its metadata, as [`CallRequest::metadata`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<String>,
+    pub metadata: Option<Metadata>,
     /// When its first attempt may happen, as
     /// [`CallRequest::schedule_at`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,10 +45,10 @@ impl BatchCall {
         }
     }
 
-    /// The same call with this metadata (JSON object text).
+    /// The same call with this metadata.
     #[must_use]
-    pub fn with_metadata(mut self, metadata: impl Into<String>) -> BatchCall {
-        self.metadata = Some(metadata.into());
+    pub fn with_metadata(mut self, metadata: Metadata) -> BatchCall {
+        self.metadata = Some(metadata);
         self
     }
 

@@ -18,14 +18,17 @@ use crate::window::{TimeOfDay, Window, WindowError};
 
 mod batch;
 mod canonical;
+mod metadata;
 mod parse;
 mod plain;
 mod response;
 mod swar;
 
 pub use batch::BatchCall;
+pub use metadata::Metadata;
 pub(crate) use parse::check_e164;
-use parse::{GAP_EXPECTED, check_id, check_metadata, check_policy};
+pub(crate) use parse::check_metadata_size;
+use parse::{GAP_EXPECTED, check_id, check_policy};
 pub(crate) use parse::{has_control, parse_body};
 pub use response::{ErrorResponse, Rejection, SuccessResponse};
 
@@ -264,8 +267,9 @@ pub struct CallRequest {
     pub agent_id: String,
     /// The campaign, if any.
     pub batch_id: Option<String>,
-    /// Compact JSON text of the metadata object, `None` when absent.
-    pub metadata: Option<String>,
+    /// The metadata object (validated when it was made), `None` when
+    /// absent.
+    pub metadata: Option<Metadata>,
     /// Earliest time of the first attempt; `None` means now.
     pub schedule_at: Option<ScheduleAt>,
     /// Window start.
@@ -373,24 +377,15 @@ impl CallRequest {
     /// # Errors
     /// A 400 [`Rejection`] naming the first invalid field.
     pub fn validate(&self, config: &Config) -> Result<(), Rejection> {
-        self.clone().normalized(config).map(|_| ())
-    }
-
-    /// The request validated as [`CallRequest::validate`] does, with its
-    /// metadata rewritten as the compact JSON a parsed body would carry.
-    pub(crate) fn normalized(mut self, config: &Config) -> Result<CallRequest, Rejection> {
         check_e164(&self.to_number)?;
         self.check_before_metadata()?;
-        if let Some(m) = &self.metadata
-            && let Some(rewritten) = normalized_metadata(m, config)?
-        {
-            self.metadata = Some(rewritten);
+        if let Some(m) = &self.metadata {
+            check_metadata_size(m, config)?;
         }
-        self.check_after_metadata(config)?;
-        Ok(self)
+        self.check_after_metadata(config)
     }
 
-    /// The checks [`CallRequest::normalized`] makes between the number and
+    /// The checks [`CallRequest::validate`] makes between the number and
     /// the metadata: the fields a batch's calls share that come first.
     pub(crate) fn check_before_metadata(&self) -> Result<(), Rejection> {
         check_id("agent_id", &self.agent_id)?;
@@ -400,7 +395,7 @@ impl CallRequest {
         Ok(())
     }
 
-    /// The checks [`CallRequest::normalized`] makes after the metadata.
+    /// The checks [`CallRequest::validate`] makes after the metadata.
     pub(crate) fn check_after_metadata(&self, config: &Config) -> Result<(), Rejection> {
         if self.number_of_retries > MAX_RETRIES {
             return Err(Rejection::bad(
@@ -455,12 +450,8 @@ impl CallRequest {
         if let Some(b) = &self.batch_id {
             put("batch_id", Value::from(b.clone()));
         }
-        if let Some(m) = self
-            .metadata
-            .as_deref()
-            .and_then(|m| serde_json::from_str::<Value>(m).ok())
-        {
-            put("metadata", m);
+        if let Some(m) = &self.metadata {
+            put("metadata", m.to_value());
         }
         match self.schedule_at {
             Some(ScheduleAt::Local(w)) => put(
@@ -512,34 +503,6 @@ impl CallRequest {
         }
         Value::Object(map)
     }
-}
-
-/// Checks a request's metadata text: `None` when it is already in the
-/// form validation gives it (compact, within the size and depth limits),
-/// else the rewritten text.
-pub(crate) fn normalized_metadata(m: &str, config: &Config) -> Result<Option<String>, Rejection> {
-    if m.len() <= config.max_metadata_bytes && canonical::is_canonical(m, MAX_METADATA_DEPTH) {
-        return Ok(None);
-    }
-    // Spaced or unsorted text of the plain subset: rewritten without a tree.
-    if let Some(rewritten) = canonical::canonicalize(m, MAX_METADATA_DEPTH)
-        && rewritten.len() <= config.max_metadata_bytes
-    {
-        return Ok(Some(rewritten));
-    }
-    let value: Value = serde_json::from_str(m).map_err(|e| {
-        Rejection::bad(
-            "metadata",
-            format!("Invalid metadata: {e}; expected a JSON object"),
-        )
-    })?;
-    let Value::Object(map) = value else {
-        return Err(Rejection::bad(
-            "metadata",
-            "Invalid metadata: expected a JSON object",
-        ));
-    };
-    check_metadata(&map, config.max_metadata_bytes).map(Some)
 }
 
 #[cfg(test)]

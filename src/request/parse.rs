@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::canonical::canonicalize;
+use super::metadata::Metadata;
 use super::plain::read_plain;
 use super::swar;
 use super::{
@@ -57,8 +58,8 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
     let canonical = if keep {
         body.take_canonical()
     } else {
-        if body.metadata_text.is_some() {
-            req.metadata = body.metadata_text.take();
+        if let Some(text) = body.metadata_text.take() {
+            req.metadata = Some(Metadata::from_canonical(text));
         }
         req.to_number = body.take_string("to_number");
         req.agent_id = body.take_string("agent_id");
@@ -459,11 +460,15 @@ fn from_fields(
             Some(text) if text.len() > config.max_metadata_bytes => {
                 return Err(metadata_too_large(text.len(), config.max_metadata_bytes));
             }
-            Some(text) if copy => Some(text.clone()),
+            Some(text) if copy => Some(Metadata::from_canonical(text.clone())),
             // Moved in by the caller.
             _ => None,
         },
-        Some(Value::Object(m)) => Some(check_metadata(m, config.max_metadata_bytes)?),
+        Some(Value::Object(m)) => {
+            let m = Metadata::from_map(m)?;
+            check_metadata_size(&m, config)?;
+            Some(m)
+        }
         Some(v) => {
             return Err(Rejection::bad(
                 "metadata",
@@ -769,6 +774,14 @@ pub(super) fn check_metadata(
         return Err(metadata_too_large(text.len(), max_bytes));
     }
     Ok(text)
+}
+
+/// Checks metadata against the configuration's `max_metadata_bytes`.
+pub(crate) fn check_metadata_size(m: &Metadata, config: &Config) -> Result<(), Rejection> {
+    if m.len() > config.max_metadata_bytes {
+        return Err(metadata_too_large(m.len(), config.max_metadata_bytes));
+    }
+    Ok(())
 }
 
 fn metadata_too_large(len: usize, max_bytes: usize) -> Rejection {

@@ -370,10 +370,9 @@ fn validate_catches_bad_code_built_requests() {
         r.validate(&Config::default()).unwrap_err().field.as_deref(),
         Some("priority")
     );
-    let mut r = CallRequest::new("+919876543210", "a");
-    r.metadata = Some("[1]".into());
+    // Metadata that is not an object cannot be made.
     assert_eq!(
-        r.validate(&Config::default()).unwrap_err().field.as_deref(),
+        Metadata::parse("[1]").unwrap_err().field.as_deref(),
         Some("metadata")
     );
     let mut r = CallRequest::new("+919876543210", "a");
@@ -384,16 +383,14 @@ fn validate_catches_bad_code_built_requests() {
     );
     // Metadata follows the engine's limit and is stored compact.
     let mut r = CallRequest::new("+919876543210", "a");
-    r.metadata = Some(r#"{ "k" :  "vvvv" }"#.into());
+    r.metadata = Some(Metadata::parse(r#"{ "k" :  "vvvv" }"#).unwrap());
     let tight = Config {
         max_metadata_bytes: 12,
         ..Config::default()
     };
-    assert_eq!(
-        r.clone().normalized(&tight).unwrap().metadata.as_deref(),
-        Some(r#"{"k":"vvvv"}"#)
-    );
-    r.metadata = Some(r#"{"k": "vvvvv"}"#.into());
+    assert_eq!(r.metadata.as_deref(), Some(r#"{"k":"vvvv"}"#));
+    assert!(r.validate(&tight).is_ok());
+    r.metadata = Some(Metadata::parse(r#"{"k": "vvvvv"}"#).unwrap());
     assert_eq!(
         r.validate(&tight).unwrap_err().field.as_deref(),
         Some("metadata")
@@ -407,9 +404,8 @@ fn validate_catches_bad_code_built_requests() {
         (r#"{"a": 1, "a": 2}"#, r#"{"a":2}"#),
         (r#"{"a": 1.50}"#, r#"{"a":1.5}"#),
     ] {
-        r.metadata = Some(text.into());
-        let normalized = r.clone().normalized(&Config::default()).unwrap();
-        assert_eq!(normalized.metadata.as_deref(), Some(stored), "{text}");
+        let m = Metadata::parse(text).unwrap();
+        assert_eq!(m.as_str(), stored, "{text}");
         let body =
             format!(r#"{{"to_number": "+919876543210", "agent_id": "a", "metadata": {text}}}"#);
         let parsed = CallRequest::from_json(body.as_bytes(), &Config::default()).unwrap();

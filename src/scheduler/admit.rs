@@ -20,7 +20,8 @@ use crate::event::{CallId, Event, EventKind};
 use crate::number::e164_digits;
 use crate::policy::calendar::{HORIZON_DAYS, RuleSet};
 use crate::request::{
-    BatchCall, CallRequest, Rejection, ScheduleAt, check_e164, normalized_metadata, parse_body,
+    BatchCall, CallRequest, Metadata, Rejection, ScheduleAt, check_e164, check_metadata_size,
+    parse_body,
 };
 use crate::retry::Gaps;
 use crate::time::{DAY, MAX_TIME, Secs, ceil_secs, instant};
@@ -69,7 +70,7 @@ impl Scheduler {
         now: Secs,
         request: CallRequest,
     ) -> Result<Accepted, Rejection> {
-        let request = request.normalized(&self.config)?;
+        request.validate(&self.config)?;
         let canonical = if request.idempotency_key.is_some() {
             request.to_value()
         } else {
@@ -90,7 +91,7 @@ impl Scheduler {
         self.admit(
             now,
             &request,
-            request.metadata.as_deref(),
+            request.metadata.as_ref(),
             gaps,
             canonical,
             None,
@@ -156,19 +157,24 @@ impl Scheduler {
         if let Some(e) = &shared.before {
             return Err(e.clone());
         }
-        let rewritten = match &call.metadata {
-            Some(m) => normalized_metadata(m, &self.config)?,
-            None => None,
-        };
+        if let Some(m) = &call.metadata {
+            check_metadata_size(m, &self.config)?;
+        }
         if let Some(e) = &shared.after {
             return Err(e.clone());
         }
         scratch.to_number.clear();
         scratch.to_number.push_str(&call.to_number);
         scratch.schedule_at = call.schedule_at;
-        let metadata = rewritten.as_deref().or(call.metadata.as_deref());
         let gaps = template.gap_between_retries.clone();
-        self.admit(now, scratch, metadata, gaps, Value::Null, Some(memo))
+        self.admit(
+            now,
+            scratch,
+            call.metadata.as_ref(),
+            gaps,
+            Value::Null,
+            Some(memo),
+        )
     }
 
     /// Runs the checks that need `now` and the engine, in the contract's
@@ -180,7 +186,7 @@ impl Scheduler {
         &mut self,
         now: Secs,
         req: &CallRequest,
-        metadata: Option<&str>,
+        metadata: Option<&Metadata>,
         gaps: Option<Gaps>,
         canonical: Value,
         mut memo: Option<&mut BatchMemo>,
@@ -258,7 +264,9 @@ impl Scheduler {
             seq,
             number,
             language: req.language,
-            metadata: metadata.filter(|m| *m != "{}").map(Arc::from),
+            metadata: metadata
+                .filter(|m| m.as_str() != "{}")
+                .map(|m| Arc::clone(m.shared())),
             idempotency_key: req.idempotency_key.as_deref().map(Into::into),
             tz,
             window,

@@ -323,13 +323,13 @@ impl Scheduler {
     /// # Example
     /// ```
     /// # use chrono::{DateTime, Utc};
-    /// use redial::{BatchCall, CallRequest, Config, Scheduler};
+    /// use redial::{BatchCall, CallRequest, Config, Metadata, Scheduler};
     /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
     /// let mut engine = Scheduler::new(Config::default())?;
     /// let mut template = CallRequest::new("", "agent-7");
     /// template.batch_id = Some("spring".into());
     /// let calls = [
-    ///     BatchCall::new("+919876543210").with_metadata(r#"{"name": "Asha"}"#),
+    ///     BatchCall::new("+919876543210").with_metadata(Metadata::parse(r#"{"name": "Asha"}"#)?),
     ///     BatchCall::new("not a number"),
     /// ];
     /// let mut answers = Vec::new();
