@@ -237,6 +237,11 @@
 //! * `metadata` is kept as compact JSON with its keys sorted, and handed
 //!   back in each dispatch in that form; inside it, a key given twice keeps
 //!   its last value (it is the host's data, not a field of the contract).
+//!   A request built in code carries it as a [`Metadata`], which is
+//!   checked and written in that form when it is made
+//!   ([`Metadata::parse`]): text that is not a JSON object fails there,
+//!   not at the submit, and a submit checks only its size against
+//!   `max_metadata_bytes`.
 //! * An idempotent repeat reports the original call's first `due`. It is
 //!   validated in the contract's order, so a repeat that no longer passes
 //!   the feasibility check (say, its window closed since) gets that 400.

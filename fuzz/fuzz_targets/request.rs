@@ -1,6 +1,6 @@
 //! Arbitrary bytes as a request body: never a panic; an accepted call is due
 //! no earlier than now, with its metadata stored as the tree parser prints
-//! it; a rejection leaves only a `rejected` event.
+//! it and reading back as itself; a rejection leaves only a `rejected` event.
 #![no_main]
 
 use chrono::{DateTime, Utc};
@@ -28,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
                 {
                     assert_eq!(*c.metadata, serde_json::to_string(m).unwrap_or_default());
                 }
+                // Stored metadata reads back as itself: a journal's
+                // replay checks it again.
+                let again = redial::Metadata::parse(&c.metadata).ok();
+                assert_eq!(again.as_deref(), Some(&*c.metadata));
             }
         }
         Err(r) => {

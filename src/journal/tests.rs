@@ -149,6 +149,28 @@ fn every_command_round_trips() {
     assert_eq!((reader.valid_len(), reader.torn()), (log.len(), false));
 }
 
+/// A record's metadata is checked again when it is read: text with
+/// floats must read back as written (the exact float parser), or a
+/// replay would store other metadata than the engine that wrote it.
+#[test]
+fn float_metadata_reads_back_as_written() {
+    for text in [
+        r#"{"a": 90100010724120850000}"#,
+        r#"{"x": 0.1, "y": 1e-7, "z": [2.5e300, -3.0, 123456789.98765433]}"#,
+    ] {
+        let mut request = CallRequest::new("+919876543210", "a");
+        request.metadata = Some(Metadata::parse(text).unwrap());
+        let command = Command::SubmitRequest {
+            now: at(1_767_155_400, 0),
+            request: Box::new(request),
+        };
+        let log = journal(std::slice::from_ref(&command));
+        let back: Vec<Record> = Reader::new(&log).map(Result::unwrap).collect();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].command, command, "{text}");
+    }
+}
+
 /// The writer stages 64 bytes, header included, before it spills into the
 /// vector, where it checksums the record: records of every length across those
 /// boundaries, and varints of every width, must be byte for byte what a

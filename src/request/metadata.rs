@@ -206,6 +206,42 @@ mod tests {
         assert!(e.message.contains("nested 33 levels deep"), "{}", e.message);
     }
 
+    proptest::proptest! {
+        /// Whatever the spacing, key order, repeats, escapes or numbers,
+        /// the stored text is what printing the parsed tree gives, and it
+        /// parses back to itself.
+        #[test]
+        fn parse_is_printing_the_tree(
+            members in proptest::collection::vec(
+                ("[a-d]{1,2}", proptest::prop_oneof![
+                    "-?[0-9]{1,20}",
+                    "-?[0-9]{1,3}\\.[0-9]{1,3}(e[+-]?[0-9])?",
+                    "\"[a-c\\\\n é]{0,4}\"",
+                    proptest::strategy::Just("true".to_owned()),
+                    proptest::strategy::Just("null".to_owned()),
+                    proptest::strategy::Just("[1, {\"z\": [], \"y\": {}}]".to_owned()),
+                ]),
+                0..6,
+            ),
+            spaced in proptest::bool::ANY,
+        ) {
+            let sep = if spaced { " , " } else { "," };
+            let colon = if spaced { " : " } else { ":" };
+            let body: Vec<String> =
+                members.iter().map(|(k, v)| format!("\"{k}\"{colon}{v}")).collect();
+            let text = format!("{{{}}}", body.join(sep));
+            let tree: Option<Map<String, Value>> = serde_json::from_str(&text).ok();
+            match (Metadata::parse(&text), tree) {
+                (Ok(m), Some(tree)) => {
+                    proptest::prop_assert_eq!(m.as_str(), serde_json::to_string(&tree).unwrap());
+                    proptest::prop_assert_eq!(Metadata::parse(m.as_str()).unwrap(), m);
+                }
+                (Err(e), None) => proptest::prop_assert_eq!(e.field.as_deref(), Some("metadata")),
+                (m, tree) => proptest::prop_assert!(false, "{text}: {m:?} but tree {tree:?}"),
+            }
+        }
+    }
+
     #[test]
     fn serde_is_the_text_and_checks_it() {
         let m = Metadata::parse(r#"{"b":1,"a":2}"#).unwrap();
