@@ -14,7 +14,7 @@ use super::parse::BodyFields;
 /// Reads `text` into `fields` (empty) when it is a body of the plain
 /// subset with no field given twice; false otherwise, with `fields` in
 /// any state.
-pub(super) fn read_plain(text: &str, fields: &mut BodyFields) -> bool {
+pub(super) fn read_plain<'a>(text: &'a str, fields: &mut BodyFields<'a>) -> bool {
     let mut r = Reader { text, at: 0 };
     if !r.eat(b'{') {
         return false;
@@ -39,6 +39,13 @@ pub(super) fn read_plain(text: &str, fields: &mut BodyFields) -> bool {
             };
             r.at += len;
             fields.file_metadata_text(canonical)
+        } else if r.peek_space() == Some(b'"') {
+            // A string is kept as a slice of the body: most are parsed
+            // into a type (a time, a zone) and dropped.
+            let Some(value) = r.string() else {
+                return false;
+            };
+            fields.file_str(key, value)
         } else {
             let Some(value) = r.value() else {
                 return false;
@@ -81,6 +88,12 @@ impl<'a> Reader<'a> {
             self.at += 1;
         }
         hit
+    }
+
+    /// The next byte after any whitespace.
+    fn peek_space(&mut self) -> Option<u8> {
+        self.space();
+        self.peek()
     }
 
     fn at_end(&mut self) -> bool {
