@@ -59,7 +59,7 @@ impl Metadata {
         // Spaced or unsorted text of the plain subset: rewritten without a
         // tree.
         if let Some(rewritten) = canonical::canonicalize(text, MAX_METADATA_DEPTH) {
-            return Ok(Metadata::from_canonical(rewritten));
+            return Ok(Metadata::from_canonical(&rewritten));
         }
         let value: Value = serde_json::from_str(text).map_err(|e| {
             Rejection::bad(
@@ -78,12 +78,12 @@ impl Metadata {
 
     /// The metadata of a parsed object, checked for depth.
     pub(super) fn from_map(map: &Map<String, Value>) -> Result<Metadata, Rejection> {
-        check_metadata(map, usize::MAX).map(Metadata::from_canonical)
+        check_metadata(map).map(|text| Metadata::from_canonical(&text))
     }
 
     /// Text already in the stored form (written by the canonical scan or
     /// printed from a checked map).
-    pub(super) fn from_canonical(text: String) -> Metadata {
+    pub(super) fn from_canonical(text: &str) -> Metadata {
         Metadata(Arc::from(text))
     }
 

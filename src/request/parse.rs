@@ -59,7 +59,7 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
         body.take_canonical()
     } else {
         if let Some(text) = body.metadata_text.take() {
-            req.metadata = Some(Metadata::from_canonical(text));
+            req.metadata = Some(Metadata::from_canonical(&text));
         }
         req.to_number = body.take_string("to_number");
         req.agent_id = body.take_string("agent_id");
@@ -524,7 +524,7 @@ fn from_fields(
             Some(text) if text.len() > config.max_metadata_bytes => {
                 return Err(metadata_too_large(text.len(), config.max_metadata_bytes));
             }
-            Some(text) if copy => Some(Metadata::from_canonical(text.clone())),
+            Some(text) if copy => Some(Metadata::from_canonical(text)),
             // Moved in by the caller.
             _ => None,
         },
@@ -821,11 +821,9 @@ fn time_field(field: &str, v: Field<'_>) -> Result<TimeOfDay, Rejection> {
         })
 }
 
-/// Checks size and depth; returns the compact JSON text.
-pub(super) fn check_metadata(
-    map: &Map<String, Value>,
-    max_bytes: usize,
-) -> Result<String, Rejection> {
+/// Checks depth; returns the compact JSON text (its size is checked
+/// against the configuration at the submit: [`check_metadata_size`]).
+pub(super) fn check_metadata(map: &Map<String, Value>) -> Result<String, Rejection> {
     let depth = 1 + map.values().map(depth_of).max().unwrap_or(0);
     if depth > MAX_METADATA_DEPTH {
         return Err(Rejection::bad(
@@ -835,12 +833,8 @@ pub(super) fn check_metadata(
             ),
         ));
     }
-    let text = serde_json::to_string(map)
-        .map_err(|e| Rejection::bad("metadata", format!("Invalid metadata: {e}")))?;
-    if text.len() > max_bytes {
-        return Err(metadata_too_large(text.len(), max_bytes));
-    }
-    Ok(text)
+    serde_json::to_string(map)
+        .map_err(|e| Rejection::bad("metadata", format!("Invalid metadata: {e}")))
 }
 
 /// Checks metadata against the configuration's `max_metadata_bytes`.
