@@ -260,11 +260,15 @@ impl Scheduler {
     /// ```
     pub fn apply(&mut self, command: &Command) -> Output {
         match command {
-            // A body or a batch is read where it is; every other command is
-            // small, or (a request) consumed by validation anyway.
+            // A body, a request or a batch is read where it is; every
+            // other command is small.
             Command::Submit { now, body } => {
                 self.position = self.position.saturating_add(1);
                 Output::Submitted(self.submit(*now, body))
+            }
+            Command::SubmitRequest { now, request } => {
+                self.position = self.position.saturating_add(1);
+                Output::Submitted(self.submit_request(*now, &**request))
             }
             Command::SubmitBatch {
                 now,
@@ -278,8 +282,9 @@ impl Scheduler {
         }
     }
 
-    /// [`Scheduler::apply`] for a command the host no longer needs: a
-    /// request is validated where it is rather than copied first.
+    /// [`Scheduler::apply`] for a command the host no longer needs: the
+    /// same outputs. Either reads a submitted body, request or batch where
+    /// it is.
     ///
     /// # Example
     /// ```
@@ -297,7 +302,7 @@ impl Scheduler {
         match command {
             Command::Submit { now, body } => Output::Submitted(self.submit(now, &body)),
             Command::SubmitRequest { now, request } => {
-                Output::Submitted(self.submit_request(now, *request))
+                Output::Submitted(self.submit_request(now, &*request))
             }
             Command::SubmitBatch {
                 now,

@@ -5,7 +5,8 @@
 //! gaps, idempotency keys, suppressed numbers, paused batches, unregistered
 //! agents) must give the same answers, the same events and the same
 //! snapshot bytes both ways, directly, as a `Command`, and through a
-//! one-engine router.
+//! one-engine router. A request submitted by reference is the same request
+//! moved in.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -215,6 +216,43 @@ proptest! {
         replayed.replay_journal(&log, |e| replayed_events.push(e)).unwrap();
         prop_assert_eq!(replayed_events, expected_events);
         prop_assert_eq!(replayed.snapshot().to_bytes(), applied.snapshot().to_bytes());
+    }
+
+    /// A request submitted by reference (the engine copies only its gap
+    /// list) is the same request moved in: the same answers, events and
+    /// snapshot bytes, directly and as a command applied by reference or
+    /// owned; and the host's request is left as it was.
+    #[test]
+    fn a_request_by_reference_is_the_request_moved(
+        template in arb_template(),
+        calls in prop::collection::vec(arb_call(), 1..6),
+        policies in prop::bool::ANY,
+    ) {
+        let policies = policies && cfg!(feature = "number-zones");
+        let t = now();
+        let requests: Vec<CallRequest> = calls.iter().map(|c| template.for_call(c)).collect();
+        let mut moved = engine(false, policies);
+        let mut borrowed = engine(false, policies);
+        let mut applied = engine(false, policies);
+        let mut applied_owned = engine(false, policies);
+        for r in &requests {
+            let kept = r.clone();
+            let answer = moved.submit_request(t, r.clone());
+            prop_assert_eq!(&borrowed.submit_request(t, r), &answer);
+            prop_assert_eq!(r, &kept);
+            let command = Command::SubmitRequest { now: t, request: Box::new(r.clone()) };
+            prop_assert_eq!(applied.apply(&command), Output::Submitted(answer.clone()));
+            prop_assert_eq!(applied_owned.apply_owned(command), Output::Submitted(answer));
+        }
+        let expected = events(&mut moved);
+        prop_assert!(!expected.is_empty());
+        for e in [&mut borrowed, &mut applied, &mut applied_owned] {
+            prop_assert_eq!(&events(e), &expected);
+        }
+        prop_assert_eq!(borrowed.snapshot().to_bytes(), moved.snapshot().to_bytes());
+        // Applied commands also count in the journal position.
+        prop_assert_eq!(applied.position(), requests.len() as u64);
+        prop_assert_eq!(applied.snapshot().to_bytes(), applied_owned.snapshot().to_bytes());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! [`Journaled`]: the input methods of a journaling host, without building
 //! a [`Command`] per input.
 
+use std::borrow::Borrow;
+
 use chrono::{DateTime, Utc};
 
 use crate::command::{Command, Output};
@@ -118,9 +120,10 @@ impl Journaled<'_> {
     pub fn submit_request(
         &mut self,
         now: DateTime<Utc>,
-        request: CallRequest,
+        request: impl Borrow<CallRequest>,
     ) -> Result<Result<Accepted, Rejection>, JournalError> {
-        self.record(|w| codec::put_submit_request(w, now, &request))?;
+        let request = request.borrow();
+        self.record(|w| codec::put_submit_request(w, now, request))?;
         Ok(self.engine.submit_request(now, request))
     }
 

@@ -68,7 +68,7 @@ impl Scheduler {
     pub(super) fn admit_request(
         &mut self,
         now: Secs,
-        request: CallRequest,
+        request: &CallRequest,
     ) -> Result<Accepted, Rejection> {
         request.validate(&self.config)?;
         let canonical = if request.idempotency_key.is_some() {
@@ -76,7 +76,16 @@ impl Scheduler {
         } else {
             Value::Null
         };
-        self.admit_whole(now, request, canonical)
+        // Borrowed, so the host keeps its request: only a gap list, if
+        // any, is copied into the call.
+        self.admit(
+            now,
+            request,
+            request.metadata.as_ref(),
+            request.gap_between_retries.clone(),
+            canonical,
+            None,
+        )
     }
 
     /// Admits a validated request that is not a batch's call: its gaps
@@ -112,7 +121,7 @@ impl Scheduler {
             // Each call's request is compared whole for repeats: the
             // general path.
             for call in calls {
-                let result = self.admit_request(now, template.for_call(call));
+                let result = self.admit_request(now, &template.for_call(call));
                 out.push(self.end_submit(now, result));
             }
             return;
@@ -363,6 +372,11 @@ impl Scheduler {
                 .as_deref()
                 .and_then(|name| self.policy_index(name)),
         );
+        if policies.is_empty() && !self.config.zones_from_number {
+            // The common case, one zone and no policy: no lists to build.
+            let tz = req.timezone.unwrap_or(self.config.default_timezone);
+            return (self.calendar.intern_zone(tz), tz);
+        }
         policies.sort_unstable();
         policies.dedup();
         let number_zones = if !policies.is_empty() || self.config.zones_from_number {
@@ -508,9 +522,9 @@ impl Scheduler {
                 ),
             ));
         };
-        // The occurrence's date is its start's, in the primary zone.
-        let opened_today = local_date(tz, instant(start)) <= local_date(tz, instant(d));
-        if opened_today || req.carry_over {
+        // The occurrence's date is its start's, in the primary zone; with
+        // carry_over it does not matter, and is not worked out.
+        if req.carry_over || local_date(tz, instant(start)) <= local_date(tz, instant(d)) {
             return Ok((due, Some(end)));
         }
         Err(Rejection::bad(

@@ -16,6 +16,7 @@
 //! live calls), `registry` (agents, batches, lanes) and `invariants` (the
 //! checks of derived state that tests and fuzzing run).
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -278,6 +279,11 @@ impl Scheduler {
     /// Submits a request built in code; it is validated as a JSON body
     /// would be. Idempotent repeats compare [`CallRequest::to_value`].
     ///
+    /// Takes the request or a reference to it: the engine keeps nothing of
+    /// the request's own allocations (it copies a gap list, if any, and
+    /// shares the metadata), so a host that submits the same request shape
+    /// again, or keeps it, need not clone it.
+    ///
     /// # Errors
     /// As [`Scheduler::submit`].
     ///
@@ -288,16 +294,18 @@ impl Scheduler {
     /// # let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
     /// let mut req = redial::CallRequest::new("+919876543210", "a");
     /// req.priority = 3;
+    /// assert!(engine.submit_request(now, &req).is_ok());
+    /// req.to_number = "+919876543211".into();
     /// assert!(engine.submit_request(now, req).is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn submit_request(
         &mut self,
         now: DateTime<Utc>,
-        request: CallRequest,
+        request: impl Borrow<CallRequest>,
     ) -> Result<Accepted, Rejection> {
         let now = self.begin_submit(now)?;
-        let result = self.admit_request(now, request);
+        let result = self.admit_request(now, request.borrow());
         self.end_submit(now, result)
     }
 
