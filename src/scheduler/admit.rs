@@ -61,7 +61,14 @@ impl Scheduler {
     /// A JSON body: parsed and validated, then admitted.
     pub(super) fn admit_body(&mut self, now: Secs, body: &[u8]) -> Result<Accepted, Rejection> {
         let (request, canonical) = parse_body(body, &self.config)?;
-        self.admit_whole(now, request, canonical)
+        self.admit(
+            now,
+            &request,
+            request.metadata.as_ref(),
+            request.gap_between_retries.as_ref(),
+            canonical,
+            None,
+        )
     }
 
     /// A request built in code: validated as a body would be, then admitted.
@@ -76,32 +83,13 @@ impl Scheduler {
         } else {
             Value::Null
         };
-        // Borrowed, so the host keeps its request: only a gap list, if
-        // any, is copied into the call.
+        // Borrowed: the host keeps its request, the call copies a gap list
+        // and shares the metadata.
         self.admit(
             now,
             request,
             request.metadata.as_ref(),
-            request.gap_between_retries.clone(),
-            canonical,
-            None,
-        )
-    }
-
-    /// Admits a validated request that is not a batch's call: its gaps
-    /// move into the call.
-    fn admit_whole(
-        &mut self,
-        now: Secs,
-        mut request: CallRequest,
-        canonical: Value,
-    ) -> Result<Accepted, Rejection> {
-        let gaps = request.gap_between_retries.take();
-        self.admit(
-            now,
-            &request,
-            request.metadata.as_ref(),
-            gaps,
+            request.gap_between_retries.as_ref(),
             canonical,
             None,
         )
@@ -175,12 +163,11 @@ impl Scheduler {
         scratch.to_number.clear();
         scratch.to_number.push_str(&call.to_number);
         scratch.schedule_at = call.schedule_at;
-        let gaps = template.gap_between_retries.clone();
         self.admit(
             now,
             scratch,
             call.metadata.as_ref(),
-            gaps,
+            template.gap_between_retries.as_ref(),
             Value::Null,
             Some(memo),
         )
@@ -188,7 +175,7 @@ impl Scheduler {
 
     /// Runs the checks that need `now` and the engine, in the contract's
     /// order, then queues the call. `metadata` and `gaps` are the
-    /// request's, validated (taken out of it, or a batch call's own);
+    /// request's, validated (its own, or a batch's call's and template's);
     /// `canonical` is the request as JSON, for idempotent repeats; `memo`
     /// is what a batch's calls reuse.
     fn admit(
@@ -196,7 +183,7 @@ impl Scheduler {
         now: Secs,
         req: &CallRequest,
         metadata: Option<&Metadata>,
-        gaps: Option<Gaps>,
+        gaps: Option<&Gaps>,
         canonical: Value,
         mut memo: Option<&mut BatchMemo>,
     ) -> Result<Accepted, Rejection> {
@@ -267,6 +254,8 @@ impl Scheduler {
             return Err(Rejection::bad_body(why));
         }
         let seq = self.calls.next_seq();
+        let default_gaps =
+            Gaps::every(self.config.default_retry_gap_minutes).unwrap_or(Gaps::Every(0));
         // The call is made first, so that should it refuse the (validated)
         // request, the engine has not changed.
         let mut call = Call::admitted(NewCall {
@@ -281,9 +270,7 @@ impl Scheduler {
             window,
             carry_over: req.carry_over,
             retries: req.number_of_retries,
-            gaps: gaps
-                .or_else(|| Gaps::every(self.config.default_retry_gap_minutes))
-                .unwrap_or(Gaps::Every(0)),
+            gaps: gaps.unwrap_or(&default_gaps),
             priority: req.priority,
             due,
             occurrence_end,
