@@ -103,7 +103,7 @@ impl OccurrenceCache {
         tz: Tz,
         t: DateTime<Utc>,
     ) -> Option<Occurrence> {
-        first_ending_after_by(tz, t, |date| self.occurrence(window, tz, date))
+        first_ending_after_by(window, tz, t, |date| self.occurrence(window, tz, date))
     }
 }
 
@@ -156,11 +156,26 @@ mod tests {
         assert!(checked > 15_000);
     }
 
+    /// [`Window::first_ending_after`] as it was first written: every date's
+    /// occurrence from the previous date on, overnight window or not.
+    fn every_date_from_the_previous(w: &Window, tz: Tz, t: DateTime<Utc>) -> Option<Occurrence> {
+        let mut date = local_date(tz, t)?.pred_opt()?;
+        for _ in 0..=crate::window::SEARCH_DAYS + 1 {
+            if let Some(o) = w.occurrence(tz, date)
+                && o.end > t
+            {
+                return Some(o);
+            }
+            date = date.succ_opt()?;
+        }
+        None
+    }
+
     /// The engine's only cache of zone computations is the occurrence memo
     /// (there is no offset-span table): over every zone chrono-tz knows and
     /// instants from 1970 through 2099, the memo, a tiny memo that keeps
-    /// evicting, and direct computation agree, and `local_date` agrees with
-    /// chrono-tz's own conversion.
+    /// evicting, direct computation and the search from the previous date
+    /// agree, and `local_date` agrees with chrono-tz's own conversion.
     #[test]
     fn zone_computations_agree_with_chrono_tz_in_every_zone_1970_2099() {
         const FROM: i64 = 0; // 1970-01-01
@@ -170,6 +185,9 @@ mod tests {
             win(Some((22, 30)), Some((6, 0))),
             win(Some((1, 30)), Some((3, 0))),
             win(None, Some((0, 30))),
+            // Same-day, from just after midnight to just before the next:
+            // zones that change their clocks at midnight.
+            win(Some((0, 30)), Some((23, 30))),
         ];
         let mut rand = crate::test_rng::xorshift(1970);
         let mut checked = 0;
@@ -192,8 +210,13 @@ mod tests {
                     Some(at.with_timezone(&tz).date_naive()),
                     "{tz} {at}"
                 );
-                let w = &windows[rand(4) as usize];
+                let w = &windows[rand(5) as usize];
                 let want = w.first_ending_after(tz, at);
+                assert_eq!(
+                    want,
+                    every_date_from_the_previous(w, tz, at),
+                    "{w} {tz} {at}"
+                );
                 assert_eq!(memo.first_ending_after(w, tz, at), want, "{w} {tz} {at}");
                 assert_eq!(tiny.first_ending_after(w, tz, at), want, "{w} {tz} {at}");
                 // The same question in Kolkata or New York, straight after.

@@ -341,7 +341,7 @@ impl Window {
     /// assert_eq!(o.start, Kolkata.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap());
     /// ```
     pub fn first_ending_after(&self, tz: Tz, t: DateTime<Utc>) -> Option<Occurrence> {
-        first_ending_after_by(tz, t, |date| self.occurrence(tz, date))
+        first_ending_after_by(self, tz, t, |date| self.occurrence(tz, date))
     }
 
     /// The first in-window instant at or after `t`, with its occurrence.
@@ -382,15 +382,25 @@ impl Window {
     }
 }
 
-/// [`Window::first_ending_after`] with occurrences from `occurrence`.
+/// [`Window::first_ending_after`] of `window` with occurrences from
+/// `occurrence`.
 fn first_ending_after_by(
+    window: &Window,
     tz: Tz,
     t: DateTime<Utc>,
     mut occurrence: impl FnMut(NaiveDate) -> Option<Occurrence>,
 ) -> Option<Occurrence> {
-    // The previous date's occurrence can still be open (overnight windows).
-    let mut date = local_date(tz, t)?.pred_opt()?;
-    for _ in 0..=SEARCH_DAYS + 1 {
+    let today = local_date(tz, t)?;
+    // The previous date's occurrence can still be open only if it ends on
+    // the next date (an overnight window): a same-day occurrence of the
+    // previous date ends at a wall-clock time before `t`'s, so (time being
+    // the first instant at or after a wall-clock time) at or before `t`.
+    let (mut date, days) = if window.is_overnight() {
+        (today.pred_opt()?, SEARCH_DAYS + 2)
+    } else {
+        (today, SEARCH_DAYS + 1)
+    };
+    for _ in 0..days {
         if let Some(o) = occurrence(date)
             && o.end > t
         {
