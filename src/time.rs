@@ -27,6 +27,18 @@ thread_local! {
         const { std::cell::Cell::new(None) };
 }
 
+/// The value of 1 to 9 ASCII digits (at most 9 so that it fits a `u32`);
+/// `None` for anything else. The parsers' fields are short digit runs, and
+/// `str::parse` cost several times this, with its sign and radix handling.
+pub(crate) fn decimal(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 9 {
+        return None;
+    }
+    text.bytes().try_fold(0_u32, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
+}
+
 /// Seconds to a `DateTime`; the engine's range keeps this in chrono's.
 pub(crate) fn instant(secs: Secs) -> DateTime<Utc> {
     let (day, second) = (secs.div_euclid(DAY), secs.rem_euclid(DAY));
@@ -67,6 +79,37 @@ pub(crate) fn in_range(t: Secs) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `decimal` reads what `str::parse::<u32>` reads from a run of 1 to 9
+    /// ASCII digits, leading zeros included, and nothing else: no sign, no
+    /// space, no other script's digits, no tenth digit.
+    #[test]
+    fn decimal_is_parse_on_short_digit_runs() {
+        let alphabet = [
+            "0", "1", "5", "9", "+", "-", " ", "x", "\u{663}", "\u{ff11}",
+        ];
+        let mut rand = crate::test_rng::xorshift(0x0DEC_13A1);
+        let mut read = 0;
+        for _ in 0..50_000 {
+            let len = rand(12) as usize;
+            let text: String = (0..len).map(|_| alphabet[rand(10) as usize]).collect();
+            let digits =
+                !text.is_empty() && text.len() <= 9 && text.bytes().all(|b| b.is_ascii_digit());
+            let want = if digits {
+                text.parse::<u32>().ok()
+            } else {
+                None
+            };
+            assert_eq!(decimal(&text), want, "{text:?}");
+            read += usize::from(want.is_some());
+        }
+        assert!(read > 1_000, "{read}");
+        assert_eq!(decimal("000000007"), Some(7));
+        assert_eq!(decimal("999999999"), Some(999_999_999));
+        for no in ["", "1234567890", "+1", "-0", " 1", "1 ", "\u{663}"] {
+            assert_eq!(decimal(no), None, "{no:?}");
+        }
+    }
 
     /// The day memo gives chrono's answer, on repeated days, day changes
     /// and both ends of the engine's range.

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::retry::{Gaps, MAX_GAP_MINUTES, MAX_GAPS, MAX_RETRIES};
+use crate::time::decimal;
 use crate::window::{TimeOfDay, Window, WindowError};
 
 mod batch;
@@ -158,12 +159,7 @@ impl ScheduleAt {
         };
         let shape = || bad("not YYYY-MM-DDTHH:MM:SS");
         let num = |a: usize, b: usize| -> Result<u32, InvalidScheduleAt> {
-            let s = text.get(a..b).ok_or_else(shape)?;
-            if s.bytes().all(|c| c.is_ascii_digit()) {
-                s.parse().map_err(|_| shape())
-            } else {
-                Err(shape())
-            }
+            text.get(a..b).and_then(decimal).ok_or_else(shape)
         };
         let sep = |i: usize, c: u8| text.as_bytes().get(i) == Some(&c);
         if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
@@ -184,8 +180,9 @@ impl ScheduleAt {
             if !(1..=9).contains(&digits) {
                 return Err(fraction());
             }
-            let padded = format!("{:0<9}", frac.get(..digits).ok_or_else(fraction)?);
-            nanos = padded.parse().map_err(|_| fraction())?;
+            // 1 to 9 digits, scaled to nanoseconds (0.25 is 250,000,000).
+            let scale = 10_u32.pow(9 - u32::try_from(digits).map_err(|_| fraction())?);
+            nanos = frac.get(..digits).and_then(decimal).ok_or_else(fraction)? * scale;
             rest = frac.get(digits..).ok_or_else(fraction)?;
         }
         let wall = date

@@ -329,6 +329,18 @@ fn schedule_at_forms() {
         panic!("local")
     };
     assert_eq!(w.nanosecond(), 123_000_000);
+    // Every fraction length scales to nanoseconds.
+    for (fraction, nanos) in [
+        ("5", 500_000_000),
+        ("000000001", 1),
+        ("987654321", 987_654_321),
+    ] {
+        let text = format!("2025-12-31T09:30:00.{fraction}");
+        let Ok(ScheduleAt::Local(w)) = ScheduleAt::parse(&text) else {
+            panic!("{text}")
+        };
+        assert_eq!((w.second(), w.nanosecond()), (0, nanos), "{text}");
+    }
     let Ok(ScheduleAt::Instant(t)) = ScheduleAt::parse("2025-12-31T09:30:00-05:00") else {
         panic!("instant")
     };
@@ -343,6 +355,9 @@ fn schedule_at_forms() {
         "2025-13-01T09:30:00",
         "2025-12-31T09:30:00Zjunk",
         "+025-12-31T09:30:00",
+        "2025-+1-31T09:30:00",
+        "2025-12-31T 9:30:00",
+        "2025-12-31T09:30:00.+5",
         "2025-12-31t09:30:00",
     ] {
         assert!(ScheduleAt::parse(bad).is_err(), "{bad}");

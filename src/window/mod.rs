@@ -20,6 +20,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::time::decimal;
+
 mod memo;
 mod zone;
 
@@ -91,14 +93,12 @@ impl TimeOfDay {
         };
         let shape = || bad("not hours and minutes".to_owned());
         let (h, m) = text.split_once(':').ok_or_else(shape)?;
-        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !(1..=2).contains(&h.len()) || m.len() != 2 || !all_digits(h) || !all_digits(m) {
+        if !(1..=2).contains(&h.len()) || m.len() != 2 {
             return Err(shape());
         }
-        let (hour, minute): (u32, u32) = (
-            h.parse().map_err(|_| shape())?,
-            m.parse().map_err(|_| shape())?,
-        );
+        let (Some(hour), Some(minute)) = (decimal(h), decimal(m)) else {
+            return Err(shape());
+        };
         if hour > 23 {
             return Err(bad(format!("hour {hour} is above 23")));
         }
