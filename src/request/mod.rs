@@ -30,7 +30,7 @@ pub use metadata::Metadata;
 pub(crate) use parse::check_e164;
 pub(crate) use parse::check_metadata_size;
 use parse::{GAP_EXPECTED, check_id, check_policy};
-pub(crate) use parse::{has_control, parse_body};
+pub(crate) use parse::{SpareStrings, has_control, parse_body};
 pub use response::{ErrorResponse, Rejection, SuccessResponse};
 
 /// The request fields, in validation order.
@@ -344,7 +344,7 @@ impl CallRequest {
     /// assert_eq!(typo.message, r#"Unknown field "scheduled_at" (did you mean "schedule_at"?)"#);
     /// ```
     pub fn from_json(body: &[u8], config: &Config) -> Result<CallRequest, Rejection> {
-        parse_body(body, config).map(|(req, _)| req)
+        parse_body(body, config, &mut SpareStrings::default()).map(|(req, _)| req)
     }
 
     /// The window, if the request has one.

@@ -29,7 +29,11 @@ pub(super) const GAP_EXPECTED: &str = "Invalid gap_between_retries: expected min
 /// Parses a body into a request and, when it has an idempotency key, the
 /// canonical JSON object (fields whose value is `null` dropped) that
 /// idempotent repeats are compared by; `Value::Null` without a key.
-pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, Value), Rejection> {
+pub(crate) fn parse_body(
+    body: &[u8],
+    config: &Config,
+    spare: &mut SpareStrings,
+) -> Result<(CallRequest, Value), Rejection> {
     if body.len() > config.max_body_bytes {
         return Err(Rejection::bad_body(format!(
             "Request body is {} bytes: expected at most {} (max_body_bytes)",
@@ -61,14 +65,46 @@ pub(crate) fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, V
         if let Some(text) = body.metadata_text.take() {
             req.metadata = Some(Metadata::from_canonical(&text));
         }
-        req.to_number = body.take_string("to_number");
-        req.agent_id = body.take_string("agent_id");
+        req.to_number = body.take_string("to_number", spare);
+        req.agent_id = body.take_string("agent_id", spare);
         if req.batch_id.is_some() {
-            req.batch_id = Some(body.take_string("batch_id"));
+            req.batch_id = Some(body.take_string("batch_id", spare));
         }
         Value::Null
     };
     Ok((req, canonical))
+}
+
+/// Strings for the next body's number and IDs: an engine gives back those
+/// of each request it admitted from a body ([`SpareStrings::reclaim`]),
+/// so that a submit copies them into kept capacity instead of allocating
+/// (and freeing) three strings. At most three, of at most 256 bytes each.
+#[derive(Debug, Default)]
+pub(crate) struct SpareStrings(Vec<String>);
+
+impl SpareStrings {
+    const KEEP: usize = 3;
+    const MAX_CAPACITY: usize = 256;
+
+    /// `s` in a spare string, or a new one.
+    fn copy(&mut self, s: &str) -> String {
+        let mut out = self.0.pop().unwrap_or_default();
+        out.clear();
+        out.push_str(s);
+        out
+    }
+
+    /// Keeps the strings of a request that is done with.
+    pub(crate) fn reclaim(&mut self, request: CallRequest) {
+        let strings = [request.to_number, request.agent_id]
+            .into_iter()
+            .chain(request.batch_id);
+        for s in strings {
+            if self.0.len() < Self::KEEP && s.capacity() <= Self::MAX_CAPACITY {
+                self.0.push(s);
+            }
+        }
+    }
 }
 
 /// Reads a body's top level into `fields` (empty): `None` for an object,
@@ -293,13 +329,13 @@ impl<'t> BodyFields<'t> {
     }
 
     /// Moves the string of field `name` of [`FIELDS`] out (empty if it is
-    /// not a string).
-    fn take_string(&mut self, name: &str) -> String {
+    /// not a string); a slice of the body is copied into a spare string.
+    fn take_string(&mut self, name: &str, spare: &mut SpareStrings) -> String {
         let Some(i) = field_index(name) else {
             return String::new();
         };
         if let Some(Some(s)) = self.strs.get(i) {
-            return (*s).to_owned();
+            return spare.copy(s);
         }
         match self.known.get_mut(i) {
             Some(Some(Value::String(s))) => std::mem::take(s),
@@ -975,6 +1011,38 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::parse_body`] without spare strings.
+    fn parse_body(body: &[u8], config: &Config) -> Result<(CallRequest, Value), Rejection> {
+        super::parse_body(body, config, &mut SpareStrings::default())
+    }
+
+    /// Spare strings change no request: bodies parsed one after another
+    /// with the strings of each given back read as each alone does, and
+    /// what is kept stays bounded (three strings of at most 256 bytes).
+    #[test]
+    fn spare_strings_change_no_request() {
+        let mut spare = SpareStrings::default();
+        let bodies = [
+            r#"{"to_number": "+919876543210", "agent_id": "a-long-agent-name", "batch_id": "b"}"#,
+            r#"{"to_number": "+12125550100", "agent_id": "x"}"#,
+            r#"{"to_number": "+447700900123", "agent_id": "a\u0062c", "batch_id": "camp-2"}"#,
+            r#"{"to_number": "+12", "agent_id": "y", "batch_id": "z"}"#,
+        ];
+        for body in bodies.iter().cycle().take(12) {
+            let (alone, _) = parse_body(body.as_bytes(), &Config::default()).unwrap();
+            let (reused, _) =
+                super::parse_body(body.as_bytes(), &Config::default(), &mut spare).unwrap();
+            assert_eq!(reused, alone, "{body}");
+            spare.reclaim(reused);
+            assert!(spare.0.len() <= 3);
+        }
+        let mut big = CallRequest::new(&"9".repeat(300), "a");
+        big.batch_id = Some("b".into());
+        let mut spare = SpareStrings::default();
+        spare.reclaim(big);
+        assert_eq!(spare.0.len(), 2, "the 300-byte string is not kept");
+    }
 
     /// The scan that jumps between structural bytes agrees with a state
     /// machine stepping through every byte (the previous scan), on random

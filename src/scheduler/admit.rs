@@ -60,15 +60,17 @@ impl Scheduler {
 
     /// A JSON body: parsed and validated, then admitted.
     pub(super) fn admit_body(&mut self, now: Secs, body: &[u8]) -> Result<Accepted, Rejection> {
-        let (request, canonical) = parse_body(body, &self.config)?;
-        self.admit(
+        let (request, canonical) = parse_body(body, &self.config, &mut self.spare)?;
+        let result = self.admit(
             now,
             &request,
             request.metadata.as_ref(),
             request.gap_between_retries.as_ref(),
             canonical,
             None,
-        )
+        );
+        self.spare.reclaim(request);
+        result
     }
 
     /// A request built in code: validated as a body would be, then admitted.

@@ -26,7 +26,7 @@ use crate::config::{Config, ConfigError};
 use crate::event::{AttemptId, CallId, Dispatch, Event, EventKind, OpError};
 use crate::policy::calendar::Calendar;
 use crate::queue::{Lanes, Slot, Timers};
-use crate::request::{BatchCall, CallRequest, Rejection, SuccessResponse};
+use crate::request::{BatchCall, CallRequest, Rejection, SpareStrings, SuccessResponse};
 use crate::retry::Outcome;
 use crate::time::{Secs, in_range, instant};
 use crate::window::OccurrenceCache;
@@ -139,6 +139,8 @@ pub struct Scheduler {
     no_metadata: Arc<str>,
     /// Commands applied through `apply` (the journal position).
     pub(crate) position: u64,
+    /// Capacity for the next body's strings; no state.
+    spare: SpareStrings,
 }
 
 impl Scheduler {
@@ -178,6 +180,7 @@ impl Scheduler {
             events: EventQueue::default(),
             no_metadata: Arc::from("{}"),
             position: 0,
+            spare: SpareStrings::default(),
         })
     }
 
