@@ -132,11 +132,16 @@ impl Gaps {
 
     /// A list of `1..=10` gaps, each `0..=10080` minutes.
     pub fn list(minutes: Vec<u32>) -> Option<Gaps> {
-        if minutes.is_empty() || minutes.len() > MAX_GAPS {
+        Gaps::list_of(minutes.into_iter())
+    }
+
+    /// [`Gaps::list`] of any list of minutes, collected straight into the
+    /// list kept (a body's array is read this way, with no vector between).
+    pub(crate) fn list_of(minutes: impl ExactSizeIterator<Item = u32>) -> Option<Gaps> {
+        if !(1..=MAX_GAPS).contains(&minutes.len()) {
             return None;
         }
-        let list: Option<Vec<u16>> = minutes.into_iter().map(gap).collect();
-        list.map(|l| Gaps::List(l.into_boxed_slice()))
+        minutes.map(gap).collect::<Option<_>>().map(Gaps::List)
     }
 
     /// The gap, in minutes, after attempt `attempt` (1-based) failed.

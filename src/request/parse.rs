@@ -21,7 +21,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::number::e164_digits;
-use crate::retry::{Gaps, MAX_GAP_MINUTES, MAX_GAPS, MAX_RETRIES};
+use crate::retry::{Gaps, MAX_GAP_MINUTES, MAX_RETRIES};
 use crate::window::TimeOfDay;
 
 pub(super) const GAP_EXPECTED: &str = "Invalid gap_between_retries: expected minutes as an integer from 0 to 10080, or an array of 1 to 10 such integers";
@@ -633,21 +633,14 @@ fn from_fields(
     let gap_between_retries = match body.get("gap_between_retries") {
         None => None,
         Some(Field::Other(Value::Array(items))) => {
-            // Read straight into the list the call keeps (`Gaps::list`'s
-            // checks, without its intermediate vector).
-            let minutes: Option<Box<[u16]>> = (1..=MAX_GAPS)
-                .contains(&items.len())
-                .then(|| {
-                    items
-                        .iter()
-                        .map(|i| {
-                            int_in(i, 0, i64::from(MAX_GAP_MINUTES))
-                                .and_then(|n| u16::try_from(n).ok())
-                        })
-                        .collect()
-                })
-                .flatten();
-            Some(minutes.map(Gaps::List).ok_or_else(|| {
+            // An item that is not a whole number of minutes is out of
+            // range, which the list refuses.
+            let minutes = items.iter().map(|i| {
+                int_in(i, 0, i64::from(MAX_GAP_MINUTES))
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(u32::MAX)
+            });
+            Some(Gaps::list_of(minutes).ok_or_else(|| {
                 Rejection::bad(
                     "gap_between_retries",
                     format!("{GAP_EXPECTED}; got {}", show(&Value::Array(items.clone()))),
