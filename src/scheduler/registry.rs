@@ -151,6 +151,11 @@ pub(crate) struct Registry {
     batch_ids: BTreeMap<Arc<str>, u32>,
     lanes: Numbered<Lane>,
     lane_ids: HashMap<(u32, u32), LaneId, BuildEngineIdHasher>,
+    /// The membership [`Registry::join`] gave last: consecutive calls
+    /// mostly name the same agent and batch (a campaign, a batch upload).
+    /// Checked by name and against a live lane before it is reused, so
+    /// a stale one is only a miss.
+    last: Option<Membership>,
 }
 
 /// How many agents, batches and lanes an engine knows (see
@@ -166,6 +171,27 @@ impl Registry {
     /// A new live call names `agent` and `batch`: counts it, making the
     /// agent, batch and lane known if they were not.
     pub fn join(&mut self, agent: &str, batch: Option<&str>, ready: &mut Lanes) -> Membership {
+        if let Some(m) = self.last.filter(|m| self.names(*m, agent, batch))
+            && let Some(m) = self.rejoin(m)
+        {
+            return m;
+        }
+        let m = self.join_by_name(agent, batch, ready);
+        self.last = Some(m);
+        m
+    }
+
+    /// Whether membership `m` names `agent` and `batch`.
+    fn names(&self, m: Membership, agent: &str, batch: Option<&str>) -> bool {
+        let batch_named = match batch {
+            None => m.batch == NO_BATCH,
+            Some(b) => self.batches.get(m.batch).is_some_and(|x| *x.name == *b),
+        };
+        batch_named && self.agents.get(m.agent).is_some_and(|a| *a.name == *agent)
+    }
+
+    /// [`Registry::join`], looking the names up.
+    fn join_by_name(&mut self, agent: &str, batch: Option<&str>, ready: &mut Lanes) -> Membership {
         let agent = self.agent_or_new(agent);
         let batch = batch.map_or(NO_BATCH, |b| self.batch_or_new(b));
         if let Some(a) = self.agents.get_mut(agent) {
@@ -185,8 +211,10 @@ impl Registry {
     }
 
     /// [`Registry::join`] again for a membership a live call still holds
-    /// (a batch's previous call): the same counts, without looking up the
-    /// names. `None`, and nothing counted, when no live call holds it.
+    /// (a batch's previous call, whose agent and batch are the template's,
+    /// so not even the names need comparing): the same counts, without
+    /// looking up the names. `None`, and nothing counted, when no live
+    /// call holds it.
     pub fn rejoin(&mut self, m: Membership) -> Option<Membership> {
         let lane = self
             .lanes
@@ -638,4 +666,57 @@ impl Registry {
 /// Whether a lane of `agent` in a batch that is `paused` or not may dial.
 fn paused_free(agent: Option<&Agent>, paused: bool) -> bool {
     !paused && agent.is_none_or(Agent::below_cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(r: &Registry, m: Membership) -> (String, Option<String>) {
+        (
+            r.agent(m.agent)
+                .map(|a| a.name.to_string())
+                .unwrap_or_default(),
+            r.batch(m.batch).map(|b| b.name.to_string()),
+        )
+    }
+
+    /// The last membership is reused only for the same names on a live
+    /// lane, and counted as a join by name counts it; once its names are
+    /// forgotten and their numbers go to other names, the old names get
+    /// memberships of their own.
+    #[test]
+    fn the_last_membership_is_reused_only_by_name() {
+        let mut ready = Lanes::default();
+        let mut r = Registry::default();
+        let first = r.join("a", Some("b"), &mut ready);
+        assert_eq!(r.join("a", Some("b"), &mut ready), first);
+        assert_eq!(r.lanes.get(first.lane).map(|l| l.calls), Some(2));
+        assert_eq!(r.agent(first.agent).map(|a| a.calls), Some(2));
+        let unbatched = r.join("a", None, &mut ready);
+        assert_eq!((unbatched.agent, unbatched.batch), (first.agent, NO_BATCH));
+        assert_ne!(unbatched.lane, first.lane);
+        for m in [first, first, unbatched] {
+            r.leave(m, &mut ready);
+        }
+        assert_eq!(
+            r.counts(),
+            RegistryCounts {
+                agents: 0,
+                batches: 0,
+                lanes: 0
+            }
+        );
+        // The numbers start over: "z" and "y" take the old names' numbers.
+        r.register("z", None, &mut ready);
+        let other = r.join("z", Some("y"), &mut ready);
+        assert_eq!((other.agent, other.batch), (first.agent, first.batch));
+        let again = r.join("a", Some("b"), &mut ready);
+        assert_eq!(names(&r, again), ("a".into(), Some("b".into())));
+        assert_ne!(again.lane, other.lane);
+        let z = r.join("z", Some("y"), &mut ready);
+        assert_eq!(z, other);
+        assert_eq!(names(&r, z), ("z".into(), Some("y".into())));
+        assert_eq!(r.lanes.get(other.lane).map(|l| l.calls), Some(2));
+    }
 }
