@@ -25,7 +25,7 @@ use crate::request::{
 };
 use crate::retry::Gaps;
 use crate::time::{DAY, MAX_TIME, Secs, ceil_secs, instant};
-use crate::window::{Window, local_date, wall_to_instant};
+use crate::window::{Window, local_date};
 
 impl Scheduler {
     /// Opens a submit: as any input, with a `now` out of range refused as
@@ -450,7 +450,7 @@ impl Scheduler {
     ) -> Result<(Secs, Option<Secs>), Rejection> {
         let scheduled = match req.schedule_at {
             None => None,
-            Some(at) => Some(Self::read_instant(at, tz).ok_or_else(|| {
+            Some(at) => Some(self.read_instant(at, tz).ok_or_else(|| {
                 Rejection::bad(
                     "schedule_at",
                     "Invalid schedule_at: outside the supported range of dates",
@@ -528,17 +528,17 @@ impl Scheduler {
 
     /// An instant as a request wrote it: absolute, or wall-clock time in
     /// the primary zone (semantics 2).
-    fn read_instant(at: ScheduleAt, tz: chrono_tz::Tz) -> Option<Secs> {
+    fn read_instant(&mut self, at: ScheduleAt, tz: chrono_tz::Tz) -> Option<Secs> {
         match at {
             ScheduleAt::Instant(i) => Some(ceil_secs(i)),
-            ScheduleAt::Local(w) => wall_to_instant(tz, w).map(ceil_secs),
+            ScheduleAt::Local(w) => self.walls.to_secs(tz, w),
         }
     }
 
     /// The end of a request's lifetime (policy.md 7), or why its first
     /// attempt, due at `due`, falls at or after it.
     fn lifetime(
-        &self,
+        &mut self,
         now: Secs,
         req: &CallRequest,
         tz: chrono_tz::Tz,
@@ -546,7 +546,7 @@ impl Scheduler {
     ) -> Result<Option<Secs>, Rejection> {
         let by_request = match req.expires_at {
             None => None,
-            Some(at) => Some(Self::read_instant(at, tz).ok_or_else(|| {
+            Some(at) => Some(self.read_instant(at, tz).ok_or_else(|| {
                 Rejection::bad(
                     "expires_at",
                     "Invalid expires_at: outside the supported range of dates",

@@ -29,7 +29,7 @@ use crate::queue::{Lanes, Slot, Timers};
 use crate::request::{BatchCall, CallRequest, Rejection, SpareStrings, SuccessResponse};
 use crate::retry::Outcome;
 use crate::time::{Secs, in_range, instant};
-use crate::window::OccurrenceCache;
+use crate::window::{OccurrenceCache, WallMemo};
 
 mod admit;
 mod clock;
@@ -127,6 +127,8 @@ pub struct Scheduler {
     ready: Lanes,
     timers: Timers,
     occurrences: OccurrenceCache,
+    /// The last local `schedule_at` or `expires_at` read as an instant.
+    walls: WallMemo,
     /// Rule sets (zones, policies) and the permitted-interval memo.
     pub(crate) calendar: Calendar,
     /// Suppressions and attempt histories.
@@ -173,6 +175,7 @@ impl Scheduler {
             ready: Lanes::default(),
             timers: Timers::default(),
             occurrences: OccurrenceCache::default(),
+            walls: WallMemo::default(),
             calendar,
             numbers: NumberMemory::new(keep),
             #[cfg(feature = "number-zones")]

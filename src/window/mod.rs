@@ -26,6 +26,7 @@ mod memo;
 mod zone;
 
 pub(crate) use memo::OccurrenceCache;
+pub(crate) use zone::WallMemo;
 pub use zone::{local_date, wall_to_instant};
 
 /// How many local dates past the first candidate an occurrence search looks

@@ -277,3 +277,34 @@ fn time_of_day_parse() {
         assert!(TimeOfDay::parse(bad).is_err(), "{bad}");
     }
 }
+
+/// The memo of the last wall time read answers as the conversion itself:
+/// repeats, the same wall time in another zone, gaps, folds and times
+/// out of range, in random order.
+#[test]
+fn wall_memo_reads_as_the_conversion() {
+    let zones = [New_York, London, Lord_Howe, Kolkata, Santiago];
+    let walls = [
+        wall(2026, 3, 8, 2, 30),  // New York's gap
+        wall(2026, 11, 1, 1, 30), // its fold
+        wall(2026, 3, 29, 1, 30), // London's gap
+        wall(2026, 10, 4, 2, 10), // Lord Howe's half-hour gap
+        wall(2026, 6, 1, 9, 0),
+        NaiveDateTime::MAX,
+        NaiveDateTime::MIN,
+        date(2026, 6, 1).and_hms_nano_opt(9, 0, 0, 1).unwrap(),
+    ];
+    let mut rand = crate::test_rng::xorshift(11);
+    let mut memo = WallMemo::default();
+    let mut hits = 0;
+    let mut previous = None;
+    for _ in 0..2_000 {
+        let tz = zones[rand(zones.len() as u64) as usize];
+        let w = walls[rand(walls.len() as u64) as usize];
+        hits += usize::from(previous == Some((tz, w)));
+        previous = Some((tz, w));
+        let want = wall_to_instant(tz, w).map(crate::time::ceil_secs);
+        assert_eq!(memo.to_secs(tz, w), want, "{w} in {tz}");
+    }
+    assert!(hits > 20, "the memo was hit {hits} times");
+}

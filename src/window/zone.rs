@@ -8,6 +8,8 @@
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{GapInfo, Tz};
 
+use crate::time::{Secs, ceil_secs};
+
 /// The local calendar date of instant `t` in zone `tz`, or `None` when the
 /// local time falls outside chrono's range (chrono's own conversion panics
 /// there).
@@ -37,6 +39,30 @@ pub fn wall_to_instant(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
         LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, b) => Some(a.min(b).with_timezone(&Utc)),
         LocalResult::None => gap_end(tz, wall),
+    }
+}
+
+/// The last wall-clock time [`WallMemo::to_secs`] read, and its instant:
+/// a campaign's calls share their `schedule_at`, and each reading is a
+/// binary search of the zone's transitions. A memo of a pure function, so
+/// it changes no result.
+#[derive(Debug, Default)]
+pub(crate) struct WallMemo {
+    last: Option<(Tz, NaiveDateTime, Option<Secs>)>,
+}
+
+impl WallMemo {
+    /// [`wall_to_instant`] of `wall` in `tz` in whole seconds, rounded up.
+    pub fn to_secs(&mut self, tz: Tz, wall: NaiveDateTime) -> Option<Secs> {
+        if let Some((t, w, secs)) = self.last
+            && t == tz
+            && w == wall
+        {
+            return secs;
+        }
+        let secs = wall_to_instant(tz, wall).map(ceil_secs);
+        self.last = Some((tz, wall, secs));
+        secs
     }
 }
 
