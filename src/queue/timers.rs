@@ -78,6 +78,9 @@ pub(crate) struct Timers {
     /// An empty vector whose capacity the next refill reuses.
     spare: Vec<TimerEntry>,
     last: u64,
+    /// No stored entry is earlier: exact after [`Timers::clean_top`], and
+    /// lowered by a push, so "nothing due" is one comparison.
+    earliest: i64,
     /// Times `late` was folded back into the buckets (for tests).
     rebuilds: usize,
     /// Entries standing for pending timers.
@@ -96,6 +99,7 @@ impl Default for Timers {
             occupied: 0,
             spare: Vec::new(),
             last: 0,
+            earliest: i64::MAX,
             rebuilds: 0,
             live: 0,
             stored: 0,
@@ -108,6 +112,7 @@ impl Timers {
     pub fn push(&mut self, entry: TimerEntry) {
         self.live += 1;
         self.stored += 1;
+        self.earliest = self.earliest.min(entry.at);
         let key = radix_key(entry.at);
         if key == self.last
             && self.late.is_empty()
@@ -275,12 +280,16 @@ impl Timers {
         }
         loop {
             match self.front() {
-                Some(e) if valid(&e) => return,
+                Some(e) if valid(&e) => {
+                    self.earliest = e.at;
+                    return;
+                }
                 Some(_) => {
                     self.pop_front();
                 }
                 None => {
                     if !self.refill(&valid) {
+                        self.earliest = i64::MAX;
                         return;
                     }
                 }
@@ -300,9 +309,8 @@ impl Timers {
 
     /// Pops the earliest valid entry due at or before `now`.
     pub fn pop_due(&mut self, now: i64, valid: impl Fn(&TimerEntry) -> bool) -> Option<TimerEntry> {
-        // Fast path for the common "nothing due": a valid front entry later
-        // than `now` (cleaning would stop at it at once).
-        if self.front().is_some_and(|e| e.at > now && valid(&e)) {
+        // Fast path for the common "nothing due".
+        if now < self.earliest {
             return None;
         }
         self.clean_top(&valid);
