@@ -531,7 +531,7 @@ impl Scheduler {
     fn read_instant(&mut self, at: ScheduleAt, tz: chrono_tz::Tz) -> Option<Secs> {
         match at {
             ScheduleAt::Instant(i) => Some(ceil_secs(i)),
-            ScheduleAt::Local(w) => self.walls.to_secs(tz, w),
+            ScheduleAt::Local(w) => self.walls.read(tz, w),
         }
     }
 

@@ -42,7 +42,7 @@ pub fn wall_to_instant(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
     }
 }
 
-/// The last wall-clock time [`WallMemo::to_secs`] read, and its instant:
+/// The last wall-clock time [`WallMemo::read`] read, and its instant:
 /// a campaign's calls share their `schedule_at`, and each reading is a
 /// binary search of the zone's transitions. A memo of a pure function, so
 /// it changes no result.
@@ -53,7 +53,7 @@ pub(crate) struct WallMemo {
 
 impl WallMemo {
     /// [`wall_to_instant`] of `wall` in `tz` in whole seconds, rounded up.
-    pub fn to_secs(&mut self, tz: Tz, wall: NaiveDateTime) -> Option<Secs> {
+    pub fn read(&mut self, tz: Tz, wall: NaiveDateTime) -> Option<Secs> {
         if let Some((t, w, secs)) = self.last
             && t == tz
             && w == wall
