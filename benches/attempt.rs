@@ -6,7 +6,8 @@
 //! ends, and drains the events; the simulated clock jumps to the next due
 //! instant when nothing is ready (redial's host loop asks `is_idle_at`
 //! before it dials, and dials at the instant it wakes at, which applies
-//! the timers first). Workloads:
+//! the timers first, and drains the events in their compact form,
+//! `poll_compact_event`, as the peers drain theirs). Workloads:
 //! * `campaign`: due times spread over a day in Asia/Kolkata and
 //!   America/New_York, 09:00-18:00 windows with carry-over (a call without
 //!   it, submitted after 18:00, would be refused), 5 agents with caps,
@@ -207,7 +208,7 @@ impl Redial {
             let i = me.request(&s);
             me.e.submit_request(at(T0), &me.requests[i]).unwrap();
         }
-        while me.e.poll_event().is_some() {}
+        while me.e.poll_compact_event().is_some() {}
         me
     }
 
@@ -241,7 +242,7 @@ impl Redial {
                 };
                 self.out = out;
                 // The timers' events (and the dial's own).
-                while let Some(ev) = self.e.poll_event() {
+                while let Some(ev) = self.e.poll_compact_event() {
                     black_box(ev);
                 }
                 if let Some(d) = self.out.pop() {
@@ -267,7 +268,7 @@ impl Redial {
             None => self.e.report(now, &d, outcome).unwrap(),
         }
         let mut ended = false;
-        while let Some(ev) = self.e.poll_event() {
+        while let Some(ev) = self.e.poll_compact_event() {
             ended |= ev.kind.is_terminal();
         }
         if ended {
@@ -278,7 +279,7 @@ impl Redial {
                 Some(mut j) => j.submit_request(now, r).unwrap().unwrap(),
                 None => self.e.submit_request(now, r).unwrap(),
             };
-            while self.e.poll_event().is_some() {}
+            while self.e.poll_compact_event().is_some() {}
         }
     }
 }

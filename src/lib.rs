@@ -71,6 +71,10 @@
 //!    cannot carry the attempt).
 //! 3. Drain [`Scheduler::poll_event`] until `None` and store or forward the
 //!    events: they are the call history (the engine forgets ended calls).
+//!    A busy host that only counts or routes them can drain
+//!    [`Scheduler::poll_compact_event`] instead: the same events in the
+//!    form the engine queues them ([`event::CompactEvent`], instants as
+//!    Unix seconds), with no `DateTime` built per event.
 //! 4. Sleep until [`Scheduler::poll_timeout`] (or the next input), then call
 //!    [`Scheduler::handle_timeout`] with the time it woke up, and go to 2.
 //!    (With lines free, dialing at the time it woke up does both: a dial

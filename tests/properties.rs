@@ -22,6 +22,7 @@ use chrono_tz::Tz;
 use common::ZONES;
 use common::invariants::Checker;
 use proptest::prelude::*;
+use redial::event::CompactEvent;
 use redial::{CallId, CallRequest, Config, Event, EventKind, Outcome, Scheduler, Snapshot};
 use serde_json::{Value, json};
 
@@ -165,12 +166,15 @@ struct Run {
     derived: Result<(), String>,
 }
 
-/// Runs a script; `restart_at` snapshots and restores before that step.
+/// Runs a script; `restart_at` snapshots and restores before that step;
+/// `compact` drains the events in their compact form (each checked to
+/// convert both ways) and keeps their full form.
 fn run(
     start: usize,
     steps: &[(i64, Op)],
     restart_at: Option<usize>,
     honour_restart_ops: bool,
+    compact: bool,
 ) -> Run {
     let config = Config {
         attempt_timeout_minutes: 45,
@@ -261,8 +265,16 @@ fn run(
             }
         }
         let before = events.len();
-        while let Some(e) = engine.poll_event() {
-            events.push(e);
+        if compact {
+            while let Some(c) = engine.poll_compact_event() {
+                let e = Event::from(c.clone());
+                assert_eq!(CompactEvent::try_from(e.clone()), Ok(c));
+                events.push(e);
+            }
+        } else {
+            while let Some(e) = engine.poll_event() {
+                events.push(e);
+            }
         }
         // The engine treats a clock going backwards as the latest instant seen.
         let effective = engine.now().unwrap_or(now);
@@ -316,7 +328,7 @@ proptest! {
 
     #[test]
     fn invariants_hold((start, steps) in script()) {
-        let run = run(start, &steps, None, false);
+        let run = run(start, &steps, None, false, false);
         if let Err(e) = check_invariants(&run) {
             prop_assert!(false, "{}", e);
         }
@@ -324,15 +336,24 @@ proptest! {
 
     #[test]
     fn same_inputs_same_events((start, steps) in script()) {
-        let a = run(start, &steps, None, true);
-        let b = run(start, &steps, None, true);
+        let a = run(start, &steps, None, true, false);
+        let b = run(start, &steps, None, true, false);
         prop_assert_eq!(a.events, b.events);
+    }
+
+    /// The compact events are the events: the same stream, in the same
+    /// order, whichever form the host drains.
+    #[test]
+    fn compact_events_are_the_events((start, steps) in script()) {
+        let full = run(start, &steps, None, true, false);
+        let compact = run(start, &steps, None, true, true);
+        prop_assert_eq!(full.events, compact.events);
     }
 
     #[test]
     fn restore_changes_nothing((start, steps) in script(), at in any::<prop::sample::Index>()) {
-        let plain = run(start, &steps, None, false);
-        let restarted = run(start, &steps, Some(at.index(steps.len())), true);
+        let plain = run(start, &steps, None, false, false);
+        let restarted = run(start, &steps, Some(at.index(steps.len())), true, false);
         prop_assert_eq!(plain.events, restarted.events);
     }
 }

@@ -16,7 +16,7 @@ use super::registry::Membership;
 use super::store::IdempotencyEntry;
 use super::{Accepted, Scheduler};
 use crate::call::{Call, NewCall};
-use crate::event::{CallId, Event, EventKind};
+use crate::event::{CallId, CompactEvent, CompactKind};
 use crate::number::e164_digits;
 use crate::policy::calendar::{HORIZON_DAYS, RuleSet};
 use crate::request::{
@@ -42,18 +42,21 @@ impl Scheduler {
         result: Result<Accepted, Rejection>,
     ) -> Result<Accepted, Rejection> {
         let kind = match &result {
-            Ok(a) => EventKind::Accepted {
-                due: a.due,
+            // The engine's instants are whole seconds.
+            Ok(a) => CompactKind::Accepted {
+                due: a.due.timestamp(),
                 duplicate: a.duplicate,
             },
-            Err(r) => EventKind::Rejected {
-                status: r.status,
-                field: r.field.clone(),
-                message: r.message.clone(),
-            },
+            Err(r) => CompactKind::Rejected(Box::new(r.clone())),
         };
         let call = result.as_ref().ok().map(|a| a.call);
-        self.events.push(Event::new(instant(now), call, kind));
+        self.events.push(CompactEvent {
+            at: now,
+            call,
+            kind,
+            agent_id: None,
+            batch_id: None,
+        });
         self.end_input();
         result
     }

@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use super::Scheduler;
 use super::plan::{Place, Rules};
 use crate::call::CallState;
-use crate::event::{DeferReason, EventKind, ExpireReason, OpError};
+use crate::event::{CompactKind, DeferReason, ExpireReason, OpError};
 use crate::queue::{Slot, TimerEntry};
 use crate::retry::Outcome;
-use crate::time::{MAX_TIME, Secs, in_range, instant};
+use crate::time::{MAX_TIME, Secs, in_range};
 
 impl Scheduler {
     /// Opens an input: validates `now`, makes it monotone and applies the
@@ -68,7 +68,7 @@ impl Scheduler {
             CallState::Ready => self.ready_ended(slot, at),
             CallState::InFlight => {
                 let attempt = call.attempt();
-                self.emit(at, slot, EventKind::TimedOut { attempt });
+                self.emit(at, slot, CompactKind::TimedOut { attempt });
                 self.finish_attempt(slot, Outcome::Timeout, at);
             }
         }
@@ -143,12 +143,9 @@ impl Scheduler {
         }
         self.set_timer(slot, Some(due));
         let kind = if later {
-            EventKind::CarriedOver { due: instant(due) }
+            CompactKind::CarriedOver { due }
         } else {
-            EventKind::Deferred {
-                due: instant(due),
-                reason,
-            }
+            CompactKind::Deferred { due, reason }
         };
         self.emit(at, slot, kind);
     }
@@ -186,6 +183,6 @@ impl Scheduler {
 }
 
 /// An `expired` event.
-pub(super) fn expired(reason: ExpireReason) -> EventKind {
-    EventKind::Expired { reason }
+pub(super) fn expired(reason: ExpireReason) -> CompactKind {
+    CompactKind::Expired { reason }
 }

@@ -14,7 +14,7 @@ use super::clock::expired;
 use super::plan::{Place, Rules};
 use super::registry::Membership;
 use crate::call::CallState;
-use crate::event::{CallId, DeferReason, Dispatch, EventKind, ExpireReason, OpError};
+use crate::event::{CallId, CompactKind, DeferReason, Dispatch, ExpireReason, OpError};
 use crate::policy::MaxAttempts;
 use crate::queue::Slot;
 use crate::time::{Secs, instant, minutes};
@@ -155,7 +155,7 @@ impl Scheduler {
         let agent_id = self.registry.start_attempt(agent, batch, &mut self.ready);
         debug_assert!(agent_id.is_some(), "a live call's agent is known");
         let batch_id = self.registry.batch(batch).map(|b| Arc::clone(&b.name));
-        self.emit(now, slot, EventKind::Triggered { attempt });
+        self.emit(now, slot, CompactKind::Triggered { attempt });
         Some(Dispatch {
             call: call_id,
             attempt,

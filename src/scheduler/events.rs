@@ -1,6 +1,7 @@
 //! The event queue: what the engine has to say, until the host drains it.
 //!
 //! It owns the events' order (the order they are pushed) and their memory:
+//! events wait in their compact form (instants as seconds, 80 bytes), and
 //! a drained queue gives back the room a burst of undrained events grew it
 //! to, so a host that drains after every input keeps a small warm ring.
 
@@ -8,16 +9,21 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::Serialize;
 
-use crate::event::{DeferReason, Event, EventKind, ExpireReason};
+use crate::event::{CompactEvent, CompactKind, DeferReason, ExpireReason};
 use crate::retry::Outcome;
 
-/// Room for events kept while the queue is empty (about 64 KiB).
+/// Room for events kept while the queue is empty (about 80 KiB).
 const MAX_IDLE_EVENT_CAPACITY: usize = 1024;
+
+/// Room up to which a drained ring is left where it stands rather than
+/// started over at its first slots: a few cache lines either way, and
+/// starting over costs about as much as the pop.
+const SMALL_RING: usize = 64;
 
 /// Events waiting for the host, oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
-    events: VecDeque<Event>,
+    events: VecDeque<CompactEvent>,
     counters: Counters,
 }
 
@@ -71,53 +77,53 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn count(&mut self, kind: &EventKind) {
+    fn count(&mut self, kind: &CompactKind) {
         let n = match kind {
-            EventKind::Accepted {
+            CompactKind::Accepted {
                 duplicate: false, ..
             } => &mut self.accepted,
-            EventKind::Accepted { .. } => &mut self.duplicates,
-            EventKind::Rejected { status: 403, .. } => &mut self.rejected_403,
-            EventKind::Rejected { status: 404, .. } => &mut self.rejected_404,
-            EventKind::Rejected { status: 409, .. } => &mut self.rejected_409,
-            EventKind::Rejected { .. } => &mut self.rejected_400,
-            EventKind::Triggered { .. } => &mut self.attempts,
-            EventKind::RetryScheduled {
+            CompactKind::Accepted { .. } => &mut self.duplicates,
+            CompactKind::Rejected(r) if r.status == 403 => &mut self.rejected_403,
+            CompactKind::Rejected(r) if r.status == 404 => &mut self.rejected_404,
+            CompactKind::Rejected(r) if r.status == 409 => &mut self.rejected_409,
+            CompactKind::Rejected(_) => &mut self.rejected_400,
+            CompactKind::Triggered { .. } => &mut self.attempts,
+            CompactKind::RetryScheduled {
                 carried_over: false,
                 ..
             } => &mut self.retries_scheduled,
-            EventKind::RetryScheduled { .. } => &mut self.retries_carried_over,
-            EventKind::CarriedOver { .. } => &mut self.carried_over,
-            EventKind::TimedOut { .. } => &mut self.timed_out,
-            EventKind::Completed => &mut self.completed,
-            EventKind::Exhausted => &mut self.exhausted,
-            EventKind::Cancelled => &mut self.cancelled,
-            EventKind::Expired {
+            CompactKind::RetryScheduled { .. } => &mut self.retries_carried_over,
+            CompactKind::CarriedOver { .. } => &mut self.carried_over,
+            CompactKind::TimedOut { .. } => &mut self.timed_out,
+            CompactKind::Completed => &mut self.completed,
+            CompactKind::Exhausted => &mut self.exhausted,
+            CompactKind::Cancelled => &mut self.cancelled,
+            CompactKind::Expired {
                 reason: ExpireReason::WindowClosed,
             } => &mut self.expired_window_closed,
-            EventKind::Expired {
+            CompactKind::Expired {
                 reason: ExpireReason::FrequencyCap,
             } => &mut self.expired_frequency_cap,
-            EventKind::Expired {
+            CompactKind::Expired {
                 reason: ExpireReason::Lifetime,
             } => &mut self.expired_lifetime,
-            EventKind::Suppressed => &mut self.suppressed,
-            EventKind::Deferred {
+            CompactKind::Suppressed => &mut self.suppressed,
+            CompactKind::Deferred {
                 reason: DeferReason::CallingHours,
                 ..
             } => &mut self.deferred_calling_hours,
-            EventKind::Deferred {
+            CompactKind::Deferred {
                 reason: DeferReason::FrequencyCap,
                 ..
             } => &mut self.deferred_frequency_cap,
-            EventKind::Failed { outcome } => self.failed.entry(*outcome).or_default(),
+            CompactKind::Failed { outcome } => self.failed.entry(*outcome).or_default(),
         };
         *n = n.saturating_add(1);
     }
 }
 
 impl EventQueue {
-    pub fn push(&mut self, event: Event) {
+    pub fn push(&mut self, event: CompactEvent) {
         self.counters.count(&event.kind);
         self.events.push_back(event);
     }
@@ -126,14 +132,16 @@ impl EventQueue {
         &self.counters
     }
 
-    pub fn pop(&mut self) -> Option<Event> {
+    #[inline]
+    pub fn pop(&mut self) -> Option<CompactEvent> {
         let event = self.events.pop_front();
         if event.is_none() {
-            // Drained: start the ring over at its first (warm) slots, and
-            // give back what a burst of undrained events grew it to.
-            if self.events.capacity() > MAX_IDLE_EVENT_CAPACITY {
+            // Drained: give back what a burst of undrained events grew the
+            // ring to, and start a large one over at its first (warm) slots.
+            let capacity = self.events.capacity();
+            if capacity > MAX_IDLE_EVENT_CAPACITY {
                 self.events = VecDeque::new();
-            } else {
+            } else if capacity > SMALL_RING {
                 self.events.clear();
             }
         }
@@ -144,12 +152,12 @@ impl EventQueue {
         self.events.len()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Event> {
+    pub fn iter(&self) -> impl Iterator<Item = &CompactEvent> {
         self.events.iter()
     }
 
     /// A restored engine's undrained events (not counted again).
-    pub fn from_events(events: Vec<Event>) -> EventQueue {
+    pub fn from_events(events: Vec<CompactEvent>) -> EventQueue {
         EventQueue {
             events: events.into(),
             counters: Counters::default(),

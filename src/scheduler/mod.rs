@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ConfigError};
-use crate::event::{AttemptId, CallId, Dispatch, Event, EventKind, OpError};
+use crate::event::{AttemptId, CallId, CompactEvent, CompactKind, Dispatch, Event, OpError};
 use crate::policy::calendar::Calendar;
 use crate::queue::{Lanes, Slot, Timers};
 use crate::request::{BatchCall, CallRequest, Rejection, SpareStrings, SuccessResponse};
@@ -619,8 +619,37 @@ impl Scheduler {
     }
 
     /// The next event, oldest first. Drain until `None` after each input.
+    ///
+    /// Events wait in their compact form; this builds the full [`Event`]
+    /// (its `DateTime`s) from it. [`Scheduler::poll_compact_event`] hands
+    /// out the compact form itself.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop().map(Event::from)
+    }
+
+    /// The next event in its compact form ([`CompactEvent`]: instants as
+    /// Unix seconds), oldest first: the same events in the same order as
+    /// [`Scheduler::poll_event`], without building a `DateTime` per event.
+    /// Drain until `None` after each input; the two may be mixed.
+    ///
+    /// # Example
+    /// ```
+    /// # use chrono::{DateTime, Utc};
+    /// use redial::event::CompactKind;
+    /// # let mut engine = redial::Scheduler::new(redial::Config::default())?;
+    /// let now: DateTime<Utc> = "2025-12-31T04:30:00Z".parse()?;
+    /// let id = engine.submit(now, br#"{"to_number": "+919876543210", "agent_id": "a", "batch_id": "b"}"#)?.call;
+    /// engine.cancel(now, id)?;
+    /// let kinds: Vec<_> = std::iter::from_fn(|| engine.poll_compact_event()).collect();
+    /// assert_eq!(kinds[0].kind.name(), "accepted");
+    /// assert_eq!(kinds[1].kind, CompactKind::Cancelled);
+    /// assert_eq!(kinds[1].batch_id.as_deref(), Some("b"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn poll_compact_event(&mut self) -> Option<CompactEvent> {
         self.events.pop()
     }
 
@@ -628,12 +657,18 @@ impl Scheduler {
 
     /// Queues an event about the call in `slot`. A terminal event names
     /// the call's agent and batch, which the host cannot ask for later.
-    fn emit(&mut self, at: Secs, slot: Slot, kind: EventKind) {
+    fn emit(&mut self, at: Secs, slot: Slot, kind: CompactKind) {
         let Some(c) = self.calls.get(slot) else {
             debug_assert!(false, "an event about an empty slot");
             return;
         };
-        let mut event = Event::new(instant(at), Some(CallId::stored(c.seq(), slot)), kind);
+        let mut event = CompactEvent {
+            at,
+            call: Some(CallId::stored(c.seq(), slot)),
+            kind,
+            agent_id: None,
+            batch_id: None,
+        };
         if event.kind.is_terminal() {
             let member = self.registry.membership(c.lane);
             event.agent_id = self

@@ -9,10 +9,10 @@ use super::Scheduler;
 use super::clock::expired;
 use super::plan::{Place, Rules};
 use crate::call::CallState;
-use crate::event::{CallId, EventKind, ExpireReason, OpError};
+use crate::event::{CallId, CompactKind, ExpireReason, OpError};
 use crate::queue::{Lanes, Slot, Timers};
 use crate::retry::{Outcome, has_next_attempt};
-use crate::time::{Secs, instant, minutes};
+use crate::time::{Secs, minutes};
 
 impl Scheduler {
     /// A report's effect: on attempt `attempt` if it names one (refused
@@ -73,28 +73,28 @@ impl Scheduler {
             return;
         };
         let requested = if call.cancel_requested() {
-            Some(EventKind::Cancelled)
+            Some(CompactKind::Cancelled)
         } else if call.suppress_requested() {
-            Some(EventKind::Suppressed)
+            Some(CompactKind::Suppressed)
         } else {
             None
         };
         if let Some(end) = requested {
             let kind = if outcome == Outcome::Completed {
-                EventKind::Completed
+                CompactKind::Completed
             } else {
                 end
             };
             return self.end_call(slot, at, kind);
         }
         if outcome == Outcome::Completed {
-            return self.end_call(slot, at, EventKind::Completed);
+            return self.end_call(slot, at, CompactKind::Completed);
         }
         if !self.config.is_retryable(outcome) {
-            return self.end_call(slot, at, EventKind::Failed { outcome });
+            return self.end_call(slot, at, CompactKind::Failed { outcome });
         }
         if !has_next_attempt(call.retries(), call.attempt()) {
-            return self.end_call(slot, at, EventKind::Exhausted);
+            return self.end_call(slot, at, CompactKind::Exhausted);
         }
         let desired = at.saturating_add(minutes(call.gap_after(call.attempt())));
         let (rules, bound) = (Rules::of(call), call.occurrence_end());
@@ -118,9 +118,9 @@ impl Scheduler {
         self.emit(
             at,
             slot,
-            EventKind::RetryScheduled {
+            CompactKind::RetryScheduled {
                 attempt,
-                due: instant(due),
+                due,
                 carried_over,
             },
         );
@@ -136,7 +136,7 @@ impl Scheduler {
         match call.state() {
             CallState::InFlight => call.request_cancel(),
             CallState::Waiting | CallState::Ready => {
-                self.end_call(slot, now, EventKind::Cancelled);
+                self.end_call(slot, now, CompactKind::Cancelled);
             }
         }
     }
@@ -159,7 +159,7 @@ impl Scheduler {
 
     /// Emits a terminal event and forgets the call, and with it whatever
     /// only the call held (policy.md 6).
-    pub(super) fn end_call(&mut self, slot: Slot, at: Secs, kind: EventKind) {
+    pub(super) fn end_call(&mut self, slot: Slot, at: Secs, kind: CompactKind) {
         debug_assert!(kind.is_terminal(), "end_call with a non-terminal event");
         self.emit(at, slot, kind);
         self.set_timer(slot, None);

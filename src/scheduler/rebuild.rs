@@ -8,7 +8,7 @@
 use super::Scheduler;
 use super::store::IdempotencyEntry;
 use crate::call::{Call, CallState};
-use crate::event::Event;
+use crate::event::CompactEvent;
 use crate::queue::Slot;
 use crate::time::Secs;
 
@@ -71,7 +71,7 @@ impl Scheduler {
 
     /// Ends a restore: forgets what nothing holds, sets lane eligibility,
     /// queues the undrained events and applies work due at the clock.
-    pub(crate) fn finish_restore(&mut self, events: Vec<Event>) {
+    pub(crate) fn finish_restore(&mut self, events: Vec<CompactEvent>) {
         self.registry.finish_restore(&mut self.ready);
         self.events = super::EventQueue::from_events(events);
         self.end_input();

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::Scheduler;
 use crate::call::CallState;
-use crate::event::{EventKind, OpError};
+use crate::event::{CompactKind, OpError};
 use crate::number::e164_digits;
 use crate::queue::Slot;
 use crate::time::{DAY, Secs, ceil_secs};
@@ -103,7 +103,7 @@ impl Scheduler {
             match call.state() {
                 CallState::InFlight => call.request_suppress(),
                 CallState::Waiting | CallState::Ready => {
-                    self.end_call(slot, at, EventKind::Suppressed);
+                    self.end_call(slot, at, CompactKind::Suppressed);
                 }
             }
         }

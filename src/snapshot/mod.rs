@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::call::CallRecord;
 use crate::config::Config;
-use crate::event::{CallId, Event, EventKind};
+use crate::event::{CallId, CompactEvent, Event, EventKind};
 use crate::index::BuildEngineIdHasher;
 use crate::number::PhoneNumber;
 use crate::scheduler::Scheduler;
@@ -104,14 +104,21 @@ pub(crate) struct EventRecord {
     pub batch_id: Option<Arc<str>>,
 }
 
-impl From<&Event> for EventRecord {
-    fn from(e: &Event) -> EventRecord {
+impl From<&CompactEvent> for EventRecord {
+    fn from(e: &CompactEvent) -> EventRecord {
+        let Event {
+            at,
+            call,
+            kind,
+            agent_id,
+            batch_id,
+        } = Event::from(e.clone());
         EventRecord {
-            at: e.at,
-            call: e.call,
-            kind: e.kind.clone(),
-            agent_id: e.agent_id.clone(),
-            batch_id: e.batch_id.clone(),
+            at,
+            call,
+            kind,
+            agent_id,
+            batch_id,
         }
     }
 }

@@ -7,6 +7,7 @@ use super::{OLDEST_FORMAT, SNAPSHOT_FORMAT, Snapshot, SnapshotError};
 use chrono_tz::Tz;
 
 use crate::call::{Call, CallRecord, CallState};
+use crate::event::{CompactEvent, Event};
 use crate::number::e164_digits;
 use crate::policy::calendar::RuleSet;
 use crate::queue::{MAX_SEQ, Slot};
@@ -197,7 +198,11 @@ fn rebuild(snapshot: Snapshot) -> Result<Scheduler, String> {
         engine.numbers.restore_history(digits, &instants);
     }
     engine.numbers.finish_restore();
-    engine.finish_restore(events.into_iter().map(Into::into).collect());
+    let events = events
+        .into_iter()
+        .map(|e| CompactEvent::try_from(Event::from(e)))
+        .collect::<Result<_, _>>()?;
+    engine.finish_restore(events);
     Ok(engine)
 }
 

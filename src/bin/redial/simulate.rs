@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
-use redial::{
-    AttemptId, Command, Config, EventKind, Outcome, Policy, Scheduler, TimeOfDay, Window,
-};
+use redial::event::CompactKind;
+use redial::{AttemptId, Command, Config, Outcome, Policy, Scheduler, TimeOfDay, Window};
 
 pub use crate::scenario::{Campaign, Scenario};
 use serde::Serialize;
@@ -162,7 +161,7 @@ impl Inputs {
         let t0 = Instant::now();
         for command in commands {
             std::hint::black_box(replica.apply_owned(command));
-            while replica.poll_event().is_some() {}
+            while replica.poll_compact_event().is_some() {}
         }
         let elapsed = t0.elapsed();
         // The run called the engine's methods, which do not count journal
@@ -461,7 +460,7 @@ pub fn run(
             in_flight.push(Reverse((now + i64::from(secs), d.attempt_id(), o)));
         }
         // Events: the engine's own record of what happened.
-        while let Some(e) = engine.poll_event() {
+        while let Some(e) = engine.poll_compact_event() {
             events += 1;
             let Some(id) = e.call else { continue };
             let slot = id.sequence() as usize - 1;
@@ -475,12 +474,12 @@ pub fn run(
                 continue;
             };
             match e.kind {
-                EventKind::Accepted {
+                CompactKind::Accepted {
                     duplicate: false, ..
                 } => s.accepted += 1,
-                EventKind::Triggered { .. } => {
+                CompactKind::Triggered { .. } => {
                     s.attempts += 1;
-                    let h = ((e.at.timestamp() - start.timestamp()) / 3600) as usize;
+                    let h = ((e.at - start.timestamp()) / 3600) as usize;
                     if let Some(x) = hourly.get_mut(h) {
                         *x += 1;
                     }
@@ -494,22 +493,22 @@ pub fn run(
                     let policy = call
                         .as_ref()
                         .and_then(|c| policy_for(c.to_number.as_str(), &by_prefix, &policies));
-                    if !permitted(e.at, &call_zones, *window, policy) {
+                    if !permitted(e.at_time(), &call_zones, *window, policy) {
                         s.outside_permitted += 1;
                     }
                 }
-                EventKind::CarriedOver { .. }
-                | EventKind::RetryScheduled {
+                CompactKind::CarriedOver { .. }
+                | CompactKind::RetryScheduled {
                     carried_over: true, ..
                 } => s.carry_overs += 1,
-                EventKind::Completed => {
+                CompactKind::Completed => {
                     s.completed += 1;
-                    s.connect.push(e.at.timestamp() - info.first_due);
+                    s.connect.push(e.at - info.first_due);
                 }
-                EventKind::Exhausted => s.exhausted += 1,
-                EventKind::Expired { .. } => s.expired += 1,
-                EventKind::Cancelled => s.cancelled += 1,
-                EventKind::Failed { .. } => s.failed += 1,
+                CompactKind::Exhausted => s.exhausted += 1,
+                CompactKind::Expired { .. } => s.expired += 1,
+                CompactKind::Cancelled => s.cancelled += 1,
+                CompactKind::Failed { .. } => s.failed += 1,
                 _ => {}
             }
             if e.kind.is_terminal()

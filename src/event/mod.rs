@@ -7,9 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use crate::id::{AttemptId, BadCallId, CallId};
+
+mod compact;
 use crate::number::PhoneNumber;
 use crate::request::Language;
 use crate::retry::Outcome;
+pub use compact::{CompactEvent, CompactKind};
 
 /// One state change (semantics §5).
 ///
