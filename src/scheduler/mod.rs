@@ -624,6 +624,7 @@ impl Scheduler {
     /// (its `DateTime`s) from it. [`Scheduler::poll_compact_event`] hands
     /// out the compact form itself.
     #[must_use]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop().map(Event::from)
     }
