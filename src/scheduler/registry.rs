@@ -151,11 +151,35 @@ pub(crate) struct Registry {
     batch_ids: BTreeMap<Arc<str>, u32>,
     lanes: Numbered<Lane>,
     lane_ids: HashMap<(u32, u32), LaneId, BuildEngineIdHasher>,
-    /// The membership [`Registry::join`] gave last: consecutive calls
-    /// mostly name the same agent and batch (a campaign, a batch upload).
-    /// Checked by name and against a live lane before it is reused, so
-    /// a stale one is only a miss.
-    last: Option<Membership>,
+    /// Memberships [`Registry::join`] gave recently, by a cheap key of
+    /// their names ([`recent_slot`]): a host's calls name a few agents and
+    /// batches over and over (campaigns, batch uploads), and looking the
+    /// names up costs tree walks and string compares. Checked by name and
+    /// against a live lane before one is reused, so a stale or colliding
+    /// one is only a miss.
+    recent: [Option<Membership>; RECENT],
+}
+
+/// Slots of [`Registry::recent`].
+const RECENT: usize = 32;
+
+/// Where `agent` and `batch`'s membership is remembered: a multiplicative
+/// hash of each name's length and last eight bytes (host IDs differ at
+/// their ends: counters, hex digests): a few dozen instructions, where
+/// looking the names up costs hundreds.
+fn recent_slot(agent: &str, batch: Option<&str>) -> usize {
+    fn word(name: &str) -> u64 {
+        let bytes = name.as_bytes();
+        let tail = bytes
+            .get(bytes.len().saturating_sub(8)..)
+            .unwrap_or_default();
+        let mut w = [0_u8; 8];
+        w.iter_mut().zip(tail).for_each(|(w, b)| *w = *b);
+        u64::from_le_bytes(w) ^ (bytes.len() as u64).rotate_right(8)
+    }
+    let key = word(agent).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ batch.map_or(0, word).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (key.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 59) as usize % RECENT
 }
 
 /// How many agents, batches and lanes an engine knows (see
@@ -171,13 +195,17 @@ impl Registry {
     /// A new live call names `agent` and `batch`: counts it, making the
     /// agent, batch and lane known if they were not.
     pub fn join(&mut self, agent: &str, batch: Option<&str>, ready: &mut Lanes) -> Membership {
-        if let Some(m) = self.last.filter(|m| self.names(*m, agent, batch))
+        let slot = recent_slot(agent, batch);
+        let recent = self.recent.get(slot).copied().flatten();
+        if let Some(m) = recent.filter(|m| self.names(*m, agent, batch))
             && let Some(m) = self.rejoin(m)
         {
             return m;
         }
         let m = self.join_by_name(agent, batch, ready);
-        self.last = Some(m);
+        if let Some(r) = self.recent.get_mut(slot) {
+            *r = Some(m);
+        }
         m
     }
 
@@ -681,12 +709,61 @@ mod tests {
         )
     }
 
-    /// The last membership is reused only for the same names on a live
+    /// Under churn through more name pairs than the memo has slots, every
+    /// join gets the pair's one live lane (its count is the number of
+    /// live calls that named the pair) and its own names.
+    #[test]
+    fn recent_memberships_agree_with_the_names_under_churn() {
+        let mut ready = Lanes::default();
+        let mut r = Registry::default();
+        let mut rand = crate::test_rng::xorshift(7);
+        let mut live: Vec<(String, Option<String>, Membership)> = Vec::new();
+        let mut held: BTreeMap<(String, Option<String>), u32> = BTreeMap::new();
+        let mut reused = 0;
+        for _ in 0..20_000 {
+            if live.is_empty() || (rand(3) > 0 && live.len() < 100) {
+                let agent = format!("agent-{}", rand(7));
+                let batch = (rand(4) > 0).then(|| format!("b{}", rand(9)));
+                let slot = recent_slot(&agent, batch.as_deref());
+                let before = r.recent[slot];
+                let m = r.join(&agent, batch.as_deref(), &mut ready);
+                reused += usize::from(before == Some(m));
+                assert_eq!(names(&r, m), (agent.clone(), batch.clone()));
+                let n = held.entry((agent.clone(), batch.clone())).or_default();
+                *n += 1;
+                assert_eq!(r.lanes.get(m.lane).map(|l| l.calls), Some(*n));
+                live.push((agent, batch, m));
+            } else {
+                let (agent, batch, m) = live.swap_remove(rand(live.len() as u64) as usize);
+                r.leave(m, &mut ready);
+                let key = (agent, batch);
+                let n = held.get_mut(&key).unwrap();
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(&key);
+                }
+            }
+        }
+        assert!(reused > 1_000, "the memo was used {reused} times");
+        for (_, _, m) in live {
+            r.leave(m, &mut ready);
+        }
+        assert_eq!(
+            r.counts(),
+            RegistryCounts {
+                agents: 0,
+                batches: 0,
+                lanes: 0
+            }
+        );
+    }
+
+    /// A recent membership is reused only for the same names on a live
     /// lane, and counted as a join by name counts it; once its names are
     /// forgotten and their numbers go to other names, the old names get
     /// memberships of their own.
     #[test]
-    fn the_last_membership_is_reused_only_by_name() {
+    fn a_recent_membership_is_reused_only_by_name() {
         let mut ready = Lanes::default();
         let mut r = Registry::default();
         let first = r.join("a", Some("b"), &mut ready);
